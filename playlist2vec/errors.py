@@ -1,0 +1,49 @@
+"""The one error hierarchy: every error the project raises on purpose, each knowing its HTTP status."""
+
+from __future__ import annotations
+
+
+class P2VError(Exception):
+    """Base class. The CLI prints `error: <message>` and exits 1; HTTP answers `status`."""
+
+    status: int = 500
+    exit_code: int = 1
+
+
+class ConfigError(P2VError):
+    """A setting is missing or malformed."""
+
+    exit_code = 2
+
+
+class InvalidInput(P2VError):
+    """Input data (a file, a request, an event) breaks its contract."""
+
+    status = 422
+    exit_code = 2
+
+
+class NotFound(P2VError):
+    """A playlist, track or model that does not exist."""
+
+    status = 404
+
+
+class Unauthorized(P2VError):
+    """An admin route was called without the right token."""
+
+    status = 401
+
+
+class NotReady(P2VError):
+    """The service cannot answer yet (no index loaded, no active model)."""
+
+    status = 503
+
+
+class StackError(P2VError):
+    """A local service could not be set up, started, stopped or reached."""
+
+
+class PipelineError(P2VError):
+    """A batch or streaming run failed; the message says which stage."""

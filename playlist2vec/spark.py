@@ -1,0 +1,60 @@
+"""The SparkSession factory: master from settings, the Kafka connector jars on the classpath."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from playlist2vec.errors import StackError
+from playlist2vec.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+CONNECTOR_MODULE = "spark-kafka"  # deploy/jvm/spark-kafka: the connector and its runtime jars
+
+
+def connector_jars(settings: Settings) -> list[Path]:
+    """The resolved connector jars, or StackError saying how to get them."""
+    folder = settings.jars_dir / CONNECTOR_MODULE
+    jars = sorted(folder.glob("*.jar"))
+    if not jars:
+        raise StackError(f"no Spark Kafka connector jars in {folder}: run `playlist2vec stack jars`")
+    return jars
+
+
+def session(settings: Settings, app_name: str, kafka: bool = True,
+            conf: dict[str, str] | None = None) -> SparkSession:
+    """A SparkSession (reused if one is running) tuned for a small local machine.
+
+    Local mode gets few shuffle partitions and the driver memory from settings; a cluster
+    master keeps Spark's own defaults except what `conf` sets.
+    """
+    from pyspark.sql import SparkSession
+
+    # Executors must run the same interpreter as the driver (our venv, with numpy and pymongo).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
+    local = settings.spark_master.startswith("local")
+    defaults = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    if local:
+        defaults |= {
+            "spark.driver.memory": settings.spark_driver_memory,
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "4",
+            "spark.ui.enabled": "false",
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+        }
+    if kafka:
+        defaults["spark.jars"] = ",".join(str(p.resolve()) for p in connector_jars(settings))
+    for key, value in (defaults | (conf or {})).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -1,0 +1,160 @@
+"""The embedded default: Kafka 4 (KRaft, one node) and mongo-java-server as local background JVMs."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from playlist2vec import topics
+from playlist2vec.errors import StackError
+from playlist2vec.settings import Settings, split_addr
+from playlist2vec.stack import jars
+from playlist2vec.stack.base import ServiceStatus, Stack, kafka_healthy, mongo_healthy, port_in_use
+from playlist2vec.stack.process import ManagedProcess
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 90.0
+HOST = "127.0.0.1"
+
+
+def kafka_properties(settings: Settings, data_dir: Path) -> str:
+    """server.properties for a combined broker+controller on loopback, sized for tests."""
+    port, controller = settings.kafka_port, settings.kafka_controller_port
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{HOST}:{controller}",
+        f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
+        f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={data_dir}",
+        "num.partitions=4",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "log.cleaner.backoff.ms=5000",
+        "",
+    ])
+
+
+class LocalStack(Stack):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        home = settings.home.resolve()
+        self.home = home
+        self.kafka = ManagedProcess("kafka", home / "run" / "kafka.pid", home / "logs" / "kafka.log",
+                                    marker=str(home / "kafka"))
+        self.mongo = ManagedProcess("mongo", home / "run" / "mongo.pid", home / "logs" / "mongo.log",
+                                    marker=str(home / "mongo"))
+
+    def processes(self) -> dict[str, ManagedProcess]:
+        return {"kafka": self.kafka, "mongo": self.mongo}
+
+    def pid(self, service: str) -> int | None:
+        return self.processes()[service].pid()
+
+    # -- up -------------------------------------------------------------------------------
+
+    def up(self) -> list[ServiceStatus]:
+        self._check_ports()
+        jars.ensure_jars(self.settings)
+        java = jars.require("java")
+        if not self.mongo.alive():
+            self._start_mongo(java)
+        if not self.kafka.alive():
+            self._start_kafka(java)
+        self._wait("mongo", self.mongo, lambda: mongo_healthy(self.settings)[0])
+        self._wait("kafka", self.kafka, lambda: kafka_healthy(self.settings)[0])
+        topics.ensure_topics(self.settings)
+        return self.status()
+
+    def _check_ports(self) -> None:
+        wanted = {
+            "kafka": [self.settings.kafka_port, self.settings.kafka_controller_port],
+            "mongo": [self.settings.mongo_port],
+        }
+        for name, ports in wanted.items():
+            if self.processes()[name].alive():
+                continue
+            for port in ports:
+                if port_in_use(HOST, port):
+                    raise StackError(
+                        f"port {port} for {name} is busy (another process); "
+                        f"free it or choose other ports in the P2V_* settings"
+                    )
+        split_addr(self.settings.kafka_bootstrap.split(",")[0])
+
+    def _start_mongo(self, java: str) -> None:
+        data = self.home / "mongo"
+        data.mkdir(parents=True, exist_ok=True)
+        launcher = jars.DEPLOY_DIR / "mongo" / "MongoLauncher.java"
+        self.mongo.start([
+            java, f"-Xmx{self.settings.mongo_heap}", "-XX:+UseSerialGC",
+            "-cp", jars.classpath(self.settings, "mongo"),
+            str(launcher), HOST, str(self.settings.mongo_port), str(data / "p2v.mv.db"),
+        ], cwd=data)
+
+    def _start_kafka(self, java: str) -> None:
+        root = self.home / "kafka"
+        data = root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        props = root / "server.properties"
+        props.write_text(kafka_properties(self.settings, data))
+        base = [java, "-cp", jars.classpath(self.settings, "kafka"),
+                f"-Dlog4j2.configurationFile={jars.DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}"]
+        if not (data / "meta.properties").exists():
+            cluster_id = (root / "cluster.id")
+            if not cluster_id.exists():
+                cluster_id.write_text(_random_cluster_id())
+            fmt = subprocess.run(
+                [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id.read_text().strip(),
+                 "-c", str(props), "--ignore-formatted"],
+                capture_output=True, text=True, check=False,
+            )
+            if fmt.returncode != 0:
+                raise StackError(f"Kafka storage format failed: {(fmt.stderr or fmt.stdout).strip()[-300:]}")
+        self.kafka.start([
+            *base[:1], f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
+            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true", *base[1:],
+            "kafka.Kafka", str(props),
+        ], cwd=root)
+
+    def _wait(self, name: str, proc: ManagedProcess, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if not proc.alive():
+                last = proc.tail(5).replace("\n", " | ")
+                raise StackError(f"{name} exited during start-up; log {proc.log_file}: {last[-400:]}")
+            time.sleep(0.5)
+        raise StackError(f"{name} not ready after {READY_TIMEOUT_S:.0f}s; see {proc.log_file}")
+
+    # -- down -----------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        # Kafka first: its shutdown is the slow one and nothing depends on Mongo for it.
+        return [name for name, proc in self.processes().items() if proc.stop()]
+
+    def logs(self, service: str, lines: int) -> str:
+        if service not in self.processes():
+            raise StackError(f"unknown service {service!r}: choose kafka or mongo")
+        return self.processes()[service].tail(lines)
+
+
+def _random_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as StorageTool makes)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

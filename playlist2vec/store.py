@@ -1,0 +1,180 @@
+"""The MongoDB store: collection names, indexes, model registry reads, bulk writes, change streams.
+
+Only the public MongoDB API is used, so the same code runs on a real replica set and on the
+local mongo-java-server (whose change-stream quirks are handled in `open_change_stream` and
+`change_key`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from bson.timestamp import Timestamp
+from pymongo import ASCENDING, MongoClient
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from playlist2vec import vectors
+from playlist2vec.errors import NotReady, PipelineError
+from playlist2vec.settings import Settings
+
+MODELS = "models"
+TRACK_VECTORS = "track_vectors"
+PLAYLISTS = "playlists"
+PLAYLIST_VECTORS = "playlist_vectors"
+TRACKS = "tracks"
+SERVING_STATE = "serving_state"
+LYRICS = "lyrics"
+LYRIC_VECTORS = "lyric_vectors"
+
+BULK_BATCH = 1_000
+
+
+def connect(uri: str, **options: Any) -> MongoClient[dict[str, Any]]:
+    """A client with short server-selection timeouts, so a missing server fails fast and clearly."""
+    options.setdefault("serverSelectionTimeoutMS", 10_000)
+    options.setdefault("appname", "playlist2vec")
+    return MongoClient(uri, tz_aware=False, **options)
+
+
+def database(settings: Settings) -> Database[dict[str, Any]]:
+    return connect(settings.mongo_uri.get_secret_value())[settings.mongo_db]
+
+
+def ensure_indexes(db: Database[dict[str, Any]]) -> None:
+    """Create the indexes ARCHITECTURE.md asks for (idempotent)."""
+    db[TRACK_VECTORS].create_index([("_id.m", ASCENDING)], name="by_model")
+    db[MODELS].create_index([("status", ASCENDING)], name="by_status")
+    db[PLAYLIST_VECTORS].create_index([("model_version", ASCENDING)], name="by_model")
+
+
+def active_model(db: Database[dict[str, Any]]) -> dict[str, Any]:
+    """The `models` document whose status is `active`, or NotReady."""
+    model = db[MODELS].find_one({"status": "active"})
+    if model is None:
+        raise NotReady("no active model: run `playlist2vec train` first")
+    return model
+
+
+def load_track_vectors(db: Database[dict[str, Any]], version: str) -> tuple[list[str], np.ndarray]:
+    """(track uris, float32 matrix) of one model's track vectors, in a stable order."""
+    uris: list[str] = []
+    rows: list[np.ndarray] = []
+    cursor = db[TRACK_VECTORS].find({"_id.m": version}, {"vector": 1}, batch_size=10_000)
+    for doc in cursor:
+        uris.append(doc["_id"]["t"])
+        rows.append(vectors.decode(doc["vector"]))
+    matrix = np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32)
+    return uris, matrix
+
+
+DUPLICATE_KEY = 11000
+
+
+def bulk_write(collection: Collection[dict[str, Any]], operations: Iterable[Any],
+               batch_size: int = BULK_BATCH, tolerate: frozenset[int] = frozenset()) -> int:
+    """Execute operations as unordered bulk writes of at most `batch_size`; returns how many ran.
+
+    Unordered so one bad document does not stop the rest. Write errors whose code is in
+    `tolerate` are expected outcomes (a conditional upsert that lost to a newer document
+    raises DUPLICATE_KEY); any other is raised, after the batch, as PipelineError.
+    """
+    done = 0
+    batch: list[Any] = []
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        try:
+            collection.bulk_write(batch, ordered=False)
+        except BulkWriteError as exc:
+            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") not in tolerate]
+            if errors or exc.details.get("writeConcernErrors"):
+                first = (errors or exc.details["writeConcernErrors"])[0]
+                raise PipelineError(
+                    f"bulk write to {collection.name} failed: {first.get('errmsg', exc)}"
+                ) from None
+        except PyMongoError as exc:
+            raise PipelineError(f"bulk write to {collection.name} failed: {exc}") from None
+        done += len(batch)
+        batch.clear()
+
+    for op in operations:
+        batch.append(op)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return done
+
+
+def cluster_time(db: Database[dict[str, Any]]) -> Timestamp:
+    """A start point for a new change stream: the server's operation time, else the wall clock.
+
+    A change stream without any start point is refused by the local server; on a replica set
+    the reported operationTime is the exact point.
+    """
+    reply = db.command("ping")
+    op_time = reply.get("operationTime")
+    if isinstance(op_time, Timestamp):
+        return op_time
+    return Timestamp(int(time.time()), 0)
+
+
+def open_change_stream(collection: Collection[dict[str, Any]], resume_token: Mapping[str, Any] | None,
+                       start_at: Timestamp | None = None, batch_size: int = 1_000) -> Any:
+    """A change stream that resumes after `resume_token`, or starts at `start_at` (default: now).
+
+    `full_document="updateLookup"` because the local server reports wrong documentKeys on
+    updates; ids are read with `change_key`.
+    """
+    options: dict[str, Any] = {"full_document": "updateLookup", "batch_size": batch_size}
+    if resume_token is not None:
+        options["resume_after"] = resume_token
+    else:
+        options["start_at_operation_time"] = start_at or cluster_time(collection.database)
+    return collection.watch(**options)
+
+
+def change_key(change: Mapping[str, Any]) -> Any | None:
+    """The `_id` of the changed document, or None when the event does not carry it.
+
+    A real server always carries it. The local server reports the full replacement document
+    as `documentKey` of a replace (so `_id` is there, as long as writers replace whole
+    documents, which ours do) but the update operators, not the id, for a `$set` update.
+    Followers therefore re-read changed documents by id instead of trusting fullDocument.
+    """
+    for part in ("fullDocument", "documentKey"):
+        doc = change.get(part)
+        if isinstance(doc, Mapping) and "_id" in doc:
+            return doc["_id"]
+    return None
+
+
+def poll_changes(stream: Any, max_batch: int, wait_s: float, stop: Any = None) -> list[Mapping[str, Any]]:
+    """Up to `max_batch` changes, waiting at most `wait_s` for the first.
+
+    `try_next` rather than blocking `next`: the local server's getMore never waits, and polling
+    lets the caller stop promptly. `stop` is an optional threading.Event.
+    """
+    deadline = time.monotonic() + wait_s
+    changes: list[Mapping[str, Any]] = []
+    while len(changes) < max_batch:
+        change = stream.try_next()
+        if change is not None:
+            changes.append(change)
+            continue
+        if changes or time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+            break
+        time.sleep(0.05)
+    return changes
+
+
+def iter_docs(collection: Collection[dict[str, Any]], query: Mapping[str, Any],
+              projection: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """All matching documents, streamed in batches (never one list in memory)."""
+    yield from collection.find(dict(query), projection, batch_size=10_000)

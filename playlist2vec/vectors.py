@@ -1,0 +1,97 @@
+"""Vector codec (BSON float32 binary vectors) and the maths every component shares.
+
+The playlist vector is the mean of its known track vectors (`mean_vector`); recommendation
+scores are cosine similarities to a query vector (`normalize`, `cosine_top_k`). Batch, streaming,
+evaluation and serving all call these, so there is one definition of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+from bson.binary import Binary, BinaryVectorDtype
+
+from playlist2vec.errors import InvalidInput
+
+FloatArray = np.ndarray
+
+
+VECTOR_SUBTYPE = 9  # BSON binary vector
+GENERIC_SUBTYPE = 0  # same bytes, for servers that predate BSON vectors (mongo-java-server 1.47)
+
+
+def encode(vector: Sequence[float] | FloatArray, subtype: int = VECTOR_SUBTYPE) -> Binary:
+    """A float32 BSON binary vector, after checking it is finite and one-dimensional.
+
+    The payload is always the BSON-vector layout (dtype byte, padding byte, float32 LE);
+    `subtype` only changes the label, see `Settings.vector_subtype`.
+    """
+    array = validate(vector)
+    binary = Binary.from_vector(array.tolist(), BinaryVectorDtype.FLOAT32)
+    return binary if subtype == VECTOR_SUBTYPE else Binary(bytes(binary), subtype)
+
+
+def decode(value: Binary | bytes) -> FloatArray:
+    """The float32 numpy array stored by `encode`, whichever subtype labels it."""
+    payload = bytes(value)
+    if payload[:1] != b"\x27":
+        raise InvalidInput("stored vector is not a float32 BSON vector payload")
+    return np.frombuffer(payload, dtype="<f4", offset=2).astype(np.float32)
+
+
+def validate(vector: Sequence[float] | FloatArray, dim: int | None = None) -> FloatArray:
+    """The vector as float32, or InvalidInput if it is empty, not 1-D, the wrong size, or not finite."""
+    array = np.asarray(vector, dtype=np.float32)
+    if array.ndim != 1 or array.size == 0:
+        raise InvalidInput(f"vector must be a non-empty 1-D array, got shape {array.shape}")
+    if dim is not None and array.size != dim:
+        raise InvalidInput(f"vector has dimension {array.size}, expected {dim}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput("vector contains NaN or infinity")
+    return array
+
+
+def mean_vector(
+    tracks: Iterable[str], track_vectors: Mapping[str, FloatArray]
+) -> tuple[FloatArray | None, int]:
+    """(mean of the known tracks' vectors, number of known track occurrences).
+
+    A track listed twice counts twice, as it does in the Spark path. None when no track is known.
+    """
+    known = [track_vectors[t] for t in tracks if t in track_vectors]
+    if not known:
+        return None, 0
+    return np.mean(np.stack(known), axis=0, dtype=np.float64).astype(np.float32), len(known)
+
+
+def normalize(matrix: FloatArray) -> FloatArray:
+    """Rows scaled to unit L2 norm (zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def cosine_top_k(
+    query: FloatArray, unit_matrix: FloatArray, k: int, exclude: Iterable[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine scores of the k rows of `unit_matrix` nearest to `query`, best first.
+
+    `unit_matrix` rows must already be unit length; rows in `exclude` are never returned.
+    """
+    scores = unit_matrix @ normalize(query)
+    excluded = np.fromiter(exclude, dtype=np.int64)
+    if excluded.size:
+        scores[excluded] = -np.inf
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    top = np.argpartition(-scores, k - 1)[:k]
+    order = top[np.argsort(-scores[top], kind="stable")]
+    return order, scores[order].astype(np.float32)
+
+
+def angular_to_cosine(distance: FloatArray) -> FloatArray:
+    """Annoy's angular distance sqrt(2 - 2 cos) back to cosine similarity."""
+    distance = np.asarray(distance, dtype=np.float32)
+    return 1.0 - distance * distance / 2.0
