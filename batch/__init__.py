@@ -1,0 +1,1 @@
+"""Spark batch: MPD reader, Word2Vec training, model registry, batch writes, evaluation."""
