@@ -15,7 +15,7 @@ from typing import Annotated
 import click
 import typer
 
-from playlist2vec.cli import stack
+from playlist2vec.cli import plot, stack
 from playlist2vec.errors import P2VError
 from playlist2vec.settings import Settings
 
@@ -29,6 +29,7 @@ app = typer.Typer(
 bench = typer.Typer(help="Benchmarks: numbers printed and written to a JSON file.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
 app.add_typer(bench, name="bench")
+app.command("plot")(plot.plot)
 
 
 @app.callback()
