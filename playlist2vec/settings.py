@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", description="local Kafka -Xmx")
     mongo_heap: str = Field("1g", description="local MongoDB-wire server -Xmx")
     spark_driver_memory: str = Field("4g", description="driver memory for local Spark")
+    index_strategy: str = Field("annoy", description="serving index: `annoy`, `exact` (numpy) or `hnsw` (extra `hnsw`)")
+    serving_instance: str = Field("serving", description="serving instance name: its resume tokens in `serving_state`")
     stream_trigger: str = Field("1s", description="streaming job's micro-batch trigger interval")
     stream_max_offsets_per_trigger: int = Field(
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch")
