@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from bson.timestamp import Timestamp
-from pymongo import ASCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
@@ -53,8 +53,12 @@ def ensure_indexes(db: Database[dict[str, Any]]) -> None:
 
 
 def active_model(db: Database[dict[str, Any]]) -> dict[str, Any]:
-    """The `models` document whose status is `active`, or NotReady."""
-    model = db[MODELS].find_one({"status": "active"})
+    """The active `models` document, or NotReady.
+
+    Batch activates a new model before it retires the old one, so two can briefly be active:
+    the newest (`created_at`) wins.
+    """
+    model = db[MODELS].find_one({"status": "active"}, sort=[("created_at", DESCENDING)])
     if model is None:
         raise NotReady("no active model: run `playlist2vec train` first")
     return model
