@@ -15,7 +15,13 @@ from playlist2vec.errors import InvalidInput
 MAX_TRACKS = 10_000
 MAX_TRACK_CHARS = 256
 TRACK_META_FIELDS = (
-    "track_uri", "track_name", "artist_name", "artist_uri", "album_name", "album_uri", "duration_ms",
+    "track_uri",
+    "track_name",
+    "artist_name",
+    "artist_uri",
+    "album_name",
+    "album_uri",
+    "duration_ms",
 )
 
 
@@ -36,8 +42,12 @@ class PlaylistEvent:
         if self.deleted:
             body: dict[str, Any] = {"pid": self.pid, "deleted": True, "modified_at": self.modified_at}
         else:
-            body = {"pid": self.pid, "name": self.name, "tracks": list(self.tracks),
-                    "modified_at": self.modified_at}
+            body = {
+                "pid": self.pid,
+                "name": self.name,
+                "tracks": list(self.tracks),
+                "modified_at": self.modified_at,
+            }
             if self.collaborative is not None:
                 body["collaborative"] = self.collaborative
             if self.num_followers is not None:
@@ -72,13 +82,13 @@ def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> Pla
     if not isinstance(body, dict):
         raise InvalidInput("event is not a JSON object")
     pid, modified_at = body.get("pid"), body.get("modified_at")
-    if not _is_int(pid):
+    if not isinstance(pid, int) or isinstance(pid, bool):
         raise InvalidInput("pid missing or not an integer")
     if pid < 0:
         raise InvalidInput("pid is negative")
     if key is not None and key != str(pid).encode():
         raise InvalidInput("key does not match pid")
-    if not _is_int(modified_at):
+    if not isinstance(modified_at, int) or isinstance(modified_at, bool):
         raise InvalidInput("modified_at missing or not an integer")
     if body.get("deleted") is True:
         return PlaylistEvent(pid=pid, modified_at=modified_at, deleted=True)
@@ -100,7 +110,11 @@ def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> Pla
     if not isinstance(meta, list) or not all(isinstance(m, dict) for m in meta):
         raise InvalidInput("track_meta is not a list of objects")
     return PlaylistEvent(
-        pid=pid, modified_at=modified_at, name=name, tracks=tuple(tracks),
-        collaborative=collaborative, num_followers=followers,
+        pid=pid,
+        modified_at=modified_at,
+        name=name,
+        tracks=tuple(tracks),
+        collaborative=collaborative,
+        num_followers=followers,
         track_meta=tuple({k: m.get(k) for k in TRACK_META_FIELDS if k in m} for m in meta),
     )

@@ -29,26 +29,39 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
-    home: Path = Field(Path("./.p2v"), description="state: jars, service data, models, checkpoints, indexes, logs")
+    home: Path = Field(
+        Path("./.p2v"), description="state: jars, service data, models, checkpoints, indexes, logs"
+    )
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     playlist_topic: str = Field("playlists", description="playlist events topic")
     dlq_topic: str = Field("playlists.dlq", description="rejected events, with the reason")
-    mongo_uri: SecretStr = Field(SecretStr("mongodb://127.0.0.1:27017"), description="MongoDB (or compatible) server")
+    mongo_uri: SecretStr = Field(
+        SecretStr("mongodb://127.0.0.1:27017"), description="MongoDB (or compatible) server"
+    )
     mongo_db: str = Field("playlist2vec", description="database name")
     spark_master: str = Field("local[*]", description="Spark master URL")
     http_addr: str = Field("127.0.0.1:8000", description="serving bind address")
     stream_metrics_addr: str = Field("127.0.0.1:9108", description="streaming job's Prometheus endpoint")
-    admin_token: SecretStr | None = Field(None, description="bearer token for admin routes (unset: admin routes refuse)")
-    stack: str = Field("local", description="`local`: stack up/down manages embedded services; `external`: only checks them")
+    admin_token: SecretStr | None = Field(
+        None, description="bearer token for admin routes (unset: admin routes refuse)"
+    )
+    stack: str = Field(
+        "local", description="`local`: stack up/down manages embedded services; `external`: only checks them"
+    )
     kafka_controller_port: int = Field(9093, description="local Kafka KRaft controller port")
     kafka_heap: str = Field("512m", description="local Kafka -Xmx")
     mongo_heap: str = Field("1g", description="local MongoDB-wire server -Xmx")
     spark_driver_memory: str = Field("4g", description="driver memory for local Spark")
-    index_strategy: str = Field("annoy", description="serving index: `annoy`, `exact` (numpy) or `hnsw` (extra `hnsw`)")
-    serving_instance: str = Field("serving", description="serving instance name: its resume tokens in `serving_state`")
+    index_strategy: str = Field(
+        "annoy", description="serving index: `annoy`, `exact` (numpy) or `hnsw` (extra `hnsw`)"
+    )
+    serving_instance: str = Field(
+        "serving", description="serving instance name: its resume tokens in `serving_state`"
+    )
     stream_trigger: str = Field("1s", description="streaming job's micro-batch trigger interval")
     stream_max_offsets_per_trigger: int = Field(
-        20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch")
+        20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -82,7 +95,7 @@ class Settings(BaseSettings):
         """Settings from `environ` (default: os.environ) plus non-None overrides, or ConfigError."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {
-            key[len(ENV_PREFIX):].lower(): value
+            key[len(ENV_PREFIX) :].lower(): value
             for key, value in environ.items()
             if key.startswith(ENV_PREFIX) and value != ""
         }

@@ -25,8 +25,9 @@ def connector_jars(settings: Settings) -> list[Path]:
     return jars
 
 
-def session(settings: Settings, app_name: str, kafka: bool = True,
-            conf: dict[str, str] | None = None) -> SparkSession:
+def session(
+    settings: Settings, app_name: str, kafka: bool = True, conf: dict[str, str] | None = None
+) -> SparkSession:
     """A SparkSession (reused if one is running) tuned for a small local machine.
 
     Local mode gets few shuffle partitions and the driver memory from settings; a cluster

@@ -27,12 +27,12 @@ def playlist_means(playlists: DataFrame, track_vectors: DataFrame) -> DataFrame:
     known = occurrences.join(track_vectors.select("track_uri", "vector"), "track_uri")
     means = known.groupBy("pid").agg(
         F.count(F.lit(1)).alias("n_known"),
-        Summarizer.mean(array_to_vector("vector")).alias("mean"),
+        Summarizer.mean(array_to_vector(F.col("vector"))).alias("mean"),
     )
     return sizes.join(means, "pid", "left").select(
         "pid",
         # vector_to_array refuses nulls: playlists with no known track keep a null vector
-        F.when(F.col("mean").isNotNull(), vector_to_array("mean", "float32")).alias("vector"),
+        F.when(F.col("mean").isNotNull(), vector_to_array(F.col("mean"), "float32")).alias("vector"),
         "n_tracks",
         F.coalesce("n_known", F.lit(0)).cast("int").alias("n_known"),
     )

@@ -79,8 +79,12 @@ def load_track_vectors(db: Database[dict[str, Any]], version: str) -> tuple[list
 DUPLICATE_KEY = 11000
 
 
-def bulk_write(collection: Collection[dict[str, Any]], operations: Iterable[Any],
-               batch_size: int = BULK_BATCH, tolerate: frozenset[int] = frozenset()) -> int:
+def bulk_write(
+    collection: Collection[dict[str, Any]],
+    operations: Iterable[Any],
+    batch_size: int = BULK_BATCH,
+    tolerate: frozenset[int] = frozenset(),
+) -> int:
     """Execute operations as unordered bulk writes of at most `batch_size`; returns how many ran.
 
     Unordered so one bad document does not stop the rest. Write errors whose code is in
@@ -129,8 +133,12 @@ def cluster_time(db: Database[dict[str, Any]]) -> Timestamp:
     return Timestamp(int(time.time()), 0)
 
 
-def open_change_stream(collection: Collection[dict[str, Any]], resume_token: Mapping[str, Any] | None,
-                       start_at: Timestamp | None = None, batch_size: int = 1_000) -> Any:
+def open_change_stream(
+    collection: Collection[dict[str, Any]],
+    resume_token: Mapping[str, Any] | None,
+    start_at: Timestamp | None = None,
+    batch_size: int = 1_000,
+) -> Any:
     """A change stream that resumes after `resume_token`, or starts at `start_at` (default: now).
 
     `full_document="updateLookup"` because the local server reports wrong documentKeys on
@@ -178,7 +186,8 @@ def poll_changes(stream: Any, max_batch: int, wait_s: float, stop: Any = None) -
     return changes
 
 
-def iter_docs(collection: Collection[dict[str, Any]], query: Mapping[str, Any],
-              projection: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def iter_docs(
+    collection: Collection[dict[str, Any]], query: Mapping[str, Any], projection: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """All matching documents, streamed in batches (never one list in memory)."""
     yield from collection.find(dict(query), projection, batch_size=10_000)

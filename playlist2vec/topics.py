@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -15,8 +16,11 @@ log = logging.getLogger(__name__)
 
 def admin(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
     try:
-        return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","),
-                                client_id="playlist2vec-admin", request_timeout_ms=timeout_ms)
+        return KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            client_id="playlist2vec-admin",
+            request_timeout_ms=timeout_ms,
+        )
     except KafkaError as exc:
         raise StackError(f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}") from None
 
@@ -24,8 +28,12 @@ def admin(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
 def ensure_topics(settings: Settings, partitions: int = 4) -> list[str]:
     """Create the playlist and DLQ topics if missing; returns the names created."""
     wanted = [
-        NewTopic(settings.playlist_topic, partitions, 1,
-                 topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
+        NewTopic(
+            settings.playlist_topic,
+            partitions,
+            1,
+            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+        ),
         NewTopic(settings.dlq_topic, partitions, 1, topic_configs={"retention.ms": str(7 * 86_400_000)}),
     ]
     client = admin(settings)
@@ -33,10 +41,9 @@ def ensure_topics(settings: Settings, partitions: int = 4) -> list[str]:
         existing = set(client.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            # created concurrently by another process: what we wanted anyway
+            with contextlib.suppress(TopicAlreadyExistsError):
                 client.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: what we wanted anyway
             log.info("created topics %s", [t.name for t in missing])
         return [t.name for t in missing]
     finally:

@@ -62,7 +62,8 @@ def mean_vector(
     known = [track_vectors[t] for t in tracks if t in track_vectors]
     if not known:
         return None, 0
-    return np.mean(np.stack(known), axis=0, dtype=np.float64).astype(np.float32), len(known)
+    mean: FloatArray = np.mean(np.stack(known), axis=0, dtype=np.float64).astype(np.float32)
+    return mean, len(known)
 
 
 def normalize(matrix: FloatArray) -> FloatArray:

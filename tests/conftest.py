@@ -65,11 +65,13 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 def settings(stack_settings: Settings) -> Settings:
     """The stack's settings with a fresh database and fresh topic names for this test."""
     suffix = uuid.uuid4().hex[:8]
-    return stack_settings.model_copy(update={
-        "mongo_db": f"p2v_{suffix}",
-        "playlist_topic": f"playlists_{suffix}",
-        "dlq_topic": f"playlists_{suffix}.dlq",
-    })
+    return stack_settings.model_copy(
+        update={
+            "mongo_db": f"p2v_{suffix}",
+            "playlist_topic": f"playlists_{suffix}",
+            "dlq_topic": f"playlists_{suffix}.dlq",
+        }
+    )
 
 
 @pytest.fixture

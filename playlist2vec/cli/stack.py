@@ -11,8 +11,9 @@ from playlist2vec import stack as services
 from playlist2vec.errors import StackError
 from playlist2vec.stack import jars
 
-app = typer.Typer(help="Start, stop and inspect the local Kafka and MongoDB-wire services.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Start, stop and inspect the local Kafka and MongoDB-wire services.", no_args_is_help=True
+)
 
 
 def _print_status(statuses: list[services.ServiceStatus]) -> bool:
@@ -28,7 +29,8 @@ def up(ctx: typer.Context) -> None:
     started = time.monotonic()
     statuses = services.for_settings(ctx.obj).up()
     _print_status(statuses)
-    print(f"ready in {time.monotonic() - started:.1f}s (logs: {ctx.obj.logs_dir}); stop with `playlist2vec stack down`")
+    elapsed = time.monotonic() - started
+    print(f"ready in {elapsed:.1f}s (logs: {ctx.obj.logs_dir}); stop with `playlist2vec stack down`")
 
 
 @app.command()

@@ -30,8 +30,11 @@ class ServiceStatus:
 def kafka_healthy(settings: Settings, timeout_s: float = 3.0) -> tuple[bool, str]:
     """Whether the brokers answer a metadata request."""
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False,
-                                 request_timeout_ms=int(timeout_s * 1000) + 1000)
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            enable_auto_commit=False,
+            request_timeout_ms=int(timeout_s * 1000) + 1000,
+        )
     except (KafkaError, ValueError) as exc:
         return False, str(exc)
     try:
@@ -45,8 +48,9 @@ def kafka_healthy(settings: Settings, timeout_s: float = 3.0) -> tuple[bool, str
 
 def mongo_healthy(settings: Settings, timeout_s: float = 3.0) -> tuple[bool, str]:
     """Whether the MongoDB server answers `ping`."""
-    client = store.connect(settings.mongo_uri.get_secret_value(),
-                           serverSelectionTimeoutMS=int(timeout_s * 1000))
+    client = store.connect(
+        settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=int(timeout_s * 1000)
+    )
     try:
         client.admin.command("ping")
         return True, "ping ok"
@@ -81,8 +85,15 @@ class Stack(abc.ABC):
         mongo_ok, mongo_detail = mongo_healthy(self.settings)
         return [
             ServiceStatus("kafka", self.settings.kafka_bootstrap, kafka_ok, self.pid("kafka"), kafka_detail),
-            ServiceStatus("mongo", f"127.0.0.1:{self.settings.mongo_port}" if self.settings.stack == "local"
-                          else "(from P2V_MONGO_URI)", mongo_ok, self.pid("mongo"), mongo_detail),
+            ServiceStatus(
+                "mongo",
+                f"127.0.0.1:{self.settings.mongo_port}"
+                if self.settings.stack == "local"
+                else "(from P2V_MONGO_URI)",
+                mongo_ok,
+                self.pid("mongo"),
+                mongo_detail,
+            ),
         ]
 
     def pid(self, service: str) -> int | None:

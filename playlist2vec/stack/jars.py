@@ -38,8 +38,10 @@ def ensure_jars(settings: Settings) -> Path:
     target = settings.jars_dir
     stamp = target / ".resolved"
     digest = _descriptor_digest()
-    if stamp.exists() and stamp.read_text() == digest and all(
-        any((target / m).glob("*.jar")) for m in MODULES
+    if (
+        stamp.exists()
+        and stamp.read_text() == digest
+        and all(any((target / m).glob("*.jar")) for m in MODULES)
     ):
         return target
     mvn = require("mvn")
@@ -49,7 +51,9 @@ def ensure_jars(settings: Settings) -> Path:
         shutil.rmtree(target / module, ignore_errors=True)
     proc = subprocess.run(
         [mvn, "-B", "-q", "-f", str(POM), "package", f"-Dp2v.jars={target.resolve()}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]

@@ -26,28 +26,30 @@ HOST = "127.0.0.1"
 def kafka_properties(settings: Settings, data_dir: Path) -> str:
     """server.properties for a combined broker+controller on loopback, sized for tests."""
     port, controller = settings.kafka_port, settings.kafka_controller_port
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{HOST}:{controller}",
-        f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
-        f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        f"log.dirs={data_dir}",
-        "num.partitions=4",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "log.cleaner.backoff.ms=5000",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{HOST}:{controller}",
+            f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
+            f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={data_dir}",
+            "num.partitions=4",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=4",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "log.cleaner.backoff.ms=5000",
+            "",
+        ]
+    )
 
 
 class LocalStack(Stack):
@@ -55,10 +57,12 @@ class LocalStack(Stack):
         super().__init__(settings)
         home = settings.home.resolve()
         self.home = home
-        self.kafka = ManagedProcess("kafka", home / "run" / "kafka.pid", home / "logs" / "kafka.log",
-                                    marker=str(home / "kafka"))
-        self.mongo = ManagedProcess("mongo", home / "run" / "mongo.pid", home / "logs" / "mongo.log",
-                                    marker=str(home / "mongo"))
+        self.kafka = ManagedProcess(
+            "kafka", home / "run" / "kafka.pid", home / "logs" / "kafka.log", marker=str(home / "kafka")
+        )
+        self.mongo = ManagedProcess(
+            "mongo", home / "run" / "mongo.pid", home / "logs" / "mongo.log", marker=str(home / "mongo")
+        )
 
     def processes(self) -> dict[str, ManagedProcess]:
         return {"kafka": self.kafka, "mongo": self.mongo}
@@ -101,11 +105,20 @@ class LocalStack(Stack):
         data = self.home / "mongo"
         data.mkdir(parents=True, exist_ok=True)
         launcher = jars.DEPLOY_DIR / "mongo" / "MongoLauncher.java"
-        self.mongo.start([
-            java, f"-Xmx{self.settings.mongo_heap}", "-XX:+UseSerialGC",
-            "-cp", jars.classpath(self.settings, "mongo"),
-            str(launcher), HOST, str(self.settings.mongo_port), str(data / "p2v.mv.db"),
-        ], cwd=data)
+        self.mongo.start(
+            [
+                java,
+                f"-Xmx{self.settings.mongo_heap}",
+                "-XX:+UseSerialGC",
+                "-cp",
+                jars.classpath(self.settings, "mongo"),
+                str(launcher),
+                HOST,
+                str(self.settings.mongo_port),
+                str(data / "p2v.mv.db"),
+            ],
+            cwd=data,
+        )
 
     def _start_kafka(self, java: str) -> None:
         root = self.home / "kafka"
@@ -113,24 +126,47 @@ class LocalStack(Stack):
         data.mkdir(parents=True, exist_ok=True)
         props = root / "server.properties"
         props.write_text(kafka_properties(self.settings, data))
-        base = [java, "-cp", jars.classpath(self.settings, "kafka"),
-                f"-Dlog4j2.configurationFile={jars.DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}"]
+        base = [
+            java,
+            "-cp",
+            jars.classpath(self.settings, "kafka"),
+            f"-Dlog4j2.configurationFile={jars.DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}",
+        ]
         if not (data / "meta.properties").exists():
-            cluster_id = (root / "cluster.id")
+            cluster_id = root / "cluster.id"
             if not cluster_id.exists():
                 cluster_id.write_text(_random_cluster_id())
             fmt = subprocess.run(
-                [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id.read_text().strip(),
-                 "-c", str(props), "--ignore-formatted"],
-                capture_output=True, text=True, check=False,
+                [
+                    *base,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id.read_text().strip(),
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if fmt.returncode != 0:
                 raise StackError(f"Kafka storage format failed: {(fmt.stderr or fmt.stdout).strip()[-300:]}")
-        self.kafka.start([
-            *base[:1], f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
-            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true", *base[1:],
-            "kafka.Kafka", str(props),
-        ], cwd=root)
+        self.kafka.start(
+            [
+                *base[:1],
+                f"-Xmx{self.settings.kafka_heap}",
+                f"-Xms{self.settings.kafka_heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                *base[1:],
+                "kafka.Kafka",
+                str(props),
+            ],
+            cwd=root,
+        )
 
     def _wait(self, name: str, proc: ManagedProcess, ready: Callable[[], bool]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,8 +48,14 @@ class ManagedProcess:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {self.name}\n".encode())
             log.flush()
             try:
-                proc = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                proc = subprocess.Popen(
+                    command,
+                    cwd=cwd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             except OSError as exc:
                 raise StackError(f"cannot start {self.name}: {exc}") from None
         self.pid_file.write_text(str(proc.pid))
@@ -89,9 +96,7 @@ def _is_zombie(pid: int) -> bool:
     state = stat.rsplit(")", 1)[1].split()[0]
     if state == "Z":
         # our own child that exited: reap it so the pid disappears
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         return True
     return False

@@ -23,10 +23,21 @@ pytestmark = pytest.mark.integration
 def kafka_tool(settings: Settings, main_class: str, *args: str, stdin: str | None = None) -> str:
     """Run one of Kafka's own CLI tools (from the broker's jars) against the stack."""
     proc = subprocess.run(
-        ["java", "-cp", jars.classpath(settings, "kafka"),
-         f"-Dlog4j2.configurationFile={jars.DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}",
-         main_class, "--bootstrap-server", settings.kafka_bootstrap, *args],
-        input=stdin, capture_output=True, text=True, timeout=120, check=True,
+        [
+            "java",
+            "-cp",
+            jars.classpath(settings, "kafka"),
+            f"-Dlog4j2.configurationFile={jars.DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}",
+            main_class,
+            "--bootstrap-server",
+            settings.kafka_bootstrap,
+            *args,
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return proc.stdout
 
@@ -35,15 +46,29 @@ def test_kafka_cli_lists_topics_and_round_trips(settings: Settings) -> None:
     topics.ensure_topics(settings, partitions=2)
     listed = kafka_tool(settings, "org.apache.kafka.tools.TopicCommand", "--list").split()
     assert settings.playlist_topic in listed and settings.dlq_topic in listed
-    described = kafka_tool(settings, "org.apache.kafka.tools.TopicCommand", "--describe",
-                           "--topic", settings.playlist_topic)
+    described = kafka_tool(
+        settings, "org.apache.kafka.tools.TopicCommand", "--describe", "--topic", settings.playlist_topic
+    )
     assert "cleanup.policy=compact" in described
 
-    kafka_tool(settings, "org.apache.kafka.tools.ConsoleProducer", "--topic", settings.dlq_topic,
-               stdin="hello from the console\n")
-    out = kafka_tool(settings, "org.apache.kafka.tools.consumer.ConsoleConsumer", "--topic",
-                     settings.dlq_topic, "--from-beginning", "--max-messages", "1",
-                     "--timeout-ms", "60000")
+    kafka_tool(
+        settings,
+        "org.apache.kafka.tools.ConsoleProducer",
+        "--topic",
+        settings.dlq_topic,
+        stdin="hello from the console\n",
+    )
+    out = kafka_tool(
+        settings,
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        "--topic",
+        settings.dlq_topic,
+        "--from-beginning",
+        "--max-messages",
+        "1",
+        "--timeout-ms",
+        "60000",
+    )
     assert out.strip() == "hello from the console"
 
 
@@ -64,9 +89,13 @@ def test_kafka_python_round_trip(settings: Settings) -> None:
         producer.send(topic, key=key, value=value)
     producer.flush()
     producer.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             consumer_timeout_ms=30_000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=30_000,
+    )
     received = []
     for message in consumer:
         received.append((message.key, message.value))
@@ -84,11 +113,15 @@ def test_spark_reads_a_topic_through_the_connector(settings: Settings, spark: An
         producer.send(topic, key=str(i).encode(), value=f'{{"pid": {i}}}'.encode())
     producer.flush()
     producer.close()
-    rows = (spark.read.format("kafka")
-            .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-            .option("subscribe", topic).option("startingOffsets", "earliest").load()
-            .selectExpr("CAST(key AS STRING) AS k", "get_json_object(CAST(value AS STRING), '$.pid') AS pid")
-            .collect())
+    rows = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .load()
+        .selectExpr("CAST(key AS STRING) AS k", "get_json_object(CAST(value AS STRING), '$.pid') AS pid")
+        .collect()
+    )
     assert sorted(int(r.k) for r in rows) == list(range(50))
     assert all(r.k == r.pid for r in rows)
 
@@ -96,8 +129,10 @@ def test_spark_reads_a_topic_through_the_connector(settings: Settings, spark: An
 def test_vector_codec_round_trip_through_the_server(settings: Settings, db: Any) -> None:
     rng = np.random.default_rng(1)
     matrix = rng.normal(size=(100, 32)).astype(np.float32)
-    ops = [ReplaceOne({"_id": i}, {"vector": vectors.encode(v, settings.vector_subtype)}, upsert=True)
-           for i, v in enumerate(matrix)]
+    ops = [
+        ReplaceOne({"_id": i}, {"vector": vectors.encode(v, settings.vector_subtype)}, upsert=True)
+        for i, v in enumerate(matrix)
+    ]
     assert store.bulk_write(db["vecs"], ops, batch_size=30) == 100
     back = {d["_id"]: vectors.decode(d["vector"]) for d in db["vecs"].find()}
     np.testing.assert_array_equal(np.stack([back[i] for i in range(100)]), matrix)
@@ -110,8 +145,10 @@ def test_change_stream_delivers_and_resumes_from_a_stored_token(db: Any) -> None
     coll.replace_one({"_id": 1}, {"v": 2})
     coll.delete_one({"_id": 1})
     changes = poll_until(stream, 3)
-    assert [(c["operationType"] if c["operationType"] != "replace" else "update", store.change_key(c))
-            for c in changes] == [("insert", 1), ("update", 1), ("delete", 1)]
+    assert [
+        (c["operationType"] if c["operationType"] != "replace" else "update", store.change_key(c))
+        for c in changes
+    ] == [("insert", 1), ("update", 1), ("delete", 1)]
     db["state"].replace_one({"_id": "t"}, {"token": changes[0]["_id"]}, upsert=True)
     stream.close()
 
@@ -132,8 +169,10 @@ def poll_until(stream: Any, n: int, deadline_s: float = 10.0) -> list[dict[str, 
 def test_bulk_write_tolerates_stale_conditional_upserts(db: Any) -> None:
     coll = db["cond"]
     coll.insert_one({"_id": 1, "modified_at": 10, "v": "new"})
-    ops = [ReplaceOne({"_id": 1, "modified_at": {"$lte": 5}}, {"modified_at": 5, "v": "old"}, upsert=True),
-           ReplaceOne({"_id": 2, "modified_at": {"$lte": 5}}, {"modified_at": 5, "v": "x"}, upsert=True)]
+    ops = [
+        ReplaceOne({"_id": 1, "modified_at": {"$lte": 5}}, {"modified_at": 5, "v": "old"}, upsert=True),
+        ReplaceOne({"_id": 2, "modified_at": {"$lte": 5}}, {"modified_at": 5, "v": "x"}, upsert=True),
+    ]
     store.bulk_write(coll, ops, tolerate=frozenset({store.DUPLICATE_KEY}))
     assert coll.find_one({"_id": 1})["v"] == "new"
     assert coll.find_one({"_id": 2})["v"] == "x"

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def own_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    from tests.conftest import private_settings  # noqa: PLC0415 - shared helper, not a fixture
+    from tests.conftest import private_settings
 
     settings = private_settings(tmp_path / "home")
     env = {
@@ -72,14 +72,16 @@ def test_busy_port_is_a_one_line_error(own_stack: Settings, capsys: pytest.Captu
         blocker.listen()
         assert main(["stack", "up"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == (f"error: port {own_stack.kafka_port} for kafka is busy (another process); "
-                   "free it or choose other ports in the P2V_* settings")
+    assert err == (
+        f"error: port {own_stack.kafka_port} for kafka is busy (another process); "
+        "free it or choose other ports in the P2V_* settings"
+    )
     assert LocalStack(own_stack).pid("mongo") is None, "nothing is started when a port is busy"
 
 
-def test_missing_java_is_a_one_line_error(own_stack: Settings, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_java_is_a_one_line_error(
+    own_stack: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))

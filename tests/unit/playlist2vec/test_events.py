@@ -17,8 +17,15 @@ def body(**fields: object) -> bytes:
 
 
 def test_valid_snapshot_round_trips() -> None:
-    event = parse_event(b"7", body(collaborative=True, num_followers=3,
-                                   track_meta=[{"track_uri": TRACK, "track_name": "x", "junk": 1}]), 0)
+    event = parse_event(
+        b"7",
+        body(
+            collaborative=True,
+            num_followers=3,
+            track_meta=[{"track_uri": TRACK, "track_name": "x", "junk": 1}],
+        ),
+        0,
+    )
     assert event == parse_event(event.key, event.to_json(), 0)
     assert event.tracks == (TRACK,) and event.collaborative is True
     assert event.track_meta == ({"track_uri": TRACK, "track_name": "x"},)

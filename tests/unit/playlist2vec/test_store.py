@@ -13,5 +13,8 @@ def test_change_key_reads_document_key_of_replace_on_local_server() -> None:
 
 
 def test_change_key_of_delete_and_of_unknowable_update() -> None:
-    assert change_key({"fullDocument": None, "documentKey": {"_id": {"m": "v", "t": "x"}}}) == {"m": "v", "t": "x"}
+    assert change_key({"fullDocument": None, "documentKey": {"_id": {"m": "v", "t": "x"}}}) == {
+        "m": "v",
+        "t": "x",
+    }
     assert change_key({"fullDocument": {"a": 2}, "documentKey": {"$set": {"a": 2}}}) is None
