@@ -1,0 +1,1 @@
+"""Lyrics: fetch them from an HTTP provider, embed them with Word2Vec, correlate with song embeddings."""

@@ -1,0 +1,34 @@
+"""A token bucket for asyncio: at most `rate` acquisitions per second on average."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """Refills `rate` tokens per second up to `burst`; `acquire` waits for one. rate <= 0: no limit."""
+
+    def __init__(self, rate: float, burst: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, burst)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.updated = clock()
+        # one waiter at a time, so tokens go out in arrival order
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = self.clock()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1.0:
+                    self.tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self.tokens) / self.rate)
