@@ -107,6 +107,18 @@ class Settings(BaseSettings):
             name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
             raise ConfigError(f"bad setting {name}: {first['msg']}") from None
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as P2V_* variables, for child processes (secrets included: pass them
+        only through the environment, never on a command line or into a log)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[ENV_PREFIX + name.upper()] = str(value)
+        return env
+
     # Derived values, so no caller parses them twice.
 
     @property

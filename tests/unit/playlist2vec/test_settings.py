@@ -55,3 +55,10 @@ def test_split_addr_rejects(addr: str) -> None:
 
 def test_split_addr_accepts_ipv6() -> None:
     assert split_addr("[::1]:8000") == ("::1", 8000)
+
+
+def test_to_env_round_trips() -> None:
+    s = Settings.load({"P2V_MONGO_URI": "mongodb://u:p@h:1", "P2V_ADMIN_TOKEN": "tok", "P2V_HOME": "/x"})
+    env = s.to_env()
+    assert env["P2V_MONGO_URI"] == "mongodb://u:p@h:1" and env["P2V_ADMIN_TOKEN"] == "tok"
+    assert Settings.load(env) == s
