@@ -1,0 +1,273 @@
+"""The one-command demo: the whole pipeline on the embedded stack, driven through the public CLI.
+
+Each stage is a `playlist2vec` subcommand run as a child process (so the demo shows exactly
+what a user would run, and needs no import of batch/, streaming/ or serving/); the demo only
+orchestrates, talks HTTP to the server and Kafka to publish one measured edit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from playlist2vec.errors import PipelineError
+from playlist2vec.events import PlaylistEvent
+from playlist2vec.settings import Settings
+from playlist2vec.stack import LocalStack
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    playlists: int = 3000
+    seed: int = 7
+    once: bool = False
+    trickle_rate: float = 2.0
+    ready_timeout_s: float = 300.0
+
+
+@dataclass
+class DemoResult:
+    update_seconds: float
+    examples: dict[int, list[str]] = field(default_factory=dict)
+
+
+class Children:
+    """The demo's child processes: started with logs under P2V_HOME/logs, all stopped at the end."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        settings.logs_dir.mkdir(parents=True, exist_ok=True)
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "playlist2vec.cli", *args]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **self.settings.to_env()}
+
+    def run(self, name: str, *args: str) -> None:
+        """Run a stage to completion; its output goes to P2V_HOME/logs/demo-<name>.log."""
+        log = self.settings.logs_dir / f"demo-{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.run(
+                self.command(*args), stdout=out, stderr=subprocess.STDOUT, env=self.env(), check=False
+            )
+        if proc.returncode != 0:
+            raise PipelineError(f"`playlist2vec {' '.join(args)}` failed: {last_line(log)} (log: {log})")
+
+    def start(self, name: str, *args: str) -> None:
+        log = (self.settings.logs_dir / f"demo-{name}.log").open("wb")
+        self.procs[name] = subprocess.Popen(
+            self.command(*args), stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
+        )
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                log = self.settings.logs_dir / f"demo-{name}.log"
+                raise PipelineError(f"`{name}` exited with {proc.returncode}: {last_line(log)} (log: {log})")
+
+    def stop(self) -> None:
+        """SIGTERM (the stream job finishes its batch), then SIGKILL whoever is still there."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
+def last_line(log: Path) -> str:
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines[-1][-300:] if lines else "(no output)"
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout_s: float, children: Children) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        children.check_alive()
+        if check():
+            return
+        time.sleep(0.25)
+    raise PipelineError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def http_ok(client: httpx.Client, path: str) -> bool:
+    try:
+        return client.get(path).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stream_events_seen(settings: Settings) -> float:
+    """How many events the streaming job has handled, from its Prometheus endpoint (0 if not up)."""
+    try:
+        text = httpx.get(f"http://{settings.stream_metrics_addr}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "p2v_stream_events"
+        for sample in family.samples
+        if sample.name == "p2v_stream_events_total"
+    )
+
+
+def read_playlists(corpus: Path, n: int) -> list[dict[str, Any]]:
+    """The first n playlists of the corpus's first slice, as MPD dicts."""
+    first = sorted(corpus.glob("mpd.slice.*.json"))[0]
+    return list(json.loads(first.read_text())["playlists"][:n])
+
+
+def snapshot(playlist: dict[str, Any], tracks_from: dict[str, Any] | None = None) -> PlaylistEvent:
+    source = tracks_from or playlist
+    tracks = tuple(t["track_uri"] for t in sorted(source["tracks"], key=lambda t: t["pos"]))
+    return PlaylistEvent(
+        pid=int(playlist["pid"]), name=playlist["name"], tracks=tracks, modified_at=int(time.time())
+    )
+
+
+@contextmanager
+def step(say: Say, text: str) -> Iterator[None]:
+    started = time.monotonic()
+    say(f"  {text} ...")
+    yield
+    say(f"  {text}: done in {time.monotonic() - started:.1f}s")
+
+
+def run_demo(
+    settings: Settings, options: DemoOptions, say: Say = print, stop: threading.Event | None = None
+) -> DemoResult:
+    """Stack up, generate, train, stream, serve, show answers and one measured live update."""
+    stop = stop or threading.Event()
+    stack = LocalStack(settings)
+    stack_was_up = stack.pid("kafka") is not None and stack.pid("mongo") is not None
+    children = Children(settings)
+    corpus = settings.home / "demo" / "corpus"
+    base = f"http://{settings.http_addr}"
+    try:
+        with step(say, "local stack (Kafka, MongoDB-wire server)"):
+            stack.up()
+        with step(say, f"generating {options.playlists} playlists"):
+            children.run(
+                "generate",
+                "generate",
+                "--playlists",
+                str(options.playlists),
+                "--out",
+                str(corpus),
+                "--seed",
+                str(options.seed),
+            )
+        with step(say, "training Word2Vec with Spark"):
+            children.run("train", "train", "--input", str(corpus))
+        with (
+            step(say, "starting the streaming job and the server"),
+            httpx.Client(base_url=base, timeout=10) as http,
+        ):
+            children.start("stream", "stream")
+            children.start("serve", "serve")
+            wait_for(
+                "the server's index", lambda: http_ok(http, "/readyz"), options.ready_timeout_s, children
+            )
+            sample = read_playlists(corpus, 40)
+            producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","))
+            warm = snapshot(sample[0])
+            producer.send(settings.playlist_topic, key=warm.key, value=warm.to_json()).get(timeout=30)
+            wait_for(
+                "the streaming job's first batch",
+                lambda: stream_events_seen(settings) > 0,
+                options.ready_timeout_s,
+                children,
+            )
+
+        result = DemoResult(update_seconds=0.0)
+        say("")
+        with httpx.Client(base_url=base, timeout=10) as http:
+            for playlist in sample[1:3]:
+                items = http.get(f"/v1/playlists/{playlist['pid']}/recommendations", params={"k": 5})
+                items.raise_for_status()
+                lines = [f"{i['track_name']} - {i['artist_name']}" for i in items.json()["items"]]
+                result.examples[int(playlist["pid"])] = lines
+                say(
+                    f'  playlist {playlist["pid"]} "{playlist["name"]}" '
+                    f"({playlist['num_tracks']} tracks) continues with:"
+                )
+                for line in lines:
+                    say(f"      {line}")
+            result.update_seconds = measure_update(settings, producer, http, sample[3], sample[4], children)
+        say(
+            f"\n  a live edit travelled Kafka -> Spark -> MongoDB -> index -> HTTP answer in "
+            f"{result.update_seconds:.2f}s"
+        )
+        say(
+            f"\n  API docs: {base}/docs   metrics: {base}/metrics and "
+            f"http://{settings.stream_metrics_addr}/metrics   logs: {settings.logs_dir}"
+        )
+        if not options.once:
+            children.start(
+                "produce",
+                "produce",
+                "--input",
+                str(corpus),
+                "--rate",
+                str(options.trickle_rate),
+                "--edits",
+                "0.8",
+                "--deletes",
+                "0.05",
+            )
+            say("  publishing a trickle of live edits; press Ctrl-C to stop everything")
+            while not stop.wait(1.0):
+                children.check_alive()
+        producer.close()
+        return result
+    finally:
+        children.stop()
+        if not stack_was_up:
+            stack.down()
+
+
+def measure_update(
+    settings: Settings,
+    producer: KafkaProducer,
+    http: httpx.Client,
+    edited: dict[str, Any],
+    model: dict[str, Any],
+    children: Children,
+) -> float:
+    """Give `edited` the tracks of `model` and time until the server says they are alike."""
+    event = snapshot(edited, tracks_from=model)
+    started = time.monotonic()
+    producer.send(settings.playlist_topic, key=event.key, value=event.to_json()).get(timeout=30)
+
+    def served() -> bool:
+        reply = http.get(f"/v1/playlists/{edited['pid']}/similar", params={"k": 3})
+        return reply.status_code == 200 and any(
+            item["pid"] == model["pid"] and item["score"] > 0.999 for item in reply.json()["items"]
+        )
+
+    wait_for("the edit to reach the served answer", served, 120, children)
+    return time.monotonic() - started
