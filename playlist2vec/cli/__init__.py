@@ -15,7 +15,7 @@ from typing import Annotated
 import click
 import typer
 
-from playlist2vec.cli import plot, stack
+from playlist2vec.cli import batch, demo, lyrics, plot, projector, serving, stack, streaming
 from playlist2vec.errors import P2VError
 from playlist2vec.settings import Settings
 
@@ -29,7 +29,19 @@ app = typer.Typer(
 bench = typer.Typer(help="Benchmarks: numbers printed and written to a JSON file.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
 app.add_typer(bench, name="bench")
+app.add_typer(lyrics.app, name="lyrics")
+app.command("export-projector")(projector.export_projector)
+bench.command("lyrics-fetch")(lyrics.bench_fetch)
+app.command("demo")(demo.demo)
 app.command("plot")(plot.plot)
+app.command("generate")(batch.generate)
+app.command("train")(batch.train)
+app.command("evaluate")(batch.evaluate)
+app.command("serve")(serving.serve)
+bench.command("serve")(serving.bench_serve)
+app.command("produce")(streaming.produce)
+app.command("stream")(streaming.stream)
+bench.command("stream")(streaming.bench_stream)
 
 
 @app.callback()

@@ -1,0 +1,75 @@
+"""`playlist2vec serve` and `playlist2vec bench serve`: the serving process and its benchmark."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from playlist2vec.errors import ConfigError
+from playlist2vec.settings import split_addr
+
+
+def serve(
+    ctx: typer.Context,
+    rebuild_interval: Annotated[float, typer.Option(
+        min=1, help="rebuild the playlist snapshot after this many seconds")] = 300.0,
+    rebuild_max_delta: Annotated[int, typer.Option(
+        min=0, help="rebuild when more playlists than this changed since the snapshot")] = 10_000,
+    index: Annotated[str | None, typer.Option(
+        help="index strategy: annoy, exact or hnsw [env P2V_INDEX_STRATEGY, default annoy]")] = None,
+    trees: Annotated[int, typer.Option(min=1, help="Annoy trees")] = 50,
+    search_k: Annotated[int, typer.Option(
+        help="Annoy nodes inspected per query; -1: 200 x the results asked for")] = -1,
+    shard: Annotated[str | None, typer.Option(
+        help="i/n: serve only playlists with pid % n == i (tracks are served whole)")] = None,
+    instance: Annotated[str | None, typer.Option(
+        help="instance name for resume tokens [env P2V_SERVING_INSTANCE, default serving]")] = None,
+    http_addr: Annotated[str | None, typer.Option(
+        help="bind host:port [env P2V_HTTP_ADDR, default 127.0.0.1:8000]")] = None,
+) -> None:
+    """Serve recommendations over HTTP, kept fresh by MongoDB change streams."""
+    from serving.engine import ServeOptions
+    from serving.indexes import IndexParams
+    from serving.server import serve as run
+    from serving.shard import Shard
+
+    settings = ctx.obj
+    if http_addr is not None:
+        try:
+            split_addr(http_addr)
+        except ValueError as exc:
+            raise ConfigError(f"--http-addr: {exc}") from None
+        settings = settings.model_copy(update={"http_addr": http_addr})
+    options = ServeOptions(
+        indexes_dir=settings.indexes_dir,
+        strategy=index or settings.index_strategy,
+        params=IndexParams(trees=trees, search_k=search_k),
+        rebuild_interval=rebuild_interval,
+        rebuild_max_delta=rebuild_max_delta,
+        instance=instance or settings.serving_instance,
+        shard=Shard.parse(shard) if shard else None,
+    )
+    run(settings, options)
+
+
+def bench_serve(
+    ctx: typer.Context,
+    items: Annotated[int, typer.Option(min=1000, help="vectors in the index")] = 100_000,
+    dim: Annotated[int, typer.Option(min=2, help="vector dimension")] = 32,
+    distribution: Annotated[str, typer.Option(help="clustered or gaussian")] = "clustered",
+    queries: Annotated[int, typer.Option(min=10, help="queries per measurement")] = 200,
+    out: Annotated[Path | None, typer.Option(
+        help="JSON file [default P2V_HOME/bench/serve-<distribution>-<items>.json]")] = None,
+) -> None:
+    """Build every index strategy over synthetic vectors; time builds and queries, measure recall."""
+    from serving.bench import run, table
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    settings = ctx.obj
+    out = out or settings.home / "bench" / f"serve-{distribution}-{items}.json"
+    report = run(settings, items, dim, distribution, queries, out)
+    print(table(report))
+    print(f"wrote {out}")

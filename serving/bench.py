@@ -1,0 +1,108 @@
+"""`bench serve`: build time, size, latency (in-process and HTTP) and recall of every index strategy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from playlist2vec.settings import Settings
+from playlist2vec.vectors import cosine_top_k, normalize
+from serving import synthetic
+from serving.api import create_app
+from serving.engine import Engine, ServeOptions
+from serving.indexes import IndexParams
+from serving.live import LiveIndex
+from serving.metrics import ServingMetrics
+from serving.server import BackgroundServer
+from serving.state import ModelState, SnapshotBuilder, TrackVectors
+
+KS = (10, 500)
+CONFIGS: tuple[tuple[str, str, IndexParams], ...] = (
+    ("exact", "exact", IndexParams()),
+    ("annoy-10", "annoy", IndexParams(trees=10)),
+    ("annoy-50", "annoy", IndexParams(trees=50)),
+    ("hnsw-16", "hnsw", IndexParams(hnsw_m=16)),
+)
+
+
+def run(settings: Settings, items: int, dim: int, distribution: str, queries: int,
+        out: Path) -> dict[str, Any]:
+    """Measure every configuration in CONFIGS; write the report to `out` and return it."""
+    data = synthetic.vectors(items + queries, dim, distribution)
+    matrix, held_out = data[:items], data[items:]
+    ids = [f"t{i}" for i in range(items)]
+    unit = normalize(matrix)
+    truth = [cosine_top_k(q, unit, max(KS))[0] for q in held_out]
+    rng = np.random.default_rng(1)
+    http_ids = [ids[i] for i in rng.choice(items, size=queries, replace=False)]
+    workdir = settings.home / "bench" / "indexes"
+    report: dict[str, Any] = {"items": items, "dim": dim, "distribution": distribution,
+                              "queries": queries, "results": []}
+    metrics = ServingMetrics()
+    engine = Engine(None, ServeOptions(indexes_dir=workdir), metrics)
+    with BackgroundServer(create_app(settings, engine, metrics)) as base_url, httpx.Client(
+            base_url=base_url, timeout=60) as client:
+        for label, strategy, params in CONFIGS:
+            builder = SnapshotBuilder(strategy, params, workdir, "bench")
+            started = time.perf_counter()
+            snapshot = builder.build("tracks", ids, matrix)
+            build_s = time.perf_counter() - started
+            live = LiveIndex("tracks")
+            live.swap(snapshot, 0)
+            engine.install(ModelState(label, dim, TrackVectors(ids, matrix), live,
+                                      LiveIndex("playlists")))
+            row: dict[str, Any] = {
+                "index": label, "strategy": strategy, "params": params.__dict__,
+                "build_s": round(build_s, 2),
+                "size_mb": round(sum(f.stat().st_size for f in snapshot.files) / 2**20, 1),
+            }
+            for k in KS:
+                latencies, recalls = [], []
+                for query, expected in zip(held_out, truth, strict=True):
+                    started = time.perf_counter()
+                    found = live.search(query, k)
+                    latencies.append(time.perf_counter() - started)
+                    hits = {int(item[1:]) for item, _ in found} & set(expected[:k].tolist())
+                    recalls.append(len(hits) / k)
+                http = []
+                for item in http_ids:
+                    started = time.perf_counter()
+                    client.get(f"/v1/tracks/{item}/similar", params={"k": k}).raise_for_status()
+                    http.append(time.perf_counter() - started)
+                row[f"k{k}"] = {"recall": round(float(np.mean(recalls)), 4),
+                                **_percentiles("", latencies), **_percentiles("http_", http)}
+            report["results"].append(row)
+            builder.remove_stale()
+    shutil.rmtree(workdir, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report as a fixed-width table."""
+    lines = [f"bench serve: {report['items']} x {report['dim']} {report['distribution']}, "
+             f"{report['queries']} queries per cell, latency in ms"]
+    header = f"{'index':<10}{'build_s':>9}{'size_mb':>9}"
+    for k in KS:
+        header += f"{'rec@' + str(k):>9}{'p50':>8}{'p99':>8}{'http50':>8}{'http99':>8}"
+    lines.append(header)
+    for row in report["results"]:
+        line = f"{row['index']:<10}{row['build_s']:>9}{row['size_mb']:>9}"
+        for k in KS:
+            cell = row[f"k{k}"]
+            line += (f"{cell['recall']:>9}{cell['p50_ms']:>8}{cell['p99_ms']:>8}"
+                     f"{cell['http_p50_ms']:>8}{cell['http_p99_ms']:>8}")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _percentiles(prefix: str, seconds: list[float]) -> dict[str, float]:
+    p50, p99 = np.percentile(np.asarray(seconds) * 1e3, [50, 99])
+    return {f"{prefix}p50_ms": round(float(p50), 2), f"{prefix}p99_ms": round(float(p99), 2)}

@@ -1,0 +1,268 @@
+"""The serving engine: answers queries from the current model state and keeps it fresh.
+
+Two background threads: the follower applies `playlist_vectors` and `models` changes to the
+delta (and stores resume tokens); the builder loads the first state, rebuilds the playlist
+snapshot when it is old or the delta is large, and switches models. Queries only read
+references that are swapped atomically, so they never wait for either thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playlist2vec import store
+from playlist2vec.errors import InvalidInput, NotFound, NotReady
+from playlist2vec.recommend import Scored, recommend, seed_query
+from playlist2vec.vectors import FloatArray
+from serving.follower import ChangeFollower
+from serving.indexes import IndexParams
+from serving.live import LiveIndex
+from serving.metrics import ServingMetrics
+from serving.shard import Shard
+from serving.source import MongoSource, playlist_vector
+from serving.state import ModelState, SnapshotBuilder, TrackVectors, discard
+
+log = logging.getLogger(__name__)
+
+TRACKS, PLAYLISTS = "tracks", "playlists"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    indexes_dir: Path
+    strategy: str = "annoy"
+    params: IndexParams = field(default_factory=IndexParams)
+    rebuild_interval: float = 300.0
+    rebuild_max_delta: int = 10_000
+    instance: str = "serving"
+    shard: Shard | None = None
+    poll_wait: float = 0.1
+    max_batch: int = 1_000
+
+
+class Engine:
+    """Current model state + the threads that keep it fresh."""
+
+    def __init__(self, source: MongoSource | None, options: ServeOptions,
+                 metrics: ServingMetrics) -> None:
+        self.source = source
+        self.options = options
+        self.metrics = metrics
+        self.builder = SnapshotBuilder(options.strategy, options.params, options.indexes_dir,
+                                       options.instance)
+        self._current: ModelState | None = None
+        self._pending: ModelState | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._rebuild_requested = False
+        self._reload_requested = False
+        self._threads: list[threading.Thread] = []
+        self.last_error: str | None = None
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def state(self) -> ModelState:
+        state = self._current
+        if state is None:
+            raise NotReady("no index loaded yet")
+        return state
+
+    def recommend_tracks(self, seeds: Sequence[str], k: int) -> tuple[str, list[Scored]]:
+        """Tracks continuing a seed list (seeds excluded), best first."""
+        state = self.state()
+        query = seed_query(seeds, state.track_vectors)
+        if query is None:
+            return state.version, []
+        return state.version, recommend(query, seeds, state.tracks.search, k)
+
+    def similar_tracks(self, uri: str, k: int) -> tuple[str, list[Scored]]:
+        state = self.state()
+        if uri not in state.track_vectors:
+            raise NotFound(f"track {uri} is not in model {state.version}")
+        return state.version, recommend(state.track_vectors[uri], [uri], state.tracks.search, k)
+
+    def similar_playlists(self, pid: int, k: int) -> tuple[str, list[Scored]]:
+        state = self.state()
+        if self.source is None:
+            raise NotFound(f"playlist {pid} not found")
+        doc = self.source.playlist_vector_docs([pid]).get(pid)
+        try:
+            vector = playlist_vector(doc, state.version)
+        except LookupError:
+            vector = None
+        if vector is None:
+            raise NotFound(f"playlist {pid} has no vector in model {state.version}")
+        if vector.shape[0] != state.dim:
+            raise InvalidInput(
+                f"playlist {pid} vector has dimension {vector.shape[0]}, not {state.dim}")
+        return state.version, recommend(vector, [pid], state.playlists.search, k)  # type: ignore[list-item]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the change streams (before loading, so nothing is missed) and start threads."""
+        if self.source is None:
+            return
+        followers = [ChangeFollower(self.source, c, self.options.instance, self.metrics)
+                     for c in (store.PLAYLIST_VECTORS, store.MODELS)]
+        for follower in followers:
+            follower.open()
+        self.builder.remove_stale()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(followers,), name="p2v-follow",
+                             daemon=True),
+            threading.Thread(target=self._maintain, name="p2v-build", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def request_rebuild(self) -> None:
+        """Rebuild the playlist snapshot now (in the background)."""
+        self._rebuild_requested = True
+        self._wake.set()
+
+    def install(self, state: ModelState) -> None:
+        """Make `state` current (used by the builder thread and by in-process benchmarks)."""
+        old, self._current = self._current, state
+        if old is not None and old is not state:
+            discard(old.tracks.snapshot)
+            discard(old.playlists.snapshot)
+
+    # -- follower thread -------------------------------------------------------------------
+
+    def _follow(self, followers: list[ChangeFollower]) -> None:
+        while not self._stop.is_set():
+            for follower in followers:
+                try:
+                    self._follow_once(follower)
+                except Exception:  # keep following; the next poll retries the same batch
+                    log.exception("applying %s changes failed", follower.collection)
+                    self._stop.wait(1.0)
+
+    def _follow_once(self, follower: ChangeFollower) -> None:
+        changes = follower.poll(self.options.max_batch, self.options.poll_wait, self._stop)
+        if follower.reset:
+            follower.reset = False
+            self._reload_requested = True
+            self._wake.set()
+        if not changes:
+            follower.commit(changes)
+            return
+        if follower.collection == store.PLAYLIST_VECTORS:
+            self._apply_playlist_changes(changes)
+        else:
+            self._wake.set()  # the builder re-reads the active model
+        follower.commit(changes)
+
+    def _apply_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        assert self.source is not None
+        ids = {store.change_key(c) for c in changes} - {None}
+        if len(ids) < len(changes):
+            log.warning("%d change events carried no id (a writer used $set?)",
+                        sum(1 for c in changes if store.change_key(c) is None))
+        shard = self.options.shard
+        ids = {i for i in ids if shard is None or shard.owns(i)}
+        docs = self.source.playlist_vector_docs(ids) if ids else {}
+        for state in (self._current, self._pending):
+            if state is not None:
+                state.playlists.apply(_changes_for(state, ids, docs))
+                self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
+
+    # -- builder thread --------------------------------------------------------------------
+
+    def _maintain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._maintain_once()
+                self.last_error = None
+            except Exception as exc:  # a failed build keeps the old state serving; retry later
+                log.exception("index build failed")
+                self.last_error = str(exc)
+                self._stop.wait(5.0)
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+    def _maintain_once(self) -> None:
+        assert self.source is not None
+        version = self.source.active_version()
+        current = self._current
+        if version is not None and (current is None or current.version != version
+                                    or self._reload_requested):
+            self._reload_requested = False
+            self._load_model(version)
+        elif current is not None and self._rebuild_due(current):
+            self._rebuild_requested = False
+            self._rebuild_playlists(current)
+
+    def _rebuild_due(self, state: ModelState) -> bool:
+        snapshot = state.playlists.snapshot
+        age = time.time() - snapshot.built_at if snapshot else float("inf")
+        return (self._rebuild_requested or age >= self.options.rebuild_interval
+                or state.playlists.delta_size() > self.options.rebuild_max_delta)
+
+    def _load_model(self, version: str) -> None:
+        """Build a whole new state for `version`; the old one answers until the swap."""
+        assert self.source is not None
+        log.info("loading model %s", version)
+        started = time.monotonic()
+        uris, matrix = self.source.track_vectors(version)
+        matrix = matrix.reshape(len(uris), -1)
+        state = ModelState(version, int(matrix.shape[1]), TrackVectors(uris, matrix),
+                           LiveIndex(TRACKS), LiveIndex(PLAYLISTS))
+        self._pending = state  # from here on the follower feeds its delta too
+        try:
+            snapshot = self.builder.build(TRACKS, uris, matrix)
+            state.tracks.swap(snapshot, 0)
+            self.metrics.snapshot_built(TRACKS, len(uris), time.monotonic() - started,
+                                        snapshot.built_at)
+            self._rebuild_playlists(state)
+            self.install(state)
+        finally:
+            self._pending = None
+        log.info("serving model %s: %d tracks", version, len(uris))
+
+    def _rebuild_playlists(self, state: ModelState) -> None:
+        assert self.source is not None
+        started = time.monotonic()
+        through = state.playlists.mark()
+        shard = self.options.shard
+        pids, matrix = self.source.playlist_vectors(state.version, shard.owns if shard else None)
+        snapshot = self.builder.build(PLAYLISTS, pids, matrix.reshape(len(pids), -1))
+        discard(state.playlists.swap(snapshot, through))
+        self.metrics.snapshot_built(PLAYLISTS, len(pids), time.monotonic() - started,
+                                    snapshot.built_at)
+        self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
+
+
+def _changes_for(state: ModelState, ids: set[Any], docs: Mapping[Any, Mapping[str, Any]]
+                 ) -> dict[Any, FloatArray | None]:
+    """Delta entries for one model: the new vector, or None (removed); other models' docs and
+    vectors of the wrong dimension are skipped."""
+    out: dict[Any, FloatArray | None] = {}
+    for pid in ids:
+        try:
+            vector = playlist_vector(docs.get(pid), state.version)
+        except LookupError:
+            continue
+        if vector is not None and vector.shape[0] != state.dim:
+            log.warning("playlist %s vector has dimension %d, not %d: ignored",
+                        pid, vector.shape[0], state.dim)
+            continue
+        out[pid] = vector
+    return out

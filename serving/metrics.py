@@ -1,0 +1,75 @@
+"""Prometheus metrics of the serving process, all defined here and recorded through helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+"""Seconds: sub-millisecond index hits up to slow, name-heavy answers."""
+
+BUILD_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+"""Seconds: a small test index up to a large model's full rebuild."""
+
+
+class ServingMetrics:
+    """Every serving metric. Cheap to construct: it only registers collectors in `registry`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.request_duration = Histogram(
+            "p2v_http_request_duration_seconds", "HTTP request latency by route template, seconds",
+            ["route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            "p2v_http_requests_total", "HTTP requests by route template and status code",
+            ["route", "status"], registry=r)
+        self.index_items = Gauge(
+            "p2v_index_items", "items in the serving snapshot index", ["index"], registry=r)
+        self.index_build_duration = Histogram(
+            "p2v_index_build_duration_seconds", "time to load and build a snapshot index, seconds",
+            ["index"], buckets=BUILD_BUCKETS, registry=r)
+        self.index_age = Gauge(
+            "p2v_index_age_seconds", "seconds since the serving snapshot was built", ["index"],
+            registry=r)
+        self.delta_items = Gauge(
+            "p2v_index_delta_items", "changed or removed items answered from the exact delta",
+            ["index"], registry=r)
+        self.change_events = Counter(
+            "p2v_change_events_total", "change-stream events applied, by collection and operation",
+            ["collection", "op"], registry=r)
+        self.stream_lag = Gauge(
+            "p2v_change_stream_lag_seconds",
+            "seconds between a change's cluster time and its application (0 when caught up)",
+            registry=r)
+        self.stream_resets = Counter(
+            "p2v_change_stream_resets_total",
+            "full reloads because a stored resume token was missing, too old or invalid",
+            ["collection"], registry=r)
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        self.request_duration.labels(route=route).observe(seconds)
+        self.requests.labels(route=route, status=str(status)).inc()
+
+    def snapshot_built(self, index: str, items: int, seconds: float, built_at: float) -> None:
+        self.index_items.labels(index=index).set(items)
+        self.index_build_duration.labels(index=index).observe(seconds)
+        self.index_age.labels(index=index).set_function(_age_since(built_at))
+
+    def delta(self, index: str, items: int) -> None:
+        self.delta_items.labels(index=index).set(items)
+
+    def change_event(self, collection: str, op: str) -> None:
+        self.change_events.labels(collection=collection, op=op).inc()
+
+    def lag(self, seconds: float) -> None:
+        self.stream_lag.set(max(0.0, seconds))
+
+    def reset(self, collection: str) -> None:
+        self.stream_resets.labels(collection=collection).inc()
+
+
+def _age_since(built_at: float) -> Callable[[], float]:
+    return lambda: time.time() - built_at

@@ -1,0 +1,78 @@
+"""What serving reads from and writes to MongoDB: vectors, names, playlists, resume tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import numpy as np
+from pymongo.database import Database
+
+from playlist2vec import store, vectors
+from playlist2vec.vectors import FloatArray
+
+
+def playlist_vector(doc: Mapping[str, Any] | None, version: str) -> FloatArray | None:
+    """The vector a `playlist_vectors` doc gives `version`'s index: None if it is removed
+    (missing, deleted, no known track); LookupError if the doc belongs to another model."""
+    if doc is None or doc.get("deleted") or doc.get("vector") is None:
+        return None
+    if doc.get("model_version") != version:
+        raise LookupError(doc.get("model_version"))
+    return vectors.decode(doc["vector"])
+
+
+class MongoSource:
+    """Serving's MongoDB access, one method per question."""
+
+    def __init__(self, db: Database[dict[str, Any]]) -> None:
+        self.db = db
+
+    def active_version(self) -> str | None:
+        model = self.db[store.MODELS].find_one({"status": "active"}, {"_id": 1})
+        return None if model is None else str(model["_id"])
+
+    def track_vectors(self, version: str) -> tuple[list[str], FloatArray]:
+        return store.load_track_vectors(self.db, version)
+
+    def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]:
+        """(pids, matrix) of every live playlist vector of `version` (those `owns(pid)` keeps)."""
+        pids: list[Any] = []
+        rows: list[FloatArray] = []
+        query = {"model_version": version, "vector": {"$exists": True}, "deleted": {"$ne": True}}
+        for doc in store.iter_docs(self.db[store.PLAYLIST_VECTORS], query, ["vector"]):
+            if owns is None or owns(doc["_id"]):
+                pids.append(doc["_id"])
+                rows.append(vectors.decode(doc["vector"]))
+        return pids, (np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32))
+
+    def playlist_vector_docs(self, pids: Collection[Any]) -> dict[Any, dict[str, Any]]:
+        """Current `playlist_vectors` docs by id (ids without a doc are absent)."""
+        cursor = self.db[store.PLAYLIST_VECTORS].find({"_id": {"$in": list(pids)}})
+        return {doc["_id"]: doc for doc in cursor}
+
+    def playlist(self, pid: Any) -> dict[str, Any] | None:
+        """The `playlists` doc, None when unknown or deleted."""
+        doc = self.db[store.PLAYLISTS].find_one({"_id": pid},
+                                                {"name": 1, "tracks": 1, "deleted": 1})
+        return None if doc is None or doc.get("deleted") else doc
+
+    def track_names(self, uris: Collection[str]) -> dict[str, dict[str, Any]]:
+        cursor = self.db[store.TRACKS].find({"_id": {"$in": list(uris)}},
+                                            {"track_name": 1, "artist_name": 1})
+        return {doc["_id"]: doc for doc in cursor}
+
+    def playlist_names(self, pids: Collection[Any]) -> dict[Any, str | None]:
+        cursor = self.db[store.PLAYLISTS].find({"_id": {"$in": list(pids)}}, {"name": 1})
+        return {doc["_id"]: doc.get("name") for doc in cursor}
+
+    def load_tokens(self, instance: str) -> dict[str, Any]:
+        doc = self.db[store.SERVING_STATE].find_one({"_id": instance}) or {}
+        return dict(doc.get("tokens") or {})
+
+    def save_token(self, instance: str, collection: str, token: Mapping[str, Any] | None) -> None:
+        # serving_state is not followed by anyone, so a field update is fine here
+        self.db[store.SERVING_STATE].update_one(
+            {"_id": instance},
+            {"$set": {f"tokens.{collection}": token, "updated_at": time.time()}}, upsert=True)

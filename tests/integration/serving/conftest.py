@@ -1,0 +1,160 @@
+"""Serving fixtures: a seeded active model in a fresh database, and engines/apps over it.
+
+Known answer: tracks sit in 4 well-separated clusters (cluster c around basis vector e_c),
+each playlist holds tracks of one cluster, so neighbours share the query's cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from pymongo import ReplaceOne
+
+from playlist2vec import store, vectors
+from playlist2vec.settings import Settings
+from serving.api import create_app
+from serving.engine import Engine, ServeOptions
+from serving.metrics import ServingMetrics
+from serving.source import MongoSource
+
+DIM = 8
+CLUSTERS = 4
+TRACKS_PER_CLUSTER = 12
+PLAYLISTS_PER_CLUSTER = 5
+VERSION = "m1"
+
+
+def track_uri(cluster: int, i: int) -> str:
+    return f"spotify:track:c{cluster}t{i:02d}"
+
+
+def cluster_vector(cluster: int, rng: np.random.Generator) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[cluster] = 1.0
+    return vector + rng.normal(0, 0.05, DIM).astype(np.float32)
+
+
+@dataclass
+class Catalog:
+    """The seeded data, plus writers that replace whole documents as batch/streaming do."""
+
+    db: Any
+    settings: Settings
+    track_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    playlists: dict[int, list[str]] = field(default_factory=dict)
+
+    def cluster_of_track(self, uri: str) -> int:
+        return int(uri.split(":")[-1][1])
+
+    def cluster_of_playlist(self, pid: int) -> int:
+        return pid // 100
+
+    def seed(self, version: str = VERSION, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        enc = self.settings.vector_subtype
+        self.db[store.MODELS].replace_one(
+            {"_id": version}, {"_id": version, "status": "ready", "vector_size": DIM}, upsert=True)
+        track_docs, vector_docs = [], []
+        for c in range(CLUSTERS):
+            for i in range(TRACKS_PER_CLUSTER):
+                uri = track_uri(c, i)
+                self.track_vectors[uri] = cluster_vector(c, rng)
+                vector_docs.append({"_id": {"m": version, "t": uri},
+                                    "vector": vectors.encode(self.track_vectors[uri], enc),
+                                    "count": 1})
+                track_docs.append({"_id": uri, "track_name": f"song {c}-{i}",
+                                   "artist_name": f"artist {c}"})
+            for j in range(PLAYLISTS_PER_CLUSTER):
+                pid = c * 100 + j
+                picks = rng.choice(TRACKS_PER_CLUSTER, size=4, replace=False)
+                self.playlists[pid] = [track_uri(c, int(i)) for i in picks]
+        self.db[store.TRACK_VECTORS].insert_many(vector_docs)
+        self.db[store.TRACKS].bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True)
+                                          for d in track_docs])
+        for pid, tracks in self.playlists.items():
+            self.write_playlist(pid, tracks, version)
+        self.activate(version)
+
+    def activate(self, version: str) -> None:
+        for doc in self.db[store.MODELS].find({"status": "active"}):
+            self.db[store.MODELS].replace_one({"_id": doc["_id"]}, {**doc, "status": "retired"})
+        doc = self.db[store.MODELS].find_one({"_id": version})
+        self.db[store.MODELS].replace_one({"_id": version}, {**doc, "status": "active"})
+
+    def write_playlist(self, pid: int, tracks: list[str], version: str = VERSION,
+                       vector: np.ndarray | None = None) -> None:
+        self.playlists[pid] = tracks
+        self.db[store.PLAYLISTS].replace_one(
+            {"_id": pid}, {"_id": pid, "name": f"playlist {pid}", "tracks": tracks}, upsert=True)
+        mean, known = vectors.mean_vector(tracks, self.track_vectors)
+        vector = mean if vector is None else vector
+        doc: dict[str, Any] = {"_id": pid, "model_version": version, "n_tracks": len(tracks),
+                               "n_known": known, "modified_at": time.time(),
+                               "updated_at": time.time(), "source": "stream"}
+        if vector is not None:
+            doc["vector"] = vectors.encode(vector, self.settings.vector_subtype)
+        self.db[store.PLAYLIST_VECTORS].bulk_write([ReplaceOne({"_id": pid}, doc, upsert=True)])
+
+    def delete_playlist(self, pid: int) -> None:
+        self.db[store.PLAYLISTS].replace_one(
+            {"_id": pid}, {"_id": pid, "tracks": [], "deleted": True}, upsert=True)
+        self.db[store.PLAYLIST_VECTORS].replace_one(
+            {"_id": pid}, {"_id": pid, "model_version": VERSION, "deleted": True,
+                           "n_tracks": 0, "n_known": 0, "modified_at": time.time(),
+                           "updated_at": time.time(), "source": "stream"}, upsert=True)
+
+
+@pytest.fixture
+def catalog(db: Any, settings: Settings) -> Catalog:
+    data = Catalog(db, settings)
+    data.seed()
+    return data
+
+
+EngineFactory = Callable[..., tuple[Engine, ServingMetrics]]
+
+
+@pytest.fixture
+def make_engine(settings: Settings, tmp_path: Any) -> Iterator[EngineFactory]:
+    """Engines over the test database (stopped at the end); options override the defaults."""
+    started: list[Engine] = []
+
+    def factory(**options: Any) -> tuple[Engine, ServingMetrics]:
+        metrics = ServingMetrics()
+        values: dict[str, Any] = {"indexes_dir": tmp_path / "indexes", "poll_wait": 0.05,
+                                  "rebuild_interval": 3600.0, "instance": "test"}
+        values.update(options)
+        engine = Engine(MongoSource(store.database(settings)), ServeOptions(**values), metrics)
+        started.append(engine)
+        return engine, metrics
+
+    yield factory
+    for engine in started:
+        engine.stop()
+
+
+@pytest.fixture
+def app_for(settings: Settings) -> Callable[[Engine, ServingMetrics], Any]:
+    return lambda engine, metrics: create_app(settings, engine, metrics)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def wait() -> Callable[..., Any]:
+    return wait_until

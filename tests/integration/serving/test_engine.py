@@ -1,0 +1,148 @@
+"""The engine against the real MongoDB-wire server: freshness, deletes, resume, rebuilds, switches."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from playlist2vec import store
+from playlist2vec.errors import NotFound
+from serving.shard import Shard
+
+pytestmark = pytest.mark.integration
+
+
+def similar_pids(engine: Any, pid: int, k: int = 50) -> list[int]:
+    return [s.item for s in engine.similar_playlists(pid, k)[1]]
+
+
+def events(metrics: Any, collection: str = store.PLAYLIST_VECTORS) -> float:
+    value = metrics.registry.get_sample_value(
+        "p2v_change_events_total", {"collection": collection, "op": "update"}) or 0.0
+    inserts = metrics.registry.get_sample_value(
+        "p2v_change_events_total", {"collection": collection, "op": "insert"}) or 0.0
+    return value + inserts
+
+
+def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, make_engine, wait):
+    engine, _ = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    snapshot = engine.state().playlists.snapshot
+    assert 999 not in similar_pids(engine, 200)
+
+    catalog.write_playlist(999, catalog.playlists[201])  # same tracks as 201: cluster 2
+    wait(lambda: 999 in similar_pids(engine, 200, k=PLAYLISTS_IN_CLUSTER), 2.0, "fresh playlist")
+    assert engine.state().playlists.snapshot is snapshot, "answered from the delta, not a rebuild"
+
+
+PLAYLISTS_IN_CLUSTER = 6  # 5 seeded + the new one, minus the query itself, plus slack
+
+
+def test_deleted_playlist_disappears(catalog, make_engine, wait):
+    engine, _ = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    assert 201 in similar_pids(engine, 200, k=4)
+
+    catalog.delete_playlist(201)
+    wait(lambda: 201 not in similar_pids(engine, 200), 2.0, "deleted playlist gone")
+    with pytest.raises(NotFound):
+        engine.similar_playlists(201, 10)
+
+
+def test_restart_resumes_from_token_and_applies_changes_exactly_once(catalog, make_engine, wait):
+    first, _ = make_engine()
+    first.start()
+    wait(lambda: first.ready, 30, "first index")
+    catalog.write_playlist(900, catalog.playlists[100])
+    wait(lambda: 900 in similar_pids(first, 100), 2.0, "change applied")
+    first.stop()  # the follower finishes its batch (apply, then commit the token) before exiting
+
+    catalog.write_playlist(901, catalog.playlists[300])  # changes made while down
+    catalog.delete_playlist(102)
+
+    second, second_metrics = make_engine()
+    second.start()
+    wait(lambda: events(second_metrics) >= 2, 10, "changes made while down")
+    wait(lambda: second.ready, 30, "index after restart")
+    assert 901 in similar_pids(second, 300)
+    assert 102 not in similar_pids(second, 100)
+    assert events(second_metrics) == 2, "each change applied once, none replayed"
+    assert second_metrics.registry.get_sample_value(
+        "p2v_change_stream_resets_total", {"collection": store.PLAYLIST_VECTORS}) is None
+
+
+def test_unusable_resume_token_means_full_reload_and_a_metric(catalog, db, make_engine, wait):
+    db[store.SERVING_STATE].replace_one(
+        {"_id": "test"}, {"_id": "test", "tokens": {store.PLAYLIST_VECTORS: {"_data": "bogus"}}},
+        upsert=True)
+    engine, metrics = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "index after reset")
+    assert metrics.registry.get_sample_value(
+        "p2v_change_stream_resets_total", {"collection": store.PLAYLIST_VECTORS}) == 1
+    catalog.write_playlist(950, catalog.playlists[0])
+    wait(lambda: 950 in similar_pids(engine, 0), 2.0, "changes followed after the reset")
+
+
+def test_rebuild_under_concurrent_queries_loses_no_request(catalog, make_engine, app_for, wait):
+    engine, metrics = make_engine()
+    app = app_for(engine, metrics)
+    failures: list[str] = []
+    answered = [0]
+    stop = threading.Event()
+
+    def query(client: TestClient) -> None:
+        while not stop.is_set():
+            for path in ("/v1/playlists/200/similar?k=5", "/v1/playlists/300/recommendations?k=5"):
+                response = client.get(path)
+                if response.status_code != 200 or not response.json()["items"]:
+                    failures.append(f"{path}: {response.status_code} {response.text}")
+                answered[0] += 1
+
+    with TestClient(app) as client:
+        wait(lambda: engine.ready, 30, "first index")
+        threads = [threading.Thread(target=query, args=(client,)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(3):
+                before = engine.state().playlists.snapshot
+                catalog.write_playlist(800 + _, catalog.playlists[101])
+                engine.request_rebuild()
+                wait(lambda b=before: engine.state().playlists.snapshot is not b, 20, "rebuild")
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    assert not failures, failures[:3]
+    assert answered[0] > 0
+    files = sorted(p.name for p in engine.options.indexes_dir.iterdir())
+    assert len(files) == 4, f"only the current track and playlist files remain: {files}"
+
+
+def test_model_switch_rebuilds_on_the_new_model(catalog, make_engine, wait):
+    engine, _ = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    catalog.seed(version="m2", seed=1)  # writes m2 vectors, then activates m2
+    wait(lambda: engine.state().version == "m2", 30, "switch to m2")
+    version, items = engine.similar_tracks("spotify:track:c1t00", 5)
+    assert version == "m2"
+    assert {catalog.cluster_of_track(s.item) for s in items} == {1}
+
+
+def test_shard_serves_only_its_playlists(catalog, make_engine, wait):
+    engine, _ = make_engine(shard=Shard(1, 2))
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    found = similar_pids(engine, 200, k=100)
+    assert found and all(pid % 2 == 1 for pid in found)
+    catalog.write_playlist(903, catalog.playlists[200])
+    catalog.write_playlist(904, catalog.playlists[200])
+    wait(lambda: 903 in similar_pids(engine, 200, k=100), 2.0, "own fresh playlist")
+    assert 904 not in similar_pids(engine, 200, k=100)
