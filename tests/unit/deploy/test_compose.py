@@ -135,6 +135,19 @@ def serving_replicas() -> set[str]:
     return {n for n, s in services().items() if (s.get("command") or [""])[0] == "serve"}
 
 
+def test_serving_replicas_keep_separate_resume_tokens() -> None:
+    instances = [services()[n]["environment"].get("P2V_SERVING_INSTANCE") for n in serving_replicas()]
+    assert None not in instances and len(set(instances)) == len(instances)
+
+
+def test_training_corpus_is_visible_to_the_driver_and_every_executor() -> None:
+    argv = services()["train"]["command"]
+    corpus = argv[argv.index("--input") + 1]
+    for name in ["train"] + [n for n in services() if n.startswith("spark-worker")]:
+        targets = {v["target"] for v in services()[name].get("volumes", [])}
+        assert corpus in targets, name
+
+
 def test_the_load_balancer_spreads_over_every_serving_replica() -> None:
     assert len(serving_replicas()) == 2
     nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
