@@ -1,0 +1,159 @@
+"""Hold-out evaluation: train on most playlists, continue the held-out ones, score against a
+popularity baseline. Recommendations come from `playlist2vec.recommend`, the code serving uses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from batch import corpus as transforms
+from batch import word2vec
+from batch.metrics import Scores, mean_scores
+from batch.reader import load_corpus
+from batch.word2vec import Word2VecParams
+from playlist2vec.recommend import Search, exact_search, recommend, seed_query
+from playlist2vec.vectors import FloatArray, normalize
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class Case:
+    """A held-out playlist: its first tracks as the seed, the rest as the truth."""
+
+    pid: int
+    seeds: tuple[str, ...]
+    truth: frozenset[str]
+
+
+def holdout_cases(playlists: Iterable[tuple[int, Sequence[str]]], seed_tracks: int) -> list[Case]:
+    """Cases from (pid, tracks in order); playlists with nothing left after the seed are skipped."""
+    cases = []
+    for pid, tracks in playlists:
+        seeds = tuple(tracks[:seed_tracks])
+        truth = frozenset(tracks[seed_tracks:]) - set(seeds)
+        if truth:
+            cases.append(Case(pid, seeds, truth))
+    return cases
+
+
+def score_vectors(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray], k: int) -> Scores:
+    """Continue each case with the k tracks nearest to its mean seed vector (exact cosine)."""
+    items = list(track_vectors)
+    search = exact_search(items, normalize(np.stack([track_vectors[t] for t in items])))
+    results, cold = [], 0
+    for case in cases:
+        query = seed_query(case.seeds, track_vectors)
+        if query is None:
+            cold += 1
+            results.append(((), case.truth))
+            continue
+        recs = recommend(query, case.seeds, search, k)
+        results.append(([r.item for r in recs], case.truth))
+    return mean_scores(results, cold)
+
+
+def popularity_search(ranked: Sequence[tuple[str, int]]) -> Search:
+    """A Search that ignores the query and answers the most frequent tracks."""
+    def search(_query: FloatArray, n: int) -> list[tuple[str, float]]:
+        return [(uri, float(count)) for uri, count in ranked[:n]]
+
+    return search
+
+
+def score_popularity(cases: Sequence[Case], ranked: Sequence[tuple[str, int]], k: int) -> Scores:
+    """The baseline: the k most frequent training tracks that are not seeds."""
+    search = popularity_search(ranked)
+    return mean_scores(
+        ([r.item for r in recommend(np.zeros(1, np.float32), c.seeds, search, k)], c.truth)
+        for c in cases)
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    input: str
+    holdout_fraction: float = 0.05
+    seed_tracks: int = 10
+    k: int = 500
+    params: Word2VecParams = field(default_factory=Word2VecParams)
+    skip_bad: bool = False
+    split_seed: int = 7
+
+
+@dataclass
+class EvalReport:
+    options: dict[str, Any]
+    corpus: dict[str, int]
+    scores: dict[str, Scores]
+    fit_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"options": self.options, "corpus": self.corpus, "fit_seconds": self.fit_seconds,
+                "scores": {name: s.as_dict() for name, s in self.scores.items()}}
+
+    def table(self) -> str:
+        return format_table(self.scores)
+
+
+def format_table(scores: Mapping[str, Scores]) -> str:
+    """A text table, one row per method, with each method's R-precision relative to the first."""
+    first = next(iter(scores.values()))
+    lines = [f"{'method':<22} {'R-precision':>11} {'NDCG':>7} {'clicks':>7} {'playlists':>9} "
+             f"{'vs ' + next(iter(scores)):>14}"]
+    for name, s in scores.items():
+        ratio = s.r_precision / first.r_precision if first.r_precision else float("inf")
+        lines.append(f"{name:<22} {s.r_precision:>11.4f} {s.ndcg:>7.4f} {s.clicks:>7.2f} "
+                     f"{s.playlists:>9} {ratio:>13.2f}x")
+    return "\n".join(lines)
+
+
+def collect_holdout(holdout: DataFrame, seed_tracks: int) -> list[Case]:
+    """The held-out playlists as cases (a small sample of the corpus, so it comes to the driver)."""
+    rows = holdout.select("pid", "tracks").toLocalIterator()
+    return holdout_cases(((r["pid"], r["tracks"]) for r in rows), seed_tracks)
+
+
+def popularity(training: DataFrame, n: int) -> list[tuple[str, int]]:
+    """The n most frequent tracks of the training playlists, with their counts."""
+    from pyspark.sql import functions as F
+
+    top = transforms.track_counts(training).orderBy(F.desc("count"), "track_uri").limit(n)
+    return [(r["track_uri"], int(r["count"])) for r in top.collect()]
+
+
+def vectors_of(vectors: DataFrame) -> dict[str, FloatArray]:
+    """A model's (track_uri, vector) rows as a dict (vocabulary-sized, not corpus-sized)."""
+    return {r["track_uri"]: np.asarray(r["vector"], dtype=np.float32)
+            for r in vectors.toLocalIterator()}
+
+
+def evaluate(spark: SparkSession, options: EvalOptions,
+             progress: Callable[[str], None] = print) -> EvalReport:
+    """Split, fit on the training part, score Word2Vec and popularity on the held-out part."""
+    corpus = load_corpus(spark, options.input, options.skip_bad)
+    try:
+        training, holdout = transforms.split_holdout(corpus.playlists, options.holdout_fraction,
+                                                     options.split_seed)
+        cases = collect_holdout(holdout, options.seed_tracks)
+        progress(f"{len(cases)} held-out playlists; fitting on the rest ...")
+        started = time.monotonic()
+        model = word2vec.fit(training, options.params)
+        fit_seconds = time.monotonic() - started
+        progress(f"fit in {fit_seconds:.1f}s; scoring ...")
+        track_vectors = vectors_of(word2vec.track_vectors(model))
+        ranked = popularity(training, options.k + options.seed_tracks)
+    finally:
+        corpus.release()
+    scores = {"popularity": score_popularity(cases, ranked, options.k),
+              "word2vec (spark)": score_vectors(cases, track_vectors, options.k)}
+    opts = {"input": options.input, "holdout_fraction": options.holdout_fraction,
+            "seed_tracks": options.seed_tracks, "k": options.k, "split_seed": options.split_seed,
+            "params": options.params.as_dict()}
+    stats = {"playlists": corpus.n_playlists, "tokens": corpus.tokens,
+             "vocab_size": len(track_vectors), "bad_records": corpus.bad_records}
+    return EvalReport(opts, stats, scores, fit_seconds)

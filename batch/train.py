@@ -1,0 +1,190 @@
+"""The training job: read slices -> fit Word2Vec -> artifacts -> MongoDB writes -> activate the model.
+
+Each stage is timed; a failure after the model is registered marks it `failed` with the
+stage's name and raises PipelineError, leaving the previously active model in service.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from batch import corpus as transforms
+from batch import registry, word2vec, writes
+from batch.reader import Corpus, load_corpus
+from batch.word2vec import Word2VecParams
+from playlist2vec import spark_vectors, store
+from playlist2vec.errors import InvalidInput, PipelineError
+from playlist2vec.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    input: str
+    params: Word2VecParams = field(default_factory=Word2VecParams)
+    sample: float | None = None  # train on this fraction of the playlists
+    skip_bad: bool = False
+    artifact_root: str | None = None  # any Hadoop URI; default P2V_HOME/models
+
+
+@dataclass
+class TrainReport:
+    version: str
+    corpus: dict[str, int]
+    vocab_size: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.stage_seconds.values())
+
+    def summary(self) -> str:
+        c = self.corpus
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.stage_seconds.items())
+        written = ", ".join(f"{k} {v}" for k, v in self.written.items())
+        skipped = f", {c['bad_records']} bad records skipped" if c.get("bad_records") else ""
+        return (f"model {self.version} active: {c['playlists']} playlists, {c['tokens']} tokens"
+                f"{skipped}, vocabulary {self.vocab_size}\n"
+                f"time {self.total_seconds:.1f}s: {stages}\nwritten: {written}")
+
+
+class Stages:
+    """Times named stages and reports them; remembers which stage is running when one fails."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+        self.current = ""
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.progress(f"{name} ...")
+        self.current = name
+        started = time.monotonic()
+        try:
+            yield
+        except InvalidInput:
+            raise
+        except Exception as exc:
+            raise PipelineError(f"stage {name} failed: {error_line(exc)}") from exc
+        self.seconds[name] = time.monotonic() - started
+        self.progress(f"{name} done in {self.seconds[name]:.1f}s")
+
+
+def error_line(exc: BaseException) -> str:
+    """One readable line for an exception, digging the Python error out of a Spark task failure."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # a failed Python task reports its traceback; the line naming the exception is the useful one
+    raised = [line for line in lines if line.split(":", 1)[0].rsplit(".", 1)[-1].endswith(
+        ("Error", "Exception")) and not line.startswith(("at ", "File "))]
+    text = raised[-1] if raised else (lines[0] if lines else type(exc).__name__)
+    return text[:500]
+
+
+def train(settings: Settings, spark: SparkSession, options: TrainOptions,
+          sink: writes.Sink | None = None, progress: Progress = print) -> TrainReport:
+    """Run the whole job on `options.input`; returns what was trained and written."""
+    stages = Stages(progress)
+    with stages("read"):
+        corpus = load_corpus(spark, options.input, options.skip_bad)
+    try:
+        playlists = corpus.playlists
+        if options.sample is not None:
+            playlists = playlists.sample(fraction=options.sample, seed=options.params.seed)
+        return train_playlists(settings, playlists, corpus_stats(corpus), options, sink, stages)
+    finally:
+        corpus.release()
+
+
+def corpus_stats(corpus: Corpus) -> dict[str, int]:
+    return {"files": corpus.files, "playlists": corpus.n_playlists, "tokens": corpus.tokens,
+            "bad_records": corpus.bad_records}
+
+
+def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, int],
+                    options: TrainOptions, sink: writes.Sink | None, stages: Stages) -> TrainReport:
+    """Fit, write and activate a model trained on `playlists` (pid, name, tracks, modified_at,
+    track_meta); `stats` describes the corpus for the registry."""
+    db = store.database(settings)
+    store.ensure_indexes(db)
+    now = datetime.now(UTC)
+    version = registry.new_version(now)
+    root = options.artifact_root or str(settings.models_dir.resolve())
+    artifact_uri = f"{root.rstrip('/')}/{version}"
+    model = registry.save(db, registry.new_model(now, options.params.as_dict(), artifact_uri,
+                                                  version), corpus=stats)
+    report = TrainReport(version, stats, stage_seconds=stages.seconds)
+    sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
+    try:
+        vectors = _fit_and_save(playlists, options.params, artifact_uri, stages)
+        report.vocab_size = vectors.count()
+        model = registry.save(db, model, vocab_size=report.vocab_size)
+        for collection, rows, build, tolerate in _write_plan(playlists, vectors, version, now,
+                                                             settings):
+            with stages(collection):
+                report.written[collection] = sink(rows, collection, build, tolerate)
+        metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written)}
+        model = registry.save(db, model, status=registry.READY, metrics=metrics)
+        with stages("activate"):
+            registry.activate(db, model, datetime.now(UTC))
+        vectors.unpersist()
+    except Exception as exc:
+        registry.fail(db, model, stages.current, error_line(exc))
+        raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
+                            "the active model is unchanged") from exc
+    finally:
+        db.client.close()
+    return report
+
+
+def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: str,
+                  stages: Stages) -> DataFrame:
+    """Fit, save the Spark model and the vectors (with counts) as Parquet; the cached vectors."""
+    from pyspark import StorageLevel
+
+    with stages("fit"):
+        model = word2vec.fit(playlists, params)
+    with stages("artifacts"):
+        model.write().overwrite().save(f"{artifact_uri}/word2vec")
+        vectors = word2vec.track_vectors(model).join(transforms.track_counts(playlists), "track_uri")
+        vectors.write.mode("overwrite").parquet(f"{artifact_uri}/vectors")
+    spark = playlists.sparkSession
+    return spark.read.parquet(f"{artifact_uri}/vectors").persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def _write_plan(playlists: DataFrame, vectors: DataFrame, version: str, now: datetime,
+                settings: Settings) -> list[tuple[str, DataFrame, writes.OpsBuilder, frozenset[int]]]:
+    """(collection, rows, ops builder, tolerated codes), in order: playlist vectors last, so the
+    model is complete when they land."""
+    from pyspark.sql import functions as F
+
+    subtype = settings.vector_subtype
+    means = spark_vectors.playlist_means(playlists.select("pid", "tracks"),
+                                         F.broadcast(vectors.select("track_uri", "vector")))
+    playlist_vectors = means.join(playlists.select("pid", "modified_at"), "pid")
+    build: dict[str, Any] = {
+        store.TRACK_VECTORS: functools.partial(writes.build_track_vector_ops, version=version,
+                                               subtype=subtype),
+        store.TRACKS: writes.build_track_ops,
+        store.PLAYLISTS: functools.partial(writes.build_playlist_ops, now=now),
+        store.PLAYLIST_VECTORS: functools.partial(writes.build_playlist_vector_ops, version=version,
+                                                  now=now, subtype=subtype),
+    }
+    return [
+        (store.TRACK_VECTORS, vectors, build[store.TRACK_VECTORS], writes.TOLERATED),
+        (store.TRACKS, transforms.catalog(playlists), build[store.TRACKS], frozenset()),
+        (store.PLAYLISTS, playlists.select("pid", "name", "tracks", "modified_at"),
+         build[store.PLAYLISTS], writes.TOLERATED),
+        (store.PLAYLIST_VECTORS, playlist_vectors, build[store.PLAYLIST_VECTORS], writes.TOLERATED),
+    ]

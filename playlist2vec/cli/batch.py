@@ -1,0 +1,102 @@
+"""`playlist2vec generate | train | evaluate | bench train`: the batch side of the CLI (thin wrappers)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from playlist2vec.settings import Settings
+
+VectorSize = Annotated[int, typer.Option(min=2, max=1000, help="embedding dimension")]
+Window = Annotated[int, typer.Option(min=1, help="context window (tracks on each side)")]
+Iterations = Annotated[int, typer.Option(min=1, help="passes over the corpus")]
+MinCount = Annotated[int, typer.Option(min=1, help="ignore tracks seen fewer times")]
+Partitions = Annotated[int, typer.Option(min=1, help="Word2Vec numPartitions (parallel fit)")]
+SkipBad = Annotated[bool, typer.Option("--skip-bad", help="skip and count malformed files/records")]
+Out = Annotated[Path | None, typer.Option(help="JSON report path [default under P2V_HOME]")]
+
+
+def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int) -> Any:
+    from batch.word2vec import Word2VecParams
+
+    return Word2VecParams(vector_size=vector_size, window=window, iterations=iterations,
+                          min_count=min_count, partitions=partitions)
+
+
+def _spark(settings: Settings, app_name: str) -> Any:
+    from playlist2vec import spark
+
+    return spark.session(settings, app_name, kafka=False)
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _write_json(report: dict[str, Any], out: Path | None, default_dir: Path, prefix: str) -> Path:
+    path = out or default_dir / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def generate(
+    playlists: Annotated[int, typer.Option(min=1, help="how many playlists")],
+    out: Annotated[Path, typer.Option(help="folder for the mpd.slice.*.json files")],
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same corpus)")] = 0,
+) -> None:
+    """Write synthetic MPD-format slices (1,000 playlists each) with latent scenes."""
+    from tqdm import tqdm
+
+    from batch.generate import generate_corpus
+
+    with tqdm(total=playlists, unit="playlist", file=sys.stderr) as bar:
+        files = generate_corpus(playlists, out, seed, progress=bar.update)
+    print(f"wrote {playlists} playlists in {len(files)} slices to {out}")
+
+
+def train(
+    ctx: typer.Context,
+    input: Annotated[str, typer.Option(help="slice file, folder or glob (or a Hadoop URI)")],
+    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
+    min_count: MinCount = 5, partitions: Partitions = 2,
+    sample: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="train on this fraction")] = None,
+    skip_bad: SkipBad = False,
+    artifacts: Annotated[str | None, typer.Option(help="artifact root URI [P2V_HOME/models]")] = None,
+) -> None:
+    """Train Word2Vec on MPD slices, write vectors to MongoDB and activate the new model."""
+    from batch.train import TrainOptions
+    from batch.train import train as run
+
+    settings: Settings = ctx.obj
+    options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions),
+                           sample, skip_bad, artifacts)
+    report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)
+    print(report.summary())
+
+
+def evaluate(
+    ctx: typer.Context,
+    input: Annotated[str, typer.Option(help="slice file, folder or glob")],
+    holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5, help="playlists held out")] = 0.05,
+    seed_tracks: Annotated[int, typer.Option(min=0, help="tracks given as the seed")] = 10,
+    k: Annotated[int, typer.Option(min=1, max=1000, help="recommendations per playlist")] = 500,
+    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
+    min_count: MinCount = 5, partitions: Partitions = 2,
+    skip_bad: SkipBad = False, out: Out = None,
+) -> None:
+    """RecSys-2018 metrics (R-precision, NDCG, clicks) on held-out playlists beside popularity."""
+    from batch.evaluate import EvalOptions
+    from batch.evaluate import evaluate as run
+
+    settings: Settings = ctx.obj
+    options = EvalOptions(input, holdout_fraction, seed_tracks, k,
+                          _params(vector_size, window, iterations, min_count, partitions), skip_bad)
+    report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
+    print(report.table())
+    print(f"report: {_write_json(report.as_dict(), out, settings.home / 'eval', 'eval')}")

@@ -1,0 +1,23 @@
+"""Model versions and the registry document (the transitions run against MongoDB in integration)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from batch.registry import TRAINING, new_model, new_version
+
+
+def test_versions_are_unique_and_sort_by_time() -> None:
+    t0 = datetime(2026, 11, 25, 17, 33, tzinfo=UTC)
+    first, second = new_version(t0), new_version(t0 + timedelta(seconds=1))
+    assert re.fullmatch(r"w2v-20261125T173300Z-[0-9a-f]{6}", first)
+    assert first < second
+    assert new_version(t0) != new_version(t0)
+
+
+def test_a_new_model_starts_training_with_its_params() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    doc = new_model(now, {"vector_size": 16}, "file:/m/x", version="w2v-x")
+    assert doc["_id"] == "w2v-x" and doc["status"] == TRAINING and doc["vector_size"] == 16
+    assert doc["created_at"] == now and doc["artifact_uri"] == "file:/m/x"
