@@ -38,7 +38,7 @@ def exported() -> dict[str, tuple[str, set[str]]]:
         assert metrics, f"{kind.__name__} holds no metrics"
         for metric in metrics:
             # prometheus_client keeps a counter's name without `_total`, as the family name
-            family, kind_name, labels = metric._name, metric._type, set(metric._labelnames)
+            family, kind_name, labels = metric._name, str(metric._type), set(metric._labelnames)
             for suffix in SAMPLE_SUFFIXES[kind_name]:
                 series[family + suffix] = (family, labels | EXTRA_LABELS[suffix])
     return series
