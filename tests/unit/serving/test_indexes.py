@@ -1,0 +1,97 @@
+"""One contract, every index strategy: synthetic data with a known nearest neighbour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playlist2vec.errors import ConfigError
+from playlist2vec.vectors import cosine_top_k, normalize
+from serving import indexes, synthetic
+from serving.indexes import IndexParams
+
+STRATEGIES = sorted(indexes.STRATEGIES)
+
+
+def planted(n: int = 2000, dim: int = 16, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Random items plus queries that are tiny perturbations of items 0..9 (their known answers)."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((n, dim)).astype(np.float32)
+    queries = matrix[:10] + rng.normal(0, 1e-3, (10, dim)).astype(np.float32)
+    return [f"item{i}" for i in range(n)], matrix, queries
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_finds_the_planted_neighbour_first_with_cosine_scores(strategy: str) -> None:
+    ids, matrix, queries = planted()
+    index = indexes.create(strategy)
+    index.build(ids, matrix)
+    for i, query in enumerate(queries):
+        found, scores = index.search(query, 10)
+        assert found[0] == f"item{i}"
+        assert scores[0] == pytest.approx(1.0, abs=1e-3)
+        assert list(scores) == sorted(scores, reverse=True)
+        exact = float(normalize(query) @ normalize(matrix[ids.index(found[3])]))
+        assert scores[3] == pytest.approx(exact, abs=1e-3)
+
+
+def test_save_and_load_round_trip_without_pickle(strategy: str, tmp_path: Path) -> None:
+    ids, matrix, queries = planted(500)
+    index = indexes.create(strategy)
+    index.build(ids, matrix)
+    before = index.search(queries[0], 5)
+    files = index.save(tmp_path / "idx")
+    assert all(f.exists() for f in files) and any(f.name.endswith(".meta.json") for f in files)
+
+    loaded = indexes.create(strategy)
+    loaded.load(tmp_path / "idx")
+    after = loaded.search(queries[0], 5)
+    assert after[0] == before[0]
+    np.testing.assert_allclose(after[1], before[1], atol=1e-5)
+    assert len(loaded) == 500
+
+
+def test_empty_index_and_n_larger_than_the_index(strategy: str, tmp_path: Path) -> None:
+    empty = indexes.create(strategy)
+    empty.build([], np.empty((0, 4), dtype=np.float32))
+    assert empty.search(np.ones(4, dtype=np.float32), 3)[0] == []
+    empty.save(tmp_path / "empty")
+
+    ids, matrix, queries = planted(20, 4)
+    small = indexes.create(strategy)
+    small.build(ids, matrix)
+    assert sorted(small.search(queries[0], 50)[0]) == sorted(ids)
+
+
+def test_loading_another_strategys_files_is_a_config_error(tmp_path: Path) -> None:
+    ids, matrix, _ = planted(50, 4)
+    index = indexes.create("exact")
+    index.build(ids, matrix)
+    index.save(tmp_path / "x")
+    with pytest.raises(ConfigError, match="exact"):
+        indexes.create("annoy").load(tmp_path / "x")
+
+
+def test_unknown_strategy_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown index strategy"):
+        indexes.create("faiss")
+
+
+@pytest.mark.slow
+def test_default_annoy_recall_at_500_on_100k_embedding_like_items() -> None:
+    data = synthetic.vectors(100_000 + 30, 32, "clustered")
+    matrix, queries = data[:100_000], data[100_000:]
+    index = indexes.create("annoy", IndexParams())
+    index.build(list(range(100_000)), matrix)
+    unit = normalize(matrix)
+    recalls = []
+    for query in queries:
+        truth = set(cosine_top_k(query, unit, 500)[0].tolist())
+        recalls.append(len(truth & set(index.search(query, 500)[0])) / 500)
+    assert np.mean(recalls) >= 0.95

@@ -1,0 +1,78 @@
+"""Snapshot + delta merging, tombstones and pruning on swap, with the exact strategy as snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from serving import indexes
+from serving.live import LiveIndex, Snapshot
+
+
+def axis(i: int, dim: int = 4, scale: float = 1.0) -> np.ndarray:
+    vector = np.full(dim, 0.01, dtype=np.float32)
+    vector[i] = scale
+    return vector
+
+
+def live_over(items: dict[str, np.ndarray]) -> LiveIndex:
+    index = indexes.create("exact")
+    index.build(list(items), np.stack(list(items.values())))
+    live = LiveIndex("test")
+    live.swap(Snapshot(index), live.mark())
+    return live
+
+
+def ids(found: list[tuple[str, float]]) -> list[str]:
+    return [item for item, _ in found]
+
+
+def test_answers_merge_snapshot_and_delta_sorted_by_score() -> None:
+    live = live_over({"a": axis(0), "b": axis(1), "c": axis(0) + axis(1)})
+    live.apply({"new": axis(0) + 0.1 * axis(1)})
+    found = live.search(axis(0), 3)
+    assert ids(found) == ["a", "new", "c"]
+    scores = [s for _, s in found]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_a_changed_item_is_answered_from_its_new_vector_only() -> None:
+    live = live_over({"a": axis(0), "b": axis(1)})
+    live.apply({"a": axis(2)})
+    found = live.search(axis(0), 2)
+    assert ids(found).count("a") == 1
+    assert dict(found)["a"] < 0.1
+    assert ids(live.search(axis(2), 1)) == ["a"]
+
+
+def test_tombstones_remove_items_even_when_they_rank_first() -> None:
+    many = {f"x{i}": axis(1) + i * 0.001 * axis(2) for i in range(20)}
+    live = live_over({"a": axis(0), **many})
+    live.apply({"a": None})
+    assert "a" not in ids(live.search(axis(0), 5))
+    assert len(live.search(axis(0), 5)) == 5
+
+
+def test_many_changed_items_ranking_first_still_yield_n_answers() -> None:
+    items = {f"x{i}": axis(0) + i * 0.01 * axis(1) for i in range(30)}
+    live = live_over(items)
+    live.apply({f"x{i}": None for i in range(25)})
+    assert sorted(ids(live.search(axis(0), 10))) == sorted(f"x{i}" for i in range(25, 30))
+
+
+def test_swap_prunes_only_changes_the_new_snapshot_reflects() -> None:
+    live = live_over({"a": axis(0)})
+    live.apply({"b": axis(1)})
+    through = live.mark()
+    live.apply({"c": axis(2)})  # arrives while the rebuild reads the database
+    rebuilt = indexes.create("exact")
+    rebuilt.build(["a", "b"], np.stack([axis(0), axis(1)]))
+    live.swap(Snapshot(rebuilt), through)
+    assert live.delta_size() == 1
+    assert ids(live.search(axis(2), 1)) == ["c"]
+
+
+def test_no_snapshot_yet_answers_from_the_delta() -> None:
+    live = LiveIndex("test")
+    assert live.search(axis(0), 3) == []
+    live.apply({"a": axis(0), "b": axis(1)})
+    assert ids(live.search(axis(0), 1)) == ["a"]

@@ -1,0 +1,44 @@
+"""The serving metrics carry the ARCHITECTURE.md names and record through helpers."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry
+
+from serving.metrics import ServingMetrics
+
+CONTRACT = {
+    "p2v_http_request_duration_seconds", "p2v_index_items", "p2v_index_build_duration_seconds",
+    "p2v_index_age_seconds", "p2v_index_delta_items", "p2v_change_events_total",
+    "p2v_change_stream_lag_seconds",
+}
+
+
+def names(registry: CollectorRegistry) -> set[str]:
+    found = set()
+    for family in registry.collect():
+        found.add(family.name + ("_total" if family.type == "counter" else ""))
+    return found
+
+
+def test_every_contract_name_is_defined_in_a_fresh_registry() -> None:
+    registry = CollectorRegistry()
+    ServingMetrics(registry)
+    assert names(registry) >= CONTRACT
+    assert {"p2v_http_requests_total", "p2v_change_stream_resets_total"} <= names(registry)
+
+
+def test_helpers_record_values() -> None:
+    metrics = ServingMetrics(CollectorRegistry())
+    metrics.observe_request("/v1/x", 503, 0.002)
+    metrics.snapshot_built("playlists", 42, 1.5, built_at=time.time() - 10)
+    metrics.change_event("playlist_vectors", "update")
+    metrics.lag(-1.0)
+    get = metrics.registry.get_sample_value
+    assert get("p2v_http_requests_total", {"route": "/v1/x", "status": "503"}) == 1
+    assert get("p2v_http_request_duration_seconds_bucket", {"route": "/v1/x", "le": "0.0025"}) == 1
+    assert get("p2v_index_items", {"index": "playlists"}) == 42
+    assert 9 < get("p2v_index_age_seconds", {"index": "playlists"}) < 60
+    assert get("p2v_change_events_total", {"collection": "playlist_vectors", "op": "update"}) == 1
+    assert get("p2v_change_stream_lag_seconds") == 0
