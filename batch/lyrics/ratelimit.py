@@ -8,12 +8,16 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    """Refills `rate` tokens per second up to `burst`; `acquire` waits for one. rate <= 0: no limit."""
+    """Refills `rate` tokens per second up to `burst`; `acquire` waits for one. rate <= 0: no limit.
 
-    def __init__(self, rate: float, burst: float = 1.0,
+    The default burst is a tenth of a second's worth: small enough to stay polite, large enough
+    that a late wake-up of the event loop does not throw tokens away (which would undershoot).
+    """
+
+    def __init__(self, rate: float, burst: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
-        self.capacity = max(1.0, burst)
+        self.capacity = max(1.0, rate / 10 if burst is None else burst)
         self.tokens = self.capacity
         self.clock = clock
         self.updated = clock()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from batch.lyrics.options import TrainOptions
-from batch.lyrics.train import train_lyrics
 from playlist2vec import store, vectors
+from playlist2vec.cli import main
 from playlist2vec.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -37,7 +38,7 @@ def _corpus(songs_per_theme: int, words: int, rng: random.Random) -> dict[str, t
     return corpus
 
 
-def test_planted_themes_are_recovered(settings: Settings, db: Any, spark: Any) -> None:
+def test_planted_themes_are_recovered(settings: Settings, db: Any, spark: Any, tmp_path: Path) -> None:
     corpus = _corpus(songs_per_theme=12, words=60, rng=random.Random(7))
     now = datetime.now(UTC)
     db[store.LYRICS].insert_many(
@@ -48,16 +49,23 @@ def test_planted_themes_are_recovered(settings: Settings, db: Any, spark: Any) -
             "attempts": 5}])
     db[store.LYRIC_VECTORS].insert_one({"_id": "spotify:track:gone", "model": {"version": "old"}})
 
-    options = TrainOptions(vector_size=16, min_count=1, window=5, max_iter=10, seed=3)
-    summary = train_lyrics(settings, options, spark)
+    stop_words = tmp_path / "stop.txt"
+    stop_words.write_text("the\nand\n")
+    # the CLI's Spark session is the test session (getOrCreate)
+    code = main(["--mongo-uri", settings.mongo_uri.get_secret_value(), "--mongo-db", settings.mongo_db,
+                 "lyrics", "train", "--vector-size", "16", "--min-count", "1", "--max-iter", "10",
+                 "--seed", "3", "--stop-words", str(stop_words)])
+    assert code == 0
 
     docs = {d["_id"]: d for d in db[store.LYRIC_VECTORS].find()}
     assert set(docs) == set(corpus)  # every song with lyrics, nothing else (the stale one removed)
-    assert summary.written == summary.songs == len(corpus)
-    assert summary.vocab_size == sum(len(v) for v in THEMES.values()) + len(FILLER)
+    models = {d["model"]["version"] for d in docs.values()}
     some = next(iter(docs.values()))
-    assert some["model"]["version"] == summary.version and some["model"]["vector_size"] == 16
-    assert some["n_words"] == some["n_known"] == 60
+    assert len(models) == 1 and some["model"]["vector_size"] == 16 and some["model"]["stop_words"] == 2
+    assert some["model"]["vocab_size"] == sum(len(v) for v in THEMES.values()) + len(FILLER) - 2
+    for uri, (_, text) in corpus.items():
+        stopped = sum(w in ("the", "and") for w in re.findall(r"[a-z]+", text.lower()))
+        assert docs[uri]["n_words"] == docs[uri]["n_known"] == 60 - stopped
 
     uris = sorted(docs)
     themes = np.array([corpus[u][0] for u in uris])

@@ -19,8 +19,14 @@ def _time_acquisitions(bucket: TokenBucket, n: int) -> float:
 
 def test_rate_bounds_acquisitions_per_second() -> None:
     # 1 token up front, then 20 more at 100/s: at least 0.2 s
-    elapsed = _time_acquisitions(TokenBucket(rate=100.0), 21)
+    elapsed = _time_acquisitions(TokenBucket(rate=100.0, burst=1), 21)
     assert 0.19 <= elapsed < 1.5
+
+
+def test_default_burst_is_a_tenth_of_a_second() -> None:
+    # 20 at once, then 20 more at 200/s: at least 0.1 s, far less than the 0.2 s without the burst
+    elapsed = _time_acquisitions(TokenBucket(rate=200.0), 40)
+    assert 0.09 <= elapsed < 0.19
 
 
 def test_burst_is_served_at_once() -> None:

@@ -1,0 +1,59 @@
+"""`bench lyrics-fetch`: fetch throughput against the synthetic provider at a given latency."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+
+from batch.lyrics import synthetic
+from batch.lyrics.fetch import fetch_lyrics
+from batch.lyrics.options import FetchOptions
+from playlist2vec import store
+from playlist2vec.settings import Settings
+
+
+@dataclass(frozen=True)
+class FetchBench:
+    songs: int
+    latency_s: float
+    concurrency: int
+    rate: float
+    elapsed_s: float
+    songs_per_min: float
+    max_in_flight: int
+    found: int
+    cpu_ms_per_song: float  # this process: fetcher and the in-process synthetic provider together
+    load_average: float  # 1-minute, at the end: a busy machine makes the numbers lower
+
+    def line(self) -> str:
+        return (f"{self.songs} songs at {self.latency_s * 1000:.0f} ms latency, "
+                f"concurrency {self.concurrency}, rate {self.rate:g}/s: "
+                f"{self.songs_per_min:.0f} songs/min "
+                f"({self.elapsed_s:.1f}s, max {self.max_in_flight} in flight, "
+                f"{self.cpu_ms_per_song:.1f} ms CPU/song, load average {self.load_average:.1f})")
+
+    def to_json(self) -> str:
+        return json.dumps({"benchmark": "lyrics-fetch", "cpus": os.cpu_count(), **asdict(self)}, indent=2)
+
+
+def bench_fetch(settings: Settings, songs: int, latency_s: float, options: FetchOptions) -> FetchBench:
+    """Fetch `songs` synthetic tracks in a scratch database (dropped afterwards)."""
+    name = f"{settings.mongo_db}_bench_lyrics_{uuid.uuid4().hex[:6]}"
+    scratch = settings.model_copy(update={"mongo_db": name})
+    db = store.database(scratch)
+    try:
+        db[store.TRACKS].insert_many([{"_id": f"spotify:track:bench{i:017d}", "track_name": f"song {i}",
+                                       "artist_name": f"artist {i % 97}"} for i in range(songs)])
+        with synthetic.serve(synthetic.Script(latency_s=latency_s)) as provider:
+            cpu = time.process_time()
+            summary = fetch_lyrics(scratch, provider.url_template, replace(options, progress=False))
+            cpu = time.process_time() - cpu
+            max_in_flight = provider.stats.max_in_flight
+    finally:
+        db.client.drop_database(db.name)
+    return FetchBench(songs, latency_s, options.concurrency, options.rate, summary.elapsed_s,
+                      summary.songs_per_min, max_in_flight, summary.found, cpu * 1000 / songs,
+                      os.getloadavg()[0])
