@@ -1,0 +1,29 @@
+"""`bench serve` end to end at a tiny size: every strategy measured, printed and written as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from playlist2vec.cli import main
+from serving.bench import CONFIGS
+
+
+def test_bench_serve_measures_every_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                             ) -> None:
+    out = tmp_path / "serve.json"
+    code = main(["--home", str(tmp_path), "bench", "serve", "--items", "2000", "--dim", "8",
+                 "--queries", "10", "--out", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert [row["index"] for row in report["results"]] == [label for label, _, _ in CONFIGS]
+    exact = report["results"][0]
+    assert exact["k10"]["recall"] == 1.0 and exact["k500"]["recall"] == 1.0
+    for row in report["results"]:
+        assert 0.5 <= row["k10"]["recall"] <= 1.0
+        assert row["k500"]["http_p99_ms"] >= row["k500"]["http_p50_ms"] > 0
+    printed = capsys.readouterr().out
+    assert "annoy-50" in printed and str(out) in printed
+    assert not (tmp_path / "bench" / "indexes").exists(), "index files cleaned up"
