@@ -1,0 +1,79 @@
+"""`playlist2vec produce`, `stream` and `bench stream`: the streaming side of the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from playlist2vec.errors import ConfigError
+from playlist2vec.settings import split_addr
+
+
+def produce(
+    ctx: typer.Context,
+    input_path: Annotated[Path, typer.Option(
+        "--input", exists=True, help="an MPD slice file or a folder of them")],
+    rate: Annotated[float, typer.Option(min=0, help="events per second (0: as fast as possible)")] = 0.0,
+    edits: Annotated[float, typer.Option(min=0, help="edit events, as a fraction of the playlists")] = 1.0,
+    deletes: Annotated[float, typer.Option(min=0, help="deletions, as a fraction of the playlists")] = 0.05,
+    invalid: Annotated[float, typer.Option(
+        min=0, max=0.99, help="fraction of malformed events mixed in")] = 0.0,
+    count: Annotated[int | None, typer.Option(min=1, help="stop after this many events")] = None,
+    partitions: Annotated[int, typer.Option(min=1, help="partitions of topics created if missing")] = 4,
+    seed: Annotated[int, typer.Option(help="random seed of the edit stream")] = 0,
+) -> None:
+    """Publish playlists from MPD slices, then edits, renames, moves and deletions, to Kafka."""
+    from streaming.producer import produce as run
+
+    report = run(ctx.obj, input_path, rate=rate, edits=edits, deletes=deletes, invalid=invalid,
+                 count=count, partitions=partitions, seed=seed)
+    print(report.summary())
+
+
+def stream(
+    ctx: typer.Context,
+    trigger: Annotated[str | None, typer.Option(
+        help="micro-batch interval [env P2V_STREAM_TRIGGER, default 1s]")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="checkpoint folder [default P2V_HOME/checkpoints/stream]")] = None,
+    max_offsets_per_trigger: Annotated[int | None, typer.Option(
+        min=1, help="Kafka records per micro-batch at most [env P2V_STREAM_MAX_OFFSETS_PER_TRIGGER]")] = None,
+) -> None:
+    """Keep MongoDB playlist vectors current from the Kafka topic (Spark Structured Streaming).
+
+    Stops after the running micro-batch on SIGTERM or Ctrl-C; restarts resume from the checkpoint.
+    """
+    from streaming.job import StreamOptions, run
+
+    run(ctx.obj, StreamOptions.from_settings(ctx.obj, checkpoint, trigger, max_offsets_per_trigger))
+    print("stream stopped")
+
+
+def bench_stream(
+    ctx: typer.Context,
+    events: Annotated[int, typer.Option(min=100, help="events to publish (distinct playlists)")] = 60_000,
+    rate: Annotated[float, typer.Option(min=1, help="target publish rate, events per second")] = 5_000.0,
+    trigger: Annotated[str, typer.Option(help="the job's micro-batch interval")] = "1s",
+    max_offsets_per_trigger: Annotated[int, typer.Option(
+        min=1, help="the job's per-batch record cap")] = 20_000,
+    spark_master: Annotated[str, typer.Option(help="Spark master of the job")] = "local[2]",
+    metrics_addr: Annotated[str, typer.Option(
+        help="where the benchmarked job serves metrics")] = "127.0.0.1:9118",
+    output: Annotated[Path | None, typer.Option(
+        help="JSON result [default P2V_HOME/bench/stream.json]")] = None,
+) -> None:
+    """Publish -> MongoDB latency (p50/p95/p99) and sustained throughput of `playlist2vec stream`."""
+    from streaming.bench import bench_stream as run
+
+    try:
+        split_addr(metrics_addr)
+    except ValueError as exc:
+        raise ConfigError(f"--metrics-addr: {exc}") from None
+    settings = ctx.obj.model_copy(update={"spark_master": spark_master})
+    target = output or settings.home / "bench" / "stream.json"
+    result = run(settings, events, rate, trigger, max_offsets_per_trigger, target, metrics_addr=metrics_addr)
+    print(json.dumps(result, indent=2))
+    print(f"written to {target}")

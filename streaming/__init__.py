@@ -1,0 +1,1 @@
+"""The streaming job: Kafka playlist events -> validated, newest-per-pid vectors -> MongoDB."""

@@ -1,0 +1,88 @@
+"""Publishing playlist events to Kafka at a target rate, with a progress bar and counts per kind."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from tqdm import tqdm
+
+from playlist2vec import topics
+from playlist2vec.errors import StackError
+from playlist2vec.settings import Settings
+from streaming.simulate import SimEvent, Simulator, read_slices
+
+ACK_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    counts: Counter[str]
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{k}={n}" for k, n in sorted(self.counts.items()))
+        rate = self.total / self.seconds if self.seconds > 0 else 0.0
+        return f"published {self.total} events in {self.seconds:.1f}s ({rate:.0f}/s): {kinds}"
+
+
+def kafka_producer(settings: Settings) -> KafkaProducer:
+    try:
+        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all",
+                             linger_ms=10, batch_size=256 * 1024, client_id="playlist2vec-produce")
+    except KafkaError as exc:
+        raise StackError(f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}") from None
+
+
+def publish(producer: KafkaProducer, topic: str, events: Iterable[SimEvent], rate: float = 0.0,
+            total: int | None = None, progress: bool = True) -> PublishReport:
+    """Send `events` paced to `rate` per second (0: as fast as possible); waits for every ack."""
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    futures = []
+    with tqdm(total=total, unit="ev", disable=not progress, mininterval=0.5) as bar:
+        for i, event in enumerate(events):
+            if rate > 0:
+                ahead = started + i / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing, not waiting for a condition
+            futures.append(producer.send(topic, key=event.key, value=event.value))
+            counts[event.kind.split(":")[0]] += 1
+            bar.update()
+        producer.flush()
+    try:
+        for future in futures:
+            future.get(timeout=ACK_TIMEOUT_S)
+    except KafkaError as exc:
+        raise StackError(f"publishing to {topic} failed: {exc}") from None
+    return PublishReport(counts=counts, seconds=time.monotonic() - started)
+
+
+def produce(settings: Settings, input_path: Path, rate: float, edits: float, deletes: float,
+            invalid: float, count: int | None, partitions: int, seed: int, progress: bool = True,
+            ) -> PublishReport:
+    """The `produce` command: creations from MPD slices, then edits/deletions (fractions of the
+    number of playlists), `invalid` of all events malformed, at most `count` events."""
+    playlists = list(read_slices(input_path))
+    topics.ensure_topics(settings, partitions)
+    simulator = Simulator(playlists, random.Random(seed), n_edits=round(edits * len(playlists)),
+                          n_deletes=round(deletes * len(playlists)), invalid=invalid)
+    planned = round((len(playlists) + simulator.n_edits + simulator.n_deletes) / (1.0 - invalid))
+    total = min(count, planned) if count is not None else planned
+    events = itertools.islice(simulator, count) if count is not None else simulator
+    producer = kafka_producer(settings)
+    try:
+        return publish(producer, settings.playlist_topic, events, rate, total, progress)
+    finally:
+        producer.close()

@@ -1,0 +1,59 @@
+"""Per-micro-batch Spark transforms: newest event per pid, then its playlist vector."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from playlist2vec.spark_vectors import playlist_means
+from streaming.validation import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+DEAD_LETTER_COLUMNS = ("key", "value", "reason", "partition", "offset")
+
+
+def newest_per_pid(events: DataFrame) -> DataFrame:
+    """Valid events -> one row per pid: the newest by (modified_at, offset), plus `n_events`.
+
+    The partition breaks the (rare) tie of equal offsets for one pid published without a key
+    into several partitions, so a replay always picks the same event.
+    """
+    from pyspark.sql import functions as F
+
+    fields = (*EVENT_COLUMNS, "timestamp")
+    newest = F.max_by(F.struct(*fields), F.struct("modified_at", "offset", "partition"))
+    return (events.where(F.col("reason").isNull())
+            .groupBy("pid")
+            .agg(newest.alias("e"), F.count(F.lit(1)).alias("n_events"))
+            .select(*(F.col(f"e.{f}").alias(f) for f in fields), "n_events"))
+
+
+def with_vectors(newest: DataFrame, track_vectors: DataFrame) -> DataFrame:
+    """Adds `vector`, `n_tracks`, `n_known` (null/0 for deletions) with the shared mean maths.
+
+    `track_vectors` (track_uri, vector) is broadcast: it is one model's vocabulary, loaded
+    once, and every micro-batch joins against it.
+    """
+    from pyspark.sql import functions as F
+
+    live = newest.where(~F.col("deleted")).select("pid", "tracks")
+    means = playlist_means(live, F.broadcast(track_vectors))
+    return newest.join(means, "pid", "left").select(
+        *newest.columns, "vector",
+        F.coalesce("n_tracks", F.lit(0)).alias("n_tracks"),
+        F.coalesce("n_known", F.lit(0)).alias("n_known"),
+    )
+
+
+def batch_output(events: DataFrame, track_vectors: DataFrame) -> DataFrame:
+    """Everything the sink needs from one micro-batch, as one DataFrame (one Spark job).
+
+    Rows with a `reason` are dead letters (DEAD_LETTER_COLUMNS); the others are the newest
+    event per pid with its vector.
+    """
+    from pyspark.sql import functions as F
+
+    dead = events.where(F.col("reason").isNotNull()).select(*DEAD_LETTER_COLUMNS)
+    return with_vectors(newest_per_pid(events), track_vectors).unionByName(
+        dead, allowMissingColumns=True)

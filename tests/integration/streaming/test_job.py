@@ -1,0 +1,224 @@
+"""The streaming job end to end, in-process: real Kafka, Spark and MongoDB-wire server.
+
+One query (and checkpoint) serves every test in this module; each test uses its own pids and
+waits with `processAllAvailable`, which returns once everything published is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from playlist2vec import store, topics
+from playlist2vec.settings import Settings
+from streaming import job, validation
+from streaming.metrics import StreamMetrics
+from streaming.producer import kafka_producer
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+TRIGGER = "200 milliseconds"
+
+
+def snapshot(pid: int, name: str, tracks: list[str], modified_at: int, **extra: Any) -> tuple[bytes, bytes]:
+    body = {"pid": pid, "name": name, "tracks": tracks, "modified_at": modified_at, **extra}
+    return str(pid).encode(), json.dumps(body).encode()
+
+
+class Harness:
+    def __init__(self, settings: Settings, db: Any, running: job.RunningStream, model: Any,
+                 metrics: StreamMetrics) -> None:
+        self.settings, self.db, self.running, self.model, self.metrics = settings, db, running, model, metrics
+        self.producer = kafka_producer(settings)
+
+    def send(self, *events: tuple[bytes | None, bytes | None]) -> None:
+        """Publish `events` in order and wait until the query has committed them."""
+        for key, value in events:
+            self.producer.send(self.settings.playlist_topic, key=key, value=value)
+        self.producer.flush()
+        self.running.query.processAllAvailable()
+
+    def counted(self, result: str) -> float:
+        return self.metrics.registry.get_sample_value("p2v_stream_events_total", {"result": result}) or 0.0
+
+
+@pytest.fixture(scope="module")
+def harness(stack_settings: Settings, spark: Any, make_model: Any,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    suffix = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(update={
+        "mongo_db": f"p2v_stream_{suffix}", "playlist_topic": f"stream_{suffix}",
+        "dlq_topic": f"stream_{suffix}.dlq"})
+    topics.ensure_topics(settings, partitions=2)
+    db = store.database(settings)
+    model = make_model(db, "m1")
+    metrics = StreamMetrics(CollectorRegistry())
+    options = job.StreamOptions(checkpoint=tmp_path_factory.mktemp("ckpt") / "stream", trigger=TRIGGER,
+                                max_offsets_per_trigger=500)
+    running = job.start(spark, settings, options, metrics)
+    harness = Harness(settings, db, running, model, metrics)
+    try:
+        yield harness
+    finally:
+        running.stop()
+        harness.producer.close()
+        db.client.drop_database(db.name)
+        db.client.close()
+
+
+def test_vectors_are_means_of_the_active_models_track_vectors(harness: Harness,
+                                                              helpers: SimpleNamespace) -> None:
+    u = harness.model.uris
+    meta = [{"track_uri": u[0], "track_name": "First", "artist_name": "Someone", "duration_ms": 1000}]
+    playlists = {
+        100: [u[0], u[1], u[1], u[5]],  # a repeated track counts twice
+        101: [u[2], "spotify:track:unknown000000000000001", u[3]],
+        102: ["spotify:track:unknown000000000000002"],  # nothing known: no vector
+        103: [],
+    }
+    unknown = harness.metrics.registry.get_sample_value
+    unknown_before = unknown("p2v_stream_unknown_tracks_total")
+    harness.send(*(snapshot(pid, f"p{pid}", t, 10, track_meta=meta if pid == 100 else None)
+                   for pid, t in playlists.items()))
+    stored = helpers.docs(harness.db, store.PLAYLIST_VECTORS, playlists)
+    for pid, tracks in playlists.items():
+        helpers.assert_vector(stored[pid], harness.model, tracks)
+        assert stored[pid]["source"] == "stream" and stored[pid]["modified_at"] == 10
+    lists = helpers.docs(harness.db, store.PLAYLISTS, playlists)
+    assert {pid: (d["name"], d["tracks"], d["deleted"]) for pid, d in lists.items()} == {
+        pid: (f"p{pid}", t, False) for pid, t in playlists.items()}
+    track = harness.db[store.TRACKS].find_one({"_id": u[0]})
+    assert track is not None and track["track_name"] == "First" and track["duration_ms"] == 1000
+    assert unknown("p2v_stream_unknown_tracks_total") - unknown_before == 2
+
+
+def test_edits_update_and_older_events_change_nothing(harness: Harness, helpers: SimpleNamespace) -> None:
+    u = harness.model.uris
+    harness.send(snapshot(200, "v1", [u[0], u[1]], 100), snapshot(201, "a", [u[0]], 100))
+    harness.send(snapshot(200, "v2", [u[2], u[3], u[4]], 200))
+    after_edit = helpers.docs(harness.db, store.PLAYLIST_VECTORS, [200])[200]
+    helpers.assert_vector(after_edit, harness.model, [u[2], u[3], u[4]])
+    assert helpers.docs(harness.db, store.PLAYLISTS, [200])[200]["name"] == "v2"
+
+    stale_before = harness.counted("stale")
+    harness.send(snapshot(200, "old", [u[9]], 150))  # older than the stored 200
+    assert helpers.docs(harness.db, store.PLAYLIST_VECTORS, [200])[200] == after_edit
+    assert helpers.docs(harness.db, store.PLAYLISTS, [200])[200]["name"] == "v2"
+    assert harness.counted("stale") == stale_before + 1
+
+    # within one batch the newest by modified_at wins, whatever the arrival order
+    harness.send(snapshot(201, "newest", [u[7]], 300), snapshot(201, "older", [u[8]], 250))
+    helpers.assert_vector(helpers.docs(harness.db, store.PLAYLIST_VECTORS, [201])[201], harness.model, [u[7]])
+    assert helpers.docs(harness.db, store.PLAYLISTS, [201])[201]["name"] == "newest"
+
+
+def test_deletions_remove_vectors_and_stay_deleted(harness: Harness, helpers: SimpleNamespace) -> None:
+    u = harness.model.uris
+    harness.send(snapshot(300, "a", [u[0]], 100), snapshot(301, "b", [u[1]], 100))
+    deleted_before = harness.counted("deleted")
+    harness.send((b"300", None),  # tombstone: modified_at = its Kafka timestamp (now)
+                 (b"301", json.dumps({"pid": 301, "deleted": True, "modified_at": 150}).encode()))
+    stored = helpers.docs(harness.db, store.PLAYLIST_VECTORS, [300, 301])
+    for pid in (300, 301):
+        assert "vector" not in stored[pid] and stored[pid]["deleted"] is True
+    lists = helpers.docs(harness.db, store.PLAYLISTS, [300, 301])
+    assert all(d["deleted"] is True and d["tracks"] == [] for d in lists.values())
+    assert lists[301]["modified_at"] == 150 and lists[300]["modified_at"] > 1_600_000_000
+    assert harness.counted("deleted") == deleted_before + 2
+
+    harness.send(snapshot(301, "resurrected?", [u[2]], 120))  # older than the deletion
+    assert "vector" not in helpers.docs(harness.db, store.PLAYLIST_VECTORS, [301])[301]
+    harness.send(snapshot(301, "recreated", [u[2]], 160))  # newer: the playlist is back
+    helpers.assert_vector(helpers.docs(harness.db, store.PLAYLIST_VECTORS, [301])[301], harness.model, [u[2]])
+
+
+def test_invalid_events_go_to_the_dlq_and_valid_ones_apply(harness: Harness,
+                                                           helpers: SimpleNamespace) -> None:
+    u = harness.model.uris
+
+    def body(pid: Any, **fields: Any) -> bytes:
+        return json.dumps({"pid": pid, "name": "x", "tracks": [], "modified_at": 1, **fields}).encode()
+
+    # keys everywhere: a compacted topic refuses records without one
+    invalid = {
+        (b"420", b"{not json"): validation.BAD_JSON,
+        (b"400", body("400")): validation.BAD_PID,
+        (b"-4", body(-4)): validation.NEGATIVE_PID,
+        (b"401", body(401, tracks=[u[0]] * 10_001)): validation.TOO_MANY_TRACKS,
+        (b"402", body(402, tracks=[u[0], 7])): validation.BAD_TRACK,
+        (b"403", body(403, modified_at="today")): validation.BAD_MODIFIED_AT,
+        (b"404", body(405)): validation.KEY_MISMATCH,
+        (b"not-a-pid", None): validation.BAD_TOMBSTONE,
+    }
+    invalid_before = harness.counted("invalid")
+    valid = [snapshot(410, "ok", [u[0], u[1]], 5), snapshot(411, "ok", [u[2]], 5)]
+    harness.send(valid[0], *invalid, valid[1])
+
+    letters = helpers.read_topic(harness.settings, harness.settings.dlq_topic, len(invalid))
+    assert {(r.key, r.value): dict(r.headers)["reason"].decode() for r in letters} == invalid
+    source = harness.settings.playlist_topic.encode()
+    assert all(dict(r.headers)["source"].startswith(source) for r in letters)
+    assert harness.counted("invalid") == invalid_before + len(invalid)
+    stored = helpers.docs(harness.db, store.PLAYLIST_VECTORS, [410, 411, 400, 401, 402, 403, 404, 405])
+    assert set(stored) == {410, 411}
+    helpers.assert_vector(stored[410], harness.model, [u[0], u[1]])
+
+
+def test_metrics_are_fed_by_the_listener_and_the_batches(harness: Harness) -> None:
+    harness.send(snapshot(500, "m", harness.model.uris[:3], 1))
+    value = harness.metrics.registry.get_sample_value
+    deadline = time.monotonic() + 30  # the listener hears of progress asynchronously
+    while (value("p2v_stream_kafka_lag_messages", {"partition": "1"}) is None
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
+    assert value("p2v_stream_batches_total") >= 1
+    assert value("p2v_stream_batch_duration_seconds_count") == value("p2v_stream_batches_total")
+    assert value("p2v_stream_kafka_lag_messages", {"partition": "0"}) >= 0
+    assert value("p2v_stream_kafka_lag_messages", {"partition": "1"}) >= 0
+    assert harness.counted("applied") >= 1
+
+
+def test_replaying_the_whole_topic_changes_nothing(harness: Harness, spark: Any, tmp_path: Path) -> None:
+    u = harness.model.uris
+    harness.send(snapshot(700, "a", [u[0]], 1), snapshot(700, "b", [u[1]], 2), (b"700", None),
+                 snapshot(701, "c", [u[2], u[3]], 3))
+
+    def state() -> dict[str, list[dict[str, Any]]]:
+        return {c: sorted(({k: v for k, v in d.items() if k != "updated_at"} for d in harness.db[c].find()),
+                          key=lambda d: d["_id"])
+                for c in (store.PLAYLISTS, store.PLAYLIST_VECTORS)}
+
+    before = state()
+    replay = job.start(spark, harness.settings,
+                       job.StreamOptions(checkpoint=tmp_path / "replay", trigger=TRIGGER,
+                                         max_offsets_per_trigger=7, available_now=True),
+                       StreamMetrics(CollectorRegistry()))
+    assert replay.query.awaitTermination(240)
+    replay.close()
+    assert replay.query.exception() is None
+    assert state() == before
+
+
+def test_active_model_switch_reloads_vectors(harness: Harness, make_model: Any,
+                                             helpers: SimpleNamespace) -> None:
+    m1 = harness.model
+    m2 = make_model(harness.db, "m2", seed=1)
+    models = harness.db[store.MODELS]
+    models.replace_one({"_id": "m1"}, models.find_one({"_id": "m1"}) | {"status": "retired"})
+    try:
+        tracks = [m2.uris[0], m2.uris[3], m1.uris[0]]  # an m1 track is unknown to m2
+        harness.send(snapshot(600, "switch", tracks, 1))
+        helpers.assert_vector(helpers.docs(harness.db, store.PLAYLIST_VECTORS, [600])[600], m2, tracks)
+    finally:
+        models.replace_one({"_id": "m2"}, models.find_one({"_id": "m2"}) | {"status": "retired"})
+        models.replace_one({"_id": "m1"}, models.find_one({"_id": "m1"}) | {"status": "active"})
+    harness.send(snapshot(601, "back", [m1.uris[0]], 1))
+    helpers.assert_vector(helpers.docs(harness.db, store.PLAYLIST_VECTORS, [601])[601], m1, [m1.uris[0]])
