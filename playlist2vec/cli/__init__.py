@@ -59,7 +59,7 @@ def root(
         level=log_level.upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("py4j", "pymongo"):
+    for noisy in ("py4j", "pymongo", "httpx"):  # httpx logs every request at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # kafka-python logs every refused connection of a readiness probe at ERROR; our own
     # errors say what failed in one line.
