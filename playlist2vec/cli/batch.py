@@ -100,3 +100,25 @@ def evaluate(
     report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
     print(report.table())
     print(f"report: {_write_json(report.as_dict(), out, settings.home / 'eval', 'eval')}")
+
+
+def bench_train(
+    ctx: typer.Context,
+    playlists: Annotated[int, typer.Option(min=100, help="generated corpus size")] = 50_000,
+    input: Annotated[str | None, typer.Option(help="use these slices instead of generating")] = None,
+    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
+    min_count: MinCount = 5, partitions: Partitions = 2,
+    holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5)] = 0.02,
+    out: Out = None,
+) -> None:
+    """Spark train (per stage, tokens/s) vs gensim skip-gram HS and NS, with hold-out quality."""
+    from batch.bench import BenchOptions, report_lines
+    from batch.bench import bench_train as run
+
+    settings: Settings = ctx.obj
+    options = BenchOptions(playlists, input,
+                           _params(vector_size, window, iterations, min_count, partitions),
+                           holdout_fraction)
+    report = run(settings, _spark(settings, "p2v-bench-train"), options, progress=_err)
+    print("\n".join(report_lines(report)))
+    print(f"report: {_write_json(report, out, settings.home / 'bench', 'train')}")

@@ -1,0 +1,165 @@
+"""`bench train`: the Spark training path, stage by stage, against gensim on the same corpus.
+
+The corpus is split into training and hold-out playlists; the whole `train` job (read, fit,
+artifacts, every MongoDB write, activation) runs on the training part; gensim (an optional
+benchmark dependency) then trains skip-gram with Spark's objective (hierarchical softmax, no
+sub-sampling) and with negative sampling, at the same dimension, window and epochs. Each model
+is scored on the hold-out playlists beside the popularity baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from batch import corpus as transforms
+from batch.evaluate import (
+    collect_holdout,
+    format_table,
+    popularity,
+    score_popularity,
+    score_vectors,
+)
+from batch.generate import generate_corpus
+from batch.metrics import Scores
+from batch.reader import load_corpus
+from batch.train import Stages, TrainOptions, corpus_stats, train_playlists
+from batch.word2vec import Word2VecParams
+from playlist2vec import store
+from playlist2vec.errors import ConfigError
+from playlist2vec.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+GENSIM_VARIANTS = {
+    "gensim sg+hs": {"hs": 1, "negative": 0},  # Spark's algorithm
+    "gensim sg+ns5": {"hs": 0, "negative": 5},
+}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    playlists: int = 50_000
+    input: str | None = None  # default: generate `playlists` into P2V_HOME/bench/corpus-<n>-<seed>
+    params: Word2VecParams = field(default_factory=Word2VecParams)
+    holdout_fraction: float = 0.02
+    seed_tracks: int = 10
+    k: int = 500
+    seed: int = 0
+    gensim_workers: int = 2
+
+
+def _gensim() -> Any:
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:
+        raise ConfigError("gensim is not installed: pip install 'playlist2vec[bench]'") from None
+    return Word2Vec
+
+
+def fit_gensim(sentences: Sequence[Sequence[str]], params: Word2VecParams, workers: int,
+               variant: dict[str, int]) -> tuple[dict[str, np.ndarray], float]:
+    """(vectors, fit seconds) of a gensim skip-gram model without sub-sampling."""
+    word2vec = _gensim()
+    started = time.monotonic()
+    model = word2vec(sentences, vector_size=params.vector_size, window=params.window,
+                     epochs=params.iterations, min_count=params.min_count, sg=1, sample=0,
+                     alpha=params.step_size, seed=params.seed, workers=workers, **variant)
+    seconds = time.monotonic() - started
+    return {w: model.wv[w] for w in model.wv.index_to_key}, seconds
+
+
+def _input(settings: Settings, options: BenchOptions, progress: Callable[[str], None]) -> str:
+    if options.input:
+        return options.input
+    folder = settings.home / "bench" / f"corpus-{options.playlists}-{options.seed}"
+    if not any(folder.glob("*.json")):
+        progress(f"generating {options.playlists} playlists into {folder} ...")
+        generate_corpus(options.playlists, folder, options.seed)
+    return str(folder)
+
+
+def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
+                progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the benchmark; returns the report (also what `report_lines` prints)."""
+    _gensim()  # fail before the long part if the optional dependency is missing
+    params = options.params
+    stages = Stages(progress)
+    source = _input(settings, options, progress)
+    with stages("read"):
+        corpus = load_corpus(spark, source)
+    try:
+        training, holdout = transforms.split_holdout(corpus.playlists, options.holdout_fraction,
+                                                     options.seed)
+        cases = collect_holdout(holdout, options.seed_tracks)
+        stats = corpus_stats(corpus) | {"holdout_playlists": len(cases)}
+        tokens = int(training.selectExpr("sum(size(tracks)) AS n").first()["n"])
+        train_report = train_playlists(settings, training, stats, TrainOptions(source, params),
+                                       None, stages)
+        ranked = popularity(training, options.k + options.seed_tracks)
+        sentences = [row["tracks"] for row in training.select("tracks").toLocalIterator()]
+    finally:
+        corpus.release()
+    db = store.database(settings)
+    try:
+        uris, matrix = store.load_track_vectors(db, train_report.version)
+    finally:
+        db.client.close()
+    scores: dict[str, Scores] = {
+        "popularity": score_popularity(cases, ranked, options.k),
+        "spark word2vec": score_vectors(cases, dict(zip(uris, matrix, strict=True)), options.k),
+    }
+    fits = {"spark word2vec": stages.seconds["fit"]}
+    for name, variant in GENSIM_VARIANTS.items():
+        progress(f"{name} ...")
+        vectors, fits[name] = fit_gensim(sentences, params, options.gensim_workers, variant)
+        scores[name] = score_vectors(cases, vectors, options.k)
+    return _report(options, stats, tokens, train_report.total_seconds, stages.seconds, fits, scores)
+
+
+def _report(options: BenchOptions, stats: dict[str, int], tokens: int, train_seconds: float,
+            stage_seconds: dict[str, float], fits: dict[str, float],
+            scores: dict[str, Scores]) -> dict[str, Any]:
+    epochs = options.params.iterations
+    reference = fits["gensim sg+hs"]
+    return {
+        "params": options.params.as_dict(),
+        "corpus": stats | {"training_tokens": tokens},
+        "machine": {"cpus": os.cpu_count(), "gensim_workers": options.gensim_workers},
+        "spark": {"stage_seconds": stage_seconds, "train_seconds": train_seconds,
+                  "fit_tokens_per_s": tokens * epochs / stage_seconds["fit"],
+                  "train_tokens_per_s": tokens / train_seconds},
+        "fit_seconds": fits,
+        "fit_tokens_per_s": {name: tokens * epochs / s for name, s in fits.items()},
+        "ratios": {
+            "spark_fit / gensim_sg_hs_fit": fits["spark word2vec"] / reference,
+            "spark_train / gensim_sg_hs_fit": train_seconds / reference,
+            "spark_fit / gensim_sg_ns_fit": fits["spark word2vec"] / fits["gensim sg+ns5"],
+        },
+        "scores": {name: s.as_dict() for name, s in scores.items()},
+        "table": format_table(scores),
+    }
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The human-readable summary of a report."""
+    spark, corpus = report["spark"], report["corpus"]
+    lines = [
+        f"corpus: {corpus['playlists']} playlists, {corpus['training_tokens']} training tokens, "
+        f"{corpus['holdout_playlists']} held out; params {report['params']}",
+        "spark stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in spark["stage_seconds"].items()),
+        f"spark train (read+fit+writes) {spark['train_seconds']:.1f}s "
+        f"({spark['train_tokens_per_s']:.0f} tokens/s); fit {spark['fit_tokens_per_s']:.0f} "
+        "tokens/s (tokens x epochs / fit time)",
+    ]
+    lines += [f"fit {name}: {s:.1f}s ({report['fit_tokens_per_s'][name]:.0f} tokens/s)"
+              for name, s in report["fit_seconds"].items()]
+    lines += [f"{name} = {value:.2f}" for name, value in report["ratios"].items()]
+    lines.append(report["table"])
+    return lines
