@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,10 @@ def test_default_annoy_recall_at_500_on_100k_embedding_like_items() -> None:
         truth = set(cosine_top_k(query, unit, 500)[0].tolist())
         recalls.append(len(truth & set(index.search(query, 500)[0])) / 500)
     assert np.mean(recalls) >= 0.95
+
+
+def test_hnsw_without_hnswlib_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "hnswlib", None)  # makes `import hnswlib` fail
+    ids, matrix, _ = planted(10, 4)
+    with pytest.raises(ConfigError, match=r"playlist2vec\[hnsw\]"):
+        indexes.create("hnsw").build(ids, matrix)
