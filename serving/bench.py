@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ from serving.live import LiveIndex
 from serving.metrics import ServingMetrics
 from serving.server import BackgroundServer
 from serving.state import ModelState, SnapshotBuilder, TrackVectors
+
+log = logging.getLogger(__name__)
 
 KS = (10, 500)
 CONFIGS: tuple[tuple[str, str, IndexParams], ...] = (
@@ -41,7 +45,8 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
     truth = [cosine_top_k(q, unit, max(KS))[0] for q in held_out]
     rng = np.random.default_rng(1)
     http_ids = [ids[i] for i in rng.choice(items, size=queries, replace=False)]
-    workdir = settings.home / "bench" / "indexes"
+    (settings.home / "bench").mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="indexes-", dir=settings.home / "bench"))
     report: dict[str, Any] = {"items": items, "dim": dim, "distribution": distribution,
                               "queries": queries, "results": []}
     metrics = ServingMetrics()
@@ -79,10 +84,15 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
                                 **_percentiles("", latencies), **_percentiles("http_", http)}
             report["results"].append(row)
             builder.remove_stale()
+            _write(out, report)  # after each configuration: a long run shows partial results
+            log.info("measured %s: %s", label, row)
     shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def _write(out: Path, report: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    return report
 
 
 def table(report: dict[str, Any]) -> str:
