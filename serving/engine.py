@@ -63,7 +63,6 @@ class Engine:
         self._rebuild_requested = False
         self._reload_requested = False
         self._threads: list[threading.Thread] = []
-        self.last_error: str | None = None
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -154,6 +153,8 @@ class Engine:
                 except Exception:  # keep following; the next poll retries the same batch
                     log.exception("applying %s changes failed", follower.collection)
                     self._stop.wait(1.0)
+        for follower in followers:
+            follower.close()
 
     def _follow_once(self, follower: ChangeFollower) -> None:
         changes = follower.poll(self.options.max_batch, self.options.poll_wait, self._stop)
@@ -190,10 +191,8 @@ class Engine:
         while not self._stop.is_set():
             try:
                 self._maintain_once()
-                self.last_error = None
-            except Exception as exc:  # a failed build keeps the old state serving; retry later
+            except Exception:  # a failed build keeps the old state serving; retry later
                 log.exception("index build failed")
-                self.last_error = str(exc)
                 self._stop.wait(5.0)
             self._wake.wait(timeout=1.0)
             self._wake.clear()
