@@ -86,7 +86,3 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return code if isinstance(code, int) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
