@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from playlist2vec.errors import InvalidInput
 from playlist2vec.settings import Settings
 from playlist2vec.vectors import cosine_top_k, normalize
 from serving import synthetic
@@ -36,8 +37,13 @@ CONFIGS: tuple[tuple[str, str, IndexParams], ...] = (
 
 
 def run(settings: Settings, items: int, dim: int, distribution: str, queries: int,
-        out: Path) -> dict[str, Any]:
-    """Measure every configuration in CONFIGS; write the report to `out` and return it."""
+        out: Path, labels: list[str] | None = None) -> dict[str, Any]:
+    """Measure the CONFIGS named in `labels` (default all); write the report to `out`, return it."""
+    known = {label: (strategy, params) for label, strategy, params in CONFIGS}
+    unknown = sorted(set(labels or []) - set(known))
+    if unknown:
+        raise InvalidInput(f"unknown benchmark index {unknown}, expected some of {sorted(known)}")
+    chosen = labels or list(known)
     data = synthetic.vectors(items + queries, dim, distribution)
     matrix, held_out = data[:items], data[items:]
     ids = [f"t{i}" for i in range(items)]
@@ -53,7 +59,8 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
     engine = Engine(None, ServeOptions(indexes_dir=workdir), metrics)
     with BackgroundServer(create_app(settings, engine, metrics)) as base_url, httpx.Client(
             base_url=base_url, timeout=60) as client:
-        for label, strategy, params in CONFIGS:
+        for label in chosen:
+            strategy, params = known[label]
             builder = SnapshotBuilder(strategy, params, workdir, "bench")
             started = time.perf_counter()
             snapshot = builder.build("tracks", ids, matrix)

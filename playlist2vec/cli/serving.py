@@ -61,6 +61,9 @@ def bench_serve(
     dim: Annotated[int, typer.Option(min=2, help="vector dimension")] = 32,
     distribution: Annotated[str, typer.Option(help="clustered or gaussian")] = "clustered",
     queries: Annotated[int, typer.Option(min=10, help="queries per measurement")] = 200,
+    index: Annotated[list[str] | None, typer.Option(
+        help="configurations to measure, in order (repeat) [default: all: "
+             "exact, annoy-10, annoy-50, hnsw-16]")] = None,
     out: Annotated[Path | None, typer.Option(
         help="JSON file [default P2V_HOME/bench/serve-<distribution>-<items>.json]")] = None,
 ) -> None:
@@ -70,6 +73,6 @@ def bench_serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     settings = ctx.obj
     out = out or settings.home / "bench" / f"serve-{distribution}-{items}.json"
-    report = run(settings, items, dim, distribution, queries, out)
+    report = run(settings, items, dim, distribution, queries, out, index)
     print(table(report))
     print(f"wrote {out}")

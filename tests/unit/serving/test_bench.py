@@ -27,3 +27,16 @@ def test_bench_serve_measures_every_strategy(tmp_path: Path, capsys: pytest.Capt
     printed = capsys.readouterr().out
     assert "annoy-50" in printed and str(out) in printed
     assert not list((tmp_path / "bench").glob("indexes-*")), "index files cleaned up"
+
+
+def test_bench_serve_measures_only_the_chosen_indexes(tmp_path: Path) -> None:
+    out = tmp_path / "serve.json"
+    assert main(["--home", str(tmp_path), "bench", "serve", "--items", "1000", "--queries", "10",
+                 "--index", "hnsw-16", "--index", "exact", "--out", str(out)]) == 0
+    assert [row["index"] for row in json.loads(out.read_text())["results"]] == ["hnsw-16", "exact"]
+
+
+def test_unknown_bench_index_is_a_one_line_error(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--home", str(tmp_path), "bench", "serve", "--index", "faiss"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown benchmark index ['faiss']")
