@@ -38,6 +38,7 @@ from streaming.simulate import SimEvent
 
 READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 300.0
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -86,6 +87,17 @@ def _poll(what: str, check: Any, timeout_s: float, job: subprocess.Popen[bytes])
         if time.monotonic() > deadline:
             raise PipelineError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(0.2)
+
+
+def _wait_written(collection: Any, n: int, timeout_s: float, job: subprocess.Popen[bytes]) -> bool:
+    """Whether all `n` documents arrived within `timeout_s` (a slow job still gets measured)."""
+    try:
+        _poll("all documents", lambda: collection.estimated_document_count() >= n, timeout_s, job)
+    except PipelineError:
+        if job.poll() is not None:
+            raise
+        return False
+    return True
 
 
 def _scrape(addr: str) -> dict[str, float]:
@@ -164,8 +176,7 @@ def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, m
             finally:
                 producer.close()
             vectors_coll = db[store.PLAYLIST_VECTORS]
-            _poll("all documents", lambda: vectors_coll.estimated_document_count() >= n_events,
-                  max(120.0, 3 * n_events / max(rate, 1.0)), job)
+            complete = _wait_written(vectors_coll, n_events, max(DRAIN_TIMEOUT_S, 10 * n_events / rate), job)
             written = {d["_id"]: d["updated_at"] for d in vectors_coll.find({}, {"updated_at": 1})}
             job_metrics = _scrape(metrics_addr)
         finally:
@@ -178,7 +189,8 @@ def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, m
     stats = latency_stats(_kafka_timestamps(bench, n_events), written)
     batches = job_metrics.get("p2v_stream_batches_total", 0.0)
     result = {
-        "benchmark": "stream", "events": n_events, "target_rate_per_s": rate, "trigger": trigger,
+        "benchmark": "stream", "events": n_events, "complete": complete, "target_rate_per_s": rate,
+        "trigger": trigger,
         "max_offsets_per_trigger": max_offsets, "spark_master": bench.spark_master,
         "vocab_size": vocab_size, "dim": dim, "producer_seconds": round(report.seconds, 2),
         **{k: round(v, 4) for k, v in stats.items()},

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from playlist2vec.errors import ConfigError
 from playlist2vec.settings import split_addr
 
 RESULTS = ("applied", "stale", "invalid", "deleted")
@@ -54,4 +55,7 @@ class StreamMetrics:
     def serve(self, addr: str) -> None:
         """Expose the registry on `addr` (host:port) from a daemon thread."""
         host, port = split_addr(addr)
-        start_http_server(port, addr=host, registry=self.registry)
+        try:
+            start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve metrics on {addr} (P2V_STREAM_METRICS_ADDR): {exc}") from None

@@ -161,7 +161,7 @@ class Simulator:
         key: bytes | None = str(pid).encode()
         value: bytes | None
         if kind == "bad_json":
-            value = b'{"pid": ' + key + b', "name": '
+            value = b'{"pid": %d, "name": ' % pid
         elif kind == "wrong_type":
             value = json.dumps(body | {"modified_at": "yesterday"}).encode()
         elif kind == "negative_pid":

@@ -46,14 +46,14 @@ def with_vectors(newest: DataFrame, track_vectors: DataFrame) -> DataFrame:
     )
 
 
-def batch_output(events: DataFrame, track_vectors: DataFrame) -> DataFrame:
+def batch_output(events: DataFrame, newest: DataFrame, track_vectors: DataFrame) -> DataFrame:
     """Everything the sink needs from one micro-batch, as one DataFrame (one Spark job).
 
-    Rows with a `reason` are dead letters (DEAD_LETTER_COLUMNS); the others are the newest
-    event per pid with its vector.
+    `newest` is `newest_per_pid(events)` (passed in so the caller can cache it: the mean maths
+    reads it several times). Rows with a `reason` are dead letters (DEAD_LETTER_COLUMNS); the
+    others are the newest event per pid with its vector.
     """
     from pyspark.sql import functions as F
 
     dead = events.where(F.col("reason").isNotNull()).select(*DEAD_LETTER_COLUMNS)
-    return with_vectors(newest_per_pid(events), track_vectors).unionByName(
-        dead, allowMissingColumns=True)
+    return with_vectors(newest, track_vectors).unionByName(dead, allowMissingColumns=True)

@@ -75,33 +75,38 @@ def _elements(value: Column) -> Column:
     return F.try_variant_get(value, "$", "array<variant>")
 
 
-def _reason(key: Column, text: Column, doc: Column) -> Column:
-    """The first rule a non-tombstone event breaks, or null."""
+def _reason(key: Column, text: Column, doc: Column, f: dict[str, Column]) -> Column:
+    """The first rule a non-tombstone event breaks, or null (`f`: the body's fields as variants)."""
     from pyspark.sql import functions as F
 
-    pid, modified_at = _field(doc, "pid"), _field(doc, "modified_at")
-    pid_value = F.try_variant_get(doc, "$.pid", "bigint")
-    tracks, meta = _field(doc, "tracks"), _field(doc, "track_meta")
+    pid = F.try_variant_get(f["pid"], "$", "bigint")
+    tracks, meta = f["tracks"], f["track_meta"]
     track_ok = lambda t: (_type(t) == "STRING") & (  # noqa: E731
         F.char_length(F.try_variant_get(t, "$", "string")) <= MAX_TRACK_CHARS)
     return (
         F.when(~F.is_valid_utf8(text) | doc.isNull(), BAD_JSON)
         .when(~_type(doc).startswith("OBJECT"), NOT_OBJECT)
-        .when(_type(pid) != _INT, BAD_PID)
-        .when(pid_value < 0, NEGATIVE_PID)
-        .when(key.isNotNull() & (key != F.encode(pid_value.cast("string"), "UTF-8")), KEY_MISMATCH)
-        .when(_type(modified_at) != _INT, BAD_MODIFIED_AT)
-        .when(F.try_variant_get(doc, "$.deleted", "boolean") & (_type(_field(doc, "deleted")) == "BOOLEAN"),
-              None)
-        .when(_type(_field(doc, "name")) != "STRING", BAD_NAME)
+        .when(_type(f["pid"]) != _INT, BAD_PID)
+        .when(pid < 0, NEGATIVE_PID)
+        .when(key.isNotNull() & (key != F.encode(pid.cast("string"), "UTF-8")), KEY_MISMATCH)
+        .when(_type(f["modified_at"]) != _INT, BAD_MODIFIED_AT)
+        .when(_is_true(f["deleted"]), None)
+        .when(_type(f["name"]) != "STRING", BAD_NAME)
         .when(~_type(tracks).startswith("ARRAY"), BAD_TRACKS)
         .when(F.size(_elements(tracks)) > MAX_TRACKS, TOO_MANY_TRACKS)
         .when(~F.forall(_elements(tracks), track_ok), BAD_TRACK)
-        .when(~_type(_field(doc, "collaborative")).isin("BOOLEAN", *_ABSENT), BAD_COLLABORATIVE)
-        .when(~_type(_field(doc, "num_followers")).isin(_INT, *_ABSENT), BAD_FOLLOWERS)
+        .when(~_type(f["collaborative"]).isin("BOOLEAN", *_ABSENT), BAD_COLLABORATIVE)
+        .when(~_type(f["num_followers"]).isin(_INT, *_ABSENT), BAD_FOLLOWERS)
         .when(~_is_falsy(meta) & ~(_type(meta).startswith("ARRAY") & F.forall(
             _elements(meta), lambda m: _type(m).startswith("OBJECT"))), BAD_TRACK_META)
     )
+
+
+def _is_true(value: Column) -> Column:
+    """JSON `true` (and not a string or number that would cast to it)."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce((_type(value) == "BOOLEAN") & F.try_variant_get(value, "$", "boolean"), F.lit(False))
 
 
 def validate(raw: DataFrame) -> DataFrame:
@@ -110,28 +115,33 @@ def validate(raw: DataFrame) -> DataFrame:
     `reason` is null for a valid event, whose fields are then in EVENT_COLUMNS (`track_meta`
     as JSON text, `deleted` true for a tombstone or `"deleted": true`); a tombstone takes its
     record timestamp in whole seconds as `modified_at`, like `events.parse_event`.
+
+    Three projections, so the JSON is parsed once per event and each field extracted once
+    (Spark does not merge projections that would repeat such expensive expressions).
     """
     from pyspark.sql import functions as F
 
-    key, value = F.col("key"), F.col("value")
-    text = value.cast("string")
-    doc = F.try_parse_json(text)
-    tombstone = value.isNull()
-    key_pid = F.when(key.cast("string").rlike("^[0-9]+$"), key.cast("string").try_cast("bigint"))
-    deleted = tombstone | F.coalesce(
-        (_type(_field(doc, "deleted")) == "BOOLEAN") & F.try_variant_get(doc, "$.deleted", "boolean"),
-        F.lit(False))
-    reason = F.when(tombstone, F.when(key_pid.isNull(), BAD_TOMBSTONE)).otherwise(_reason(key, text, doc))
-    return raw.select(
-        "key", "value", "partition", "offset", "timestamp",
+    kafka = ("key", "value", "partition", "offset", "timestamp")
+    parsed = raw.select(*kafka, F.col("value").cast("string").alias("_text"))
+    parsed = parsed.select(*kafka, "_text", F.try_parse_json("_text").alias("_doc"))
+    fields = parsed.select(*kafka, "_text", "_doc",
+                           *(_field(F.col("_doc"), name).alias(f"_{name}") for name in EVENT_COLUMNS))
+    f = {name: F.col(f"_{name}") for name in EVENT_COLUMNS}
+    key, tombstone = F.col("key"), F.col("value").isNull()
+    key_text = key.cast("string")
+    key_pid = F.when(key_text.rlike("^[0-9]+$"), key_text.try_cast("bigint"))
+    reason = F.when(tombstone, F.when(key_pid.isNull(), BAD_TOMBSTONE)).otherwise(
+        _reason(key, F.col("_text"), F.col("_doc"), f))
+    return fields.select(
+        *kafka,
         reason.alias("reason"),
-        F.when(tombstone, key_pid).otherwise(F.try_variant_get(doc, "$.pid", "bigint")).alias("pid"),
+        F.when(tombstone, key_pid).otherwise(F.try_variant_get(f["pid"], "$", "bigint")).alias("pid"),
         F.when(tombstone, F.col("timestamp").cast("long"))
-        .otherwise(F.try_variant_get(doc, "$.modified_at", "bigint")).alias("modified_at"),
-        deleted.alias("deleted"),
-        F.try_variant_get(doc, "$.name", "string").alias("name"),
-        F.try_variant_get(doc, "$.tracks", "array<string>").alias("tracks"),
-        F.try_variant_get(doc, "$.collaborative", "boolean").alias("collaborative"),
-        F.try_variant_get(doc, "$.num_followers", "bigint").alias("num_followers"),
-        F.to_json(_field(doc, "track_meta")).alias("track_meta"),
+        .otherwise(F.try_variant_get(f["modified_at"], "$", "bigint")).alias("modified_at"),
+        (tombstone | _is_true(f["deleted"])).alias("deleted"),
+        F.try_variant_get(f["name"], "$", "string").alias("name"),
+        F.try_variant_get(f["tracks"], "$", "array<string>").alias("tracks"),
+        F.try_variant_get(f["collaborative"], "$", "boolean").alias("collaborative"),
+        F.try_variant_get(f["num_followers"], "$", "bigint").alias("num_followers"),
+        F.to_json(f["track_meta"]).alias("track_meta"),
     )

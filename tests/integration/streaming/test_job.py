@@ -199,7 +199,7 @@ def test_replaying_the_whole_topic_changes_nothing(harness: Harness, spark: Any,
     before = state()
     replay = job.start(spark, harness.settings,
                        job.StreamOptions(checkpoint=tmp_path / "replay", trigger=TRIGGER,
-                                         max_offsets_per_trigger=7, available_now=True),
+                                         max_offsets_per_trigger=40, available_now=True),
                        StreamMetrics(CollectorRegistry()))
     assert replay.query.awaitTermination(240)
     replay.close()

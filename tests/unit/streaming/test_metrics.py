@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
+import pytest
 from prometheus_client import CollectorRegistry
 
+from playlist2vec.errors import ConfigError
 from streaming.metrics import RESULTS, StreamMetrics
 
 
@@ -30,3 +34,12 @@ def test_instances_do_not_share_state() -> None:
     a, b = StreamMetrics(), StreamMetrics()
     a.record_unknown_tracks(1)
     assert b.registry.get_sample_value("p2v_stream_unknown_tracks_total") == 0
+
+
+def test_serving_on_a_taken_port_is_a_config_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match="P2V_STREAM_METRICS_ADDR"):
+            StreamMetrics().serve(f"127.0.0.1:{port}")
