@@ -143,7 +143,7 @@ def _report(options: BenchOptions, stats: dict[str, int], tokens: int, train_sec
             "spark_fit / gensim_sg_ns_fit": fits["spark word2vec"] / fits["gensim sg+ns5"],
         },
         "scores": {name: s.as_dict() for name, s in scores.items()},
-        "table": format_table(scores),
+        "table": format_table(scores, fits),
     }
 
 

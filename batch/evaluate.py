@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +44,8 @@ def holdout_cases(playlists: Iterable[tuple[int, Sequence[str]]], seed_tracks: i
 
 def score_vectors(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray], k: int) -> Scores:
     """Continue each case with the k tracks nearest to its mean seed vector (exact cosine)."""
+    if not track_vectors:  # min-count above every track's count: nothing can be recommended
+        return mean_scores((((), c.truth) for c in cases), cold=len(cases))
     items = list(track_vectors)
     search = exact_search(items, normalize(np.stack([track_vectors[t] for t in items])))
     results, cold = [], 0
@@ -88,27 +90,28 @@ class EvalOptions:
 @dataclass
 class EvalReport:
     options: dict[str, Any]
-    corpus: dict[str, int]
+    corpus: dict[str, Any]
     scores: dict[str, Scores]
-    fit_seconds: float
+    fit_seconds: dict[str, float]
 
     def as_dict(self) -> dict[str, Any]:
         return {"options": self.options, "corpus": self.corpus, "fit_seconds": self.fit_seconds,
                 "scores": {name: s.as_dict() for name, s in self.scores.items()}}
 
     def table(self) -> str:
-        return format_table(self.scores)
+        return format_table(self.scores, self.fit_seconds)
 
 
-def format_table(scores: Mapping[str, Scores]) -> str:
-    """A text table, one row per method, with each method's R-precision relative to the first."""
-    first = next(iter(scores.values()))
-    lines = [f"{'method':<22} {'R-precision':>11} {'NDCG':>7} {'clicks':>7} {'playlists':>9} "
-             f"{'vs ' + next(iter(scores)):>14}"]
+def format_table(scores: Mapping[str, Scores], fit_seconds: Mapping[str, float]) -> str:
+    """A text table, one row per method, with R-precision relative to the first row's."""
+    first_name, first = next(iter(scores.items()))
+    lines = [f"{'method':<26} {'R-precision':>11} {'NDCG':>7} {'clicks':>7} {'playlists':>9} "
+             f"{'vs ' + first_name:>14} {'fit s':>7}"]
     for name, s in scores.items():
         ratio = s.r_precision / first.r_precision if first.r_precision else float("inf")
-        lines.append(f"{name:<22} {s.r_precision:>11.4f} {s.ndcg:>7.4f} {s.clicks:>7.2f} "
-                     f"{s.playlists:>9} {ratio:>13.2f}x")
+        seconds = f"{fit_seconds[name]:.1f}" if name in fit_seconds else "-"
+        lines.append(f"{name:<26} {s.r_precision:>11.4f} {s.ndcg:>7.4f} {s.clicks:>7.2f} "
+                     f"{s.playlists:>9} {ratio:>13.2f}x {seconds:>7}")
     return "\n".join(lines)
 
 
@@ -132,28 +135,41 @@ def vectors_of(vectors: DataFrame) -> dict[str, FloatArray]:
             for r in vectors.toLocalIterator()}
 
 
-def evaluate(spark: SparkSession, options: EvalOptions,
-             progress: Callable[[str], None] = print) -> EvalReport:
-    """Split, fit on the training part, score Word2Vec and popularity on the held-out part."""
+def sweep(base: Word2VecParams, knobs: Mapping[str, Sequence[Any]]) -> list[tuple[str, Word2VecParams]]:
+    """One-at-a-time variants of `base`: each listed value of each knob, the others unchanged."""
+    return [(f"{knob}={value}", replace(base, **{knob: value}))
+            for knob, values in knobs.items() for value in values]
+
+
+def evaluate(spark: SparkSession, options: EvalOptions, progress: Callable[[str], None] = print,
+             variants: Sequence[tuple[str, Word2VecParams]] = ()) -> EvalReport:
+    """Split, then for the default params and each variant fit on the training part and score on
+    the held-out part, beside popularity (the corpus is read and split once)."""
     corpus = load_corpus(spark, options.input, options.skip_bad)
+    scores: dict[str, Scores] = {}
+    fit_seconds: dict[str, float] = {}
+    vocab: dict[str, int] = {}
     try:
         training, holdout = transforms.split_holdout(corpus.playlists, options.holdout_fraction,
                                                      options.split_seed)
         cases = collect_holdout(holdout, options.seed_tracks)
-        progress(f"{len(cases)} held-out playlists; fitting on the rest ...")
-        started = time.monotonic()
-        model = word2vec.fit(training, options.params)
-        fit_seconds = time.monotonic() - started
-        progress(f"fit in {fit_seconds:.1f}s; scoring ...")
-        track_vectors = vectors_of(word2vec.track_vectors(model))
         ranked = popularity(training, options.k + options.seed_tracks)
+        scores["popularity"] = score_popularity(cases, ranked, options.k)
+        progress(f"{len(cases)} held-out playlists")
+        for label, params in [("word2vec (spark)", options.params), *variants]:
+            progress(f"fitting {label} ...")
+            started = time.monotonic()
+            track_vectors = vectors_of(word2vec.track_vectors(word2vec.fit(training, params)))
+            fit_seconds[label] = time.monotonic() - started
+            vocab[label] = len(track_vectors)
+            scores[label] = score_vectors(cases, track_vectors, options.k)
+            progress(f"{label}: R-precision {scores[label].r_precision:.4f} "
+                     f"({fit_seconds[label]:.1f}s)")
     finally:
         corpus.release()
-    scores = {"popularity": score_popularity(cases, ranked, options.k),
-              "word2vec (spark)": score_vectors(cases, track_vectors, options.k)}
     opts = {"input": options.input, "holdout_fraction": options.holdout_fraction,
             "seed_tracks": options.seed_tracks, "k": options.k, "split_seed": options.split_seed,
-            "params": options.params.as_dict()}
+            "params": options.params.as_dict(), "variants": {n: p.as_dict() for n, p in variants}}
     stats = {"playlists": corpus.n_playlists, "tokens": corpus.tokens,
-             "vocab_size": len(track_vectors), "bad_records": corpus.bad_records}
+             "bad_records": corpus.bad_records, "vocab_size": vocab}
     return EvalReport(opts, stats, scores, fit_seconds)

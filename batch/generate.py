@@ -61,11 +61,12 @@ class Catalog:
     scene_names: list[str]
 
 
-def build_catalog(n_playlists: int, seed: int) -> Catalog:
-    """A catalog sized for `n_playlists` (about 2 tracks and 1/250 scene per playlist)."""
+def build_catalog(n_playlists: int, seed: int, scenes: int | None = None) -> Catalog:
+    """A catalog sized for `n_playlists`: 2 tracks per playlist, one scene per 250 playlists
+    unless `scenes` says otherwise (more scenes: less overlap, a weaker popularity baseline)."""
     rng = np.random.default_rng(seed)
     n_tracks = max(200, 2 * n_playlists)
-    n_scenes = max(8, n_playlists // 250)
+    n_scenes = scenes or max(8, n_playlists // 250)
     scene_of = rng.permutation(np.arange(n_tracks) % n_scenes)
     scene_weight = 1.0 / np.arange(1, n_scenes + 1) ** 0.6
     scene_weight = rng.permutation(scene_weight / scene_weight.sum())
@@ -165,11 +166,12 @@ def slice_name(lo: int, hi: int) -> str:
 
 
 def generate_corpus(n_playlists: int, out_dir: Path, seed: int = 0,
-                    progress: Callable[[int], None] | None = None) -> list[Path]:
+                    progress: Callable[[int], None] | None = None,
+                    scenes: int | None = None) -> list[Path]:
     """Write `n_playlists` as MPD slices of 1,000 into `out_dir` (the playlists `iter_playlists`
     yields); returns the files written. `progress(n)` is called after each slice of n playlists."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    raw = _iter_raw(n_playlists, seed, None, 0)
+    raw = _iter_raw(n_playlists, seed, build_catalog(n_playlists, seed, scenes), 0)
     written = []
     for lo in range(0, n_playlists, SLICE_SIZE):
         hi = min(lo + SLICE_SIZE, n_playlists) - 1

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from playlist2vec.errors import InvalidInput
 from playlist2vec.settings import Settings
 
 VectorSize = Annotated[int, typer.Option(min=2, max=1000, help="embedding dimension")]
@@ -26,6 +27,23 @@ def _params(vector_size: int, window: int, iterations: int, min_count: int, part
 
     return Word2VecParams(vector_size=vector_size, window=window, iterations=iterations,
                           min_count=min_count, partitions=partitions)
+
+
+def _knobs(specs: list[str]) -> dict[str, list[Any]]:
+    """`window=2,10` -> {"window": [2, 10]}, values typed like the Word2VecParams field."""
+    from batch.word2vec import Word2VecParams
+
+    defaults = Word2VecParams().as_dict()
+    knobs: dict[str, list[Any]] = {}
+    for spec in specs:
+        knob, _, values = spec.partition("=")
+        if knob not in defaults or not values:
+            raise InvalidInput(f"--sweep expects KNOB=V1,V2 with KNOB one of {', '.join(defaults)}")
+        try:
+            knobs[knob] = [type(defaults[knob])(v) for v in values.split(",")]
+        except ValueError:
+            raise InvalidInput(f"--sweep {spec}: values must be numbers") from None
+    return knobs
 
 
 def _spark(settings: Settings, app_name: str) -> Any:
@@ -89,15 +107,19 @@ def evaluate(
     vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
     min_count: MinCount = 5, partitions: Partitions = 2,
     skip_bad: SkipBad = False, out: Out = None,
+    sweep: Annotated[list[str] | None, typer.Option(
+        help="also score variants: KNOB=V1,V2 (repeatable), one knob changed at a time")] = None,
 ) -> None:
     """RecSys-2018 metrics (R-precision, NDCG, clicks) on held-out playlists beside popularity."""
     from batch.evaluate import EvalOptions
     from batch.evaluate import evaluate as run
+    from batch.evaluate import sweep as variants_of
 
     settings: Settings = ctx.obj
-    options = EvalOptions(input, holdout_fraction, seed_tracks, k,
-                          _params(vector_size, window, iterations, min_count, partitions), skip_bad)
-    report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
+    params = _params(vector_size, window, iterations, min_count, partitions)
+    variants = variants_of(params, _knobs(sweep or []))
+    options = EvalOptions(input, holdout_fraction, seed_tracks, k, params, skip_bad)
+    report = run(_spark(settings, "p2v-evaluate"), options, progress=_err, variants=variants)
     print(report.table())
     print(f"report: {_write_json(report.as_dict(), out, settings.home / 'eval', 'eval')}")
 

@@ -1,0 +1,121 @@
+"""The training job end to end: real Spark, the real MongoDB-wire server, a generated corpus."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from batch import registry, writes
+from batch.train import TrainOptions, train
+from batch.word2vec import Word2VecParams
+from playlist2vec import store, vectors
+from playlist2vec.cli import main
+from playlist2vec.errors import PipelineError
+from playlist2vec.settings import Settings
+
+# each test trains on a (small) corpus: minutes on a busy 2-core machine
+pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1500)]
+PARAMS = Word2VecParams(vector_size=8, window=3, iterations=1, min_count=3, partitions=2)
+
+
+def _corpus(folder: Path) -> list[dict[str, Any]]:
+    return [p for f in sorted(folder.glob("*.json")) for p in json.loads(f.read_text())["playlists"]]
+
+
+def _cli(settings: Settings, *args: str) -> int:
+    return main(["--home", str(settings.home), "--mongo-uri", settings.mongo_uri.get_secret_value(),
+                 "--mongo-db", settings.mongo_db, "--spark-master", settings.spark_master, *args])
+
+
+def _sink_watching(settings: Settings, db: Any, seen: list[tuple[str, set[str]]]) -> writes.Sink:
+    """The real sink, noting which models are active while each collection is written."""
+    real = writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
+
+    def sink(rows: Any, collection: str, build: writes.OpsBuilder, tolerate: frozenset[int]) -> int:
+        seen.append((collection, {m["_id"] for m in db[store.MODELS].find({"status": "active"})}))
+        return real(rows, collection, build, tolerate)
+
+    return sink
+
+
+def test_train_writes_the_model_then_switches_to_it(spark: Any, settings: Settings, db: Any,
+                                                     corpus_dir: Path, capsys: Any) -> None:
+    playlists = _corpus(corpus_dir)
+    counts = Counter(t["track_uri"] for p in playlists for t in p["tracks"])
+    vocabulary = {t for t, c in counts.items() if c >= PARAMS.min_count}
+
+    # first run through the CLI
+    assert _cli(settings, "train", "--input", str(corpus_dir), "--vector-size", "8", "--window", "3",
+                "--iterations", "1", "--min-count", "3") == 0
+    assert "active" in capsys.readouterr().out
+    first = store.active_model(db)
+    assert first["vocab_size"] == len(vocabulary) and first["corpus"]["playlists"] == len(playlists)
+    stored = db[store.TRACK_VECTORS].find({"_id.m": first["_id"]})
+    assert {d["_id"]["t"]: d["count"] for d in stored} == {t: counts[t] for t in vocabulary}
+    assert db[store.TRACKS].count_documents({}) == len(counts)
+    assert db[store.PLAYLISTS].count_documents({"deleted": False}) == len(playlists)
+
+    # a playlist vector is the mean of its known tracks' vectors
+    uris, matrix = store.load_track_vectors(db, first["_id"])
+    by_uri = dict(zip(uris, matrix, strict=True))
+    for p in playlists[:50]:
+        doc = db[store.PLAYLIST_VECTORS].find_one({"_id": p["pid"]})
+        known = [by_uri[t["track_uri"]] for t in p["tracks"] if t["track_uri"] in by_uri]
+        assert doc["n_tracks"] == len(p["tracks"]) and doc["n_known"] == len(known)
+        assert doc["model_version"] == first["_id"] and doc["source"] == "batch"
+        np.testing.assert_allclose(vectors.decode(doc["vector"]), np.mean(known, axis=0), atol=1e-5)
+    stored_playlist = db[store.PLAYLISTS].find_one({"_id": playlists[0]["pid"]})
+    assert stored_playlist["tracks"] == [t["track_uri"] for t in playlists[0]["tracks"]]
+
+    # a newer (streamed) edit of a playlist must survive the corpus
+    newer = playlists[1]["modified_at"] + 100
+    db[store.PLAYLISTS].replace_one({"_id": playlists[1]["pid"]},
+                                    {"name": "edited", "tracks": [], "modified_at": newer,
+                                     "updated_at": datetime.now(UTC), "deleted": False})
+
+    # second run of the same input: the registry switches only after every write
+    seen: list[tuple[str, set[str]]] = []
+    report = train(settings, spark, TrainOptions(str(corpus_dir), PARAMS),
+                   sink=_sink_watching(settings, db, seen), progress=lambda _: None)
+    assert [c for c, _ in seen] == [store.TRACK_VECTORS, store.TRACKS, store.PLAYLISTS,
+                                    store.PLAYLIST_VECTORS]
+    assert all(active == {first["_id"]} for _, active in seen)
+    models = {m["_id"]: m for m in db[store.MODELS].find()}
+    assert models[report.version]["status"] == registry.ACTIVE
+    assert models[first["_id"]]["status"] == registry.RETIRED
+    assert store.active_model(db)["_id"] == report.version
+    assert db[store.PLAYLISTS].count_documents({}) == len(playlists)
+    assert db[store.PLAYLISTS].find_one({"_id": playlists[1]["pid"]})["name"] == "edited"
+    assert db[store.PLAYLIST_VECTORS].count_documents({"model_version": report.version}) \
+        == len(playlists) - 1
+    assert db[store.TRACK_VECTORS].count_documents({"_id.m": report.version}) == len(vocabulary)
+
+
+def _raise_in_executor(rows: Any) -> list[Any]:
+    raise ValueError("injected failure")
+
+
+def test_a_failure_midway_leaves_the_old_model_active(spark: Any, settings: Settings, db: Any,
+                                                      corpus_dir: Path) -> None:
+    old = registry.save(db, registry.new_model(datetime(2026, 1, 1, tzinfo=UTC), {}, "x"),
+                        status=registry.ACTIVE)
+    real = writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
+
+    def failing(rows: Any, collection: str, build: writes.OpsBuilder, tolerate: frozenset[int]) -> int:
+        # the second collection fails inside the executors, as a real write error would
+        return real(rows, collection, build if collection == store.TRACK_VECTORS
+                    else _raise_in_executor, tolerate)
+
+    with pytest.raises(PipelineError, match=r"stage tracks failed: .*injected failure"):
+        train(settings, spark, TrainOptions(str(corpus_dir), PARAMS), sink=failing,
+              progress=lambda _: None)
+    assert store.active_model(db)["_id"] == old["_id"]
+    [failed] = db[store.MODELS].find({"_id": {"$ne": old["_id"]}})
+    assert failed["status"] == registry.FAILED and failed["error"]["stage"] == store.TRACKS
+    assert db[store.PLAYLIST_VECTORS].count_documents({}) == 0
