@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -62,24 +63,26 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
         for label in chosen:
             strategy, params = known[label]
             builder = SnapshotBuilder(strategy, params, workdir, "bench")
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             snapshot = builder.build("tracks", ids, matrix)
             build_s = time.perf_counter() - started
+            build_cpu_s = time.process_time() - cpu_started
             live = LiveIndex("tracks")
             live.swap(snapshot, 0)
             engine.install(ModelState(label, dim, TrackVectors(ids, matrix), live,
                                       LiveIndex("playlists")))
             row: dict[str, Any] = {
                 "index": label, "strategy": strategy, "params": params.__dict__,
-                "build_s": round(build_s, 2),
+                "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 2),
                 "size_mb": round(sum(f.stat().st_size for f in snapshot.files) / 2**20, 1),
             }
             for k in KS:
-                latencies, recalls = [], []
+                latencies, cpu, recalls = [], [], []
                 for query, expected in zip(held_out, truth, strict=True):
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     found = live.search(query, k)
                     latencies.append(time.perf_counter() - started)
+                    cpu.append(time.process_time() - cpu_started)
                     hits = {int(item[1:]) for item, _ in found} & set(expected[:k].tolist())
                     recalls.append(len(hits) / k)
                 http = []
@@ -88,8 +91,11 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
                     client.get(f"/v1/tracks/{item}/similar", params={"k": k}).raise_for_status()
                     http.append(time.perf_counter() - started)
                 row[f"k{k}"] = {"recall": round(float(np.mean(recalls)), 4),
-                                **_percentiles("", latencies), **_percentiles("http_", http)}
+                                **_percentiles("", latencies), **_percentiles("cpu_", cpu),
+                                **_percentiles("http_", http)}
             report["results"].append(row)
+            # a shared machine inflates wall-clock numbers: say how busy it was
+            report["load"] = round(os.getloadavg()[0], 1)
             builder.remove_stale()
             _write(out, report)  # after each configuration: a long run shows partial results
             log.info("measured %s: %s", label, row)
@@ -105,16 +111,19 @@ def _write(out: Path, report: dict[str, Any]) -> None:
 def table(report: dict[str, Any]) -> str:
     """The report as a fixed-width table."""
     lines = [f"bench serve: {report['items']} x {report['dim']} {report['distribution']}, "
-             f"{report['queries']} queries per cell, latency in ms"]
-    header = f"{'index':<10}{'build_s':>9}{'size_mb':>9}"
+             f"{report['queries']} queries per cell, latency in ms (cpu = process CPU time per "
+             f"in-process query, what an idle core would take), load average {report['load']}"]
+    header = f"{'index':<10}{'build_s':>9}{'cpu_s':>8}{'size_mb':>9}"
     for k in KS:
-        header += f"{'rec@' + str(k):>9}{'p50':>8}{'p99':>8}{'http50':>8}{'http99':>8}"
+        header += (f"{'rec@' + str(k):>9}{'p50':>8}{'p99':>8}{'cpu50':>8}{'cpu99':>8}"
+                   f"{'http50':>8}{'http99':>8}")
     lines.append(header)
     for row in report["results"]:
-        line = f"{row['index']:<10}{row['build_s']:>9}{row['size_mb']:>9}"
+        line = f"{row['index']:<10}{row['build_s']:>9}{row['build_cpu_s']:>8}{row['size_mb']:>9}"
         for k in KS:
             cell = row[f"k{k}"]
             line += (f"{cell['recall']:>9}{cell['p50_ms']:>8}{cell['p99_ms']:>8}"
+                     f"{cell['cpu_p50_ms']:>8}{cell['cpu_p99_ms']:>8}"
                      f"{cell['http_p50_ms']:>8}{cell['http_p99_ms']:>8}")
         lines.append(line)
     return "\n".join(lines)
