@@ -26,8 +26,8 @@ from batch.evaluate import (
     score_vectors,
 )
 from batch.generate import generate_corpus
-from batch.metrics import Scores
 from batch.reader import load_corpus
+from batch.scoring import Scores
 from batch.train import Stages, TrainOptions, corpus_stats, train_playlists
 from batch.word2vec import Word2VecParams
 from playlist2vec import store

@@ -12,8 +12,8 @@ import numpy as np
 
 from batch import corpus as transforms
 from batch import word2vec
-from batch.metrics import Scores, mean_scores
 from batch.reader import load_corpus
+from batch.scoring import Scores, mean_scores
 from batch.word2vec import Word2VecParams
 from playlist2vec.recommend import Search, exact_search, recommend, seed_query
 from playlist2vec.vectors import FloatArray, normalize

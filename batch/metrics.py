@@ -1,61 +1,50 @@
-"""RecSys Challenge 2018 metrics for one recommendation list (track level) and their means."""
+"""Prometheus metrics of a batch run (`p2v_batch_*`), written as a textfile at the end of the run.
+
+A batch job is not scraped while it runs; its last run is published as a node-exporter style
+textfile (`P2V_HOME/metrics/batch.prom`) that a collector or a push step picks up.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence, Set
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Mapping
+from pathlib import Path
 
-NO_CLICK = 51  # "recommended songs clicks" when nothing relevant is in the list
-
-
-def r_precision(recs: Sequence[str], truth: Set[str]) -> float:
-    """Share of the truth found among the first |truth| recommendations."""
-    if not truth:
-        return 0.0
-    return len(truth.intersection(recs[: len(truth)])) / len(truth)
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 
-def ndcg(recs: Sequence[str], truth: Set[str]) -> float:
-    """DCG of the list over the DCG of a perfect list of the same length (binary relevance)."""
-    if not truth or not recs:
-        return 0.0
-    dcg = sum(1.0 / math.log2(i + 2) for i, item in enumerate(recs) if item in truth)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(truth), len(recs))))
-    return dcg / ideal
+class BatchMetrics:
+    """The batch series, on their own registry unless one is injected (tests)."""
 
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.stage_seconds = Gauge("p2v_batch_stage_duration_seconds", "Wall time of each stage of "
+                                   "the last run, seconds", ["stage"], registry=self.registry)
+        self.documents = Gauge("p2v_batch_documents_written", "Documents written by the last run",
+                               ["collection"], registry=self.registry)
+        self.vocabulary = Gauge("p2v_batch_vocabulary_size", "Tracks with a vector in the last "
+                                "trained model", registry=self.registry)
+        self.playlists = Gauge("p2v_batch_corpus_playlists", "Valid playlists read by the last run",
+                               registry=self.registry)
+        self.bad_records = Gauge("p2v_batch_bad_records", "Malformed records skipped by the last run",
+                                 registry=self.registry)
+        self.success = Gauge("p2v_batch_last_run_success", "1 if the last run activated its model",
+                             registry=self.registry)
+        self.finished = Gauge("p2v_batch_last_run_timestamp_seconds", "When the last run ended "
+                              "(Unix seconds)", registry=self.registry)
 
-def clicks(recs: Sequence[str], truth: Set[str]) -> int:
-    """Pages of 10 a user refreshes before the first relevant track (NO_CLICK if none)."""
-    for i, item in enumerate(recs):
-        if item in truth:
-            return i // 10
-    return NO_CLICK
+    def record(self, stage_seconds: Mapping[str, float], written: Mapping[str, int],
+               corpus: Mapping[str, int], vocabulary: int, success: bool) -> None:
+        for stage, seconds in stage_seconds.items():
+            self.stage_seconds.labels(stage).set(seconds)
+        for collection, count in written.items():
+            self.documents.labels(collection).set(count)
+        self.playlists.set(corpus.get("playlists", 0))
+        self.bad_records.set(corpus.get("bad_records", 0))
+        self.vocabulary.set(vocabulary)
+        self.success.set(1 if success else 0)
+        self.finished.set(time.time())
 
-
-@dataclass(frozen=True)
-class Scores:
-    """Means over evaluated playlists; `cold` counts those whose seeds had no known track."""
-
-    r_precision: float
-    ndcg: float
-    clicks: float
-    playlists: int
-    cold: int = 0
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def mean_scores(lists: Iterable[tuple[Sequence[str], Set[str]]], cold: int = 0) -> Scores:
-    """Mean metrics over (recommendations, truth) pairs."""
-    r = n = c = 0.0
-    count = 0
-    for recs, truth in lists:
-        r += r_precision(recs, truth)
-        n += ndcg(recs, truth)
-        c += clicks(recs, truth)
-        count += 1
-    if not count:
-        return Scores(0.0, 0.0, float(NO_CLICK), 0, cold)
-    return Scores(r / count, n / count, c / count, count, cold)
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(path), self.registry)

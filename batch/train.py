@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch import corpus as transforms
 from batch import registry, word2vec, writes
+from batch.metrics import BatchMetrics
 from batch.reader import Corpus, load_corpus
 from batch.word2vec import Word2VecParams
 from playlist2vec import spark_vectors, store
@@ -137,7 +139,7 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
         metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written)}
         model = registry.save(db, model, status=registry.READY, metrics=metrics)
         with stages("activate"):
-            registry.activate(db, model, datetime.now(UTC))
+            model = registry.activate(db, model, datetime.now(UTC))
         vectors.unpersist()
     except Exception as exc:
         registry.fail(db, model, stages.current, error_line(exc))
@@ -145,7 +147,16 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
                             "the active model is unchanged") from exc
     finally:
         db.client.close()
+        success = model["status"] == registry.ACTIVE
+        published = BatchMetrics()
+        published.record(stages.seconds, report.written, stats, report.vocab_size, success)
+        published.write(metrics_path(settings))
     return report
+
+
+def metrics_path(settings: Settings) -> Path:
+    """Where the last run's `p2v_batch_*` metrics are written (Prometheus textfile format)."""
+    return settings.home / "metrics" / "batch.prom"
 
 
 def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: str,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from batch import registry, writes
-from batch.train import TrainOptions, train
+from batch.train import TrainOptions, metrics_path, train
 from batch.word2vec import Word2VecParams
 from playlist2vec import store, vectors
 from playlist2vec.cli import main
@@ -54,6 +54,7 @@ def test_train_writes_the_model_then_switches_to_it(spark: Any, settings: Settin
     assert _cli(settings, "train", "--input", str(corpus_dir), "--vector-size", "8", "--window", "3",
                 "--iterations", "1", "--min-count", "3") == 0
     assert "active" in capsys.readouterr().out
+    assert "p2v_batch_last_run_success 1.0" in metrics_path(settings).read_text()
     first = store.active_model(db)
     assert first["vocab_size"] == len(vocabulary) and first["corpus"]["playlists"] == len(playlists)
     stored = db[store.TRACK_VECTORS].find({"_id.m": first["_id"]})
@@ -119,3 +120,4 @@ def test_a_failure_midway_leaves_the_old_model_active(spark: Any, settings: Sett
     [failed] = db[store.MODELS].find({"_id": {"$ne": old["_id"]}})
     assert failed["status"] == registry.FAILED and failed["error"]["stage"] == store.TRACKS
     assert db[store.PLAYLIST_VECTORS].count_documents({}) == 0
+    assert "p2v_batch_last_run_success 0.0" in metrics_path(settings).read_text()
