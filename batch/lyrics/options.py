@@ -22,11 +22,11 @@ class FetchOptions:
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """Word2Vec over lyric words."""
+    """Word2Vec over lyric words (the playlist model's knobs, see batch.word2vec.Word2VecParams)."""
 
     vector_size: int = 32
     min_count: int = 5  # words seen fewer times are dropped from the vocabulary
     window: int = 5
-    max_iter: int = 1
+    iterations: int = 5
     seed: int = 42
     stop_words: frozenset[str] = field(default_factory=frozenset)

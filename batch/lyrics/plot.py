@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batch.lyrics.stats import Correlation
+from batch.lyrics.stats import Correlation, fmt
 
 
 def hexbin(song_distance: np.ndarray, lyric_distance: np.ndarray, result: Correlation, out: Path) -> Path:
@@ -22,8 +22,8 @@ def hexbin(song_distance: np.ndarray, lyric_distance: np.ndarray, result: Correl
         ax.set_xlabel("cosine distance of song embeddings (playlists)")
         ax.set_ylabel("cosine distance of lyric embeddings")
         low, high = result.spearman_ci
-        ax.set_title(f"{result.n} song pairs: Spearman {result.spearman:.2f} "
-                     f"[{low:.2f}, {high:.2f}], Pearson {result.pearson:.2f}", fontsize=10)
+        ax.set_title(f"{result.n} song pairs: Spearman {fmt(result.spearman)} "
+                     f"[{fmt(low)}, {fmt(high)}], Pearson {fmt(result.pearson)}", fontsize=10)
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, bbox_inches="tight")
     finally:

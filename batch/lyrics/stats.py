@@ -60,11 +60,16 @@ def strength(r: float) -> str:
     return "weak" if size < 0.3 else "moderate" if size < 0.5 else "strong"
 
 
+def fmt(r: float) -> str:
+    """Two decimals, without the "-0.00" that a tiny negative value would print."""
+    return f"{round(r, 2) + 0.0:.2f}"
+
+
 def conclusion(c: Correlation) -> str:
     """One sentence: is there a meaningful correlation, with the numbers that say so."""
-    numbers = (f"Spearman {c.spearman:.2f}, {c.confidence:.0%} CI [{c.spearman_ci[0]:.2f}, "
-               f"{c.spearman_ci[1]:.2f}]; Pearson {c.pearson:.2f}, CI [{c.pearson_ci[0]:.2f}, "
-               f"{c.pearson_ci[1]:.2f}]; {c.n} song pairs")
+    numbers = (f"Spearman {fmt(c.spearman)}, {c.confidence:.0%} CI [{fmt(c.spearman_ci[0])}, "
+               f"{fmt(c.spearman_ci[1])}]; Pearson {fmt(c.pearson)}, CI [{fmt(c.pearson_ci[0])}, "
+               f"{fmt(c.pearson_ci[1])}]; {c.n} song pairs")
     if not c.meaningful:
         return (f"No meaningful correlation between song-embedding and lyric-embedding distances "
                 f"({numbers}): playlists do not group songs by lyrical theme.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
 import socket
 import threading
 import time
@@ -17,10 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from playlist2vec.errors import StackError
@@ -90,38 +92,85 @@ def build_app(script: Script, stats: Stats) -> Starlette:
         finally:
             stats.in_flight -= 1
 
-    return Starlette(routes=[Route("/lyrics", lyrics)])
+    async def report(request: Request) -> JSONResponse:
+        return JSONResponse({"requests": stats.requests, "in_flight": stats.in_flight,
+                             "max_in_flight": stats.max_in_flight, "per_title": dict(stats.per_title)})
+
+    return Starlette(routes=[Route("/lyrics", lyrics), Route("/stats", report)])
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunningProvider:
     port: int
-    stats: Stats
 
     @property
     def url_template(self) -> str:
         return f"http://127.0.0.1:{self.port}/lyrics?artist={{artist}}&title={{title}}"
 
+    def stats(self) -> Stats:
+        """The provider's counters so far (read over HTTP, so it works across processes)."""
+        data = httpx.get(f"http://127.0.0.1:{self.port}/stats", timeout=5).json()
+        return Stats(**{**data, "per_title": Counter(data["per_title"])})
+
+
+def _server(script: Script, port: int | None = None) -> uvicorn.Server:
+    config = uvicorn.Config(build_app(script, Stats()), host="127.0.0.1", port=port or 0,
+                            log_level="warning", lifespan="off", access_log=False, backlog=4096)
+    return uvicorn.Server(config)
+
+
+def _run_in_process(script: Script, port: int) -> None:
+    _server(script, port).run()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(provider: RunningProvider, alive: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            provider.stats()
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline or not alive():
+                raise StackError("synthetic lyrics provider did not start") from None
+            time.sleep(0.05)
+
 
 @contextmanager
-def serve(script: Script, startup_timeout_s: float = 10.0) -> Iterator[RunningProvider]:
-    """Run the provider in a background thread on a free 127.0.0.1 port until the block ends."""
-    stats = Stats()
+def serve(script: Script, own_process: bool = False,
+          startup_timeout_s: float = 20.0) -> Iterator[RunningProvider]:
+    """Run the provider on a free 127.0.0.1 port until the block ends.
+
+    In a thread by default (faults scripted with any callable); in its own process when the
+    caller measures its own CPU-bound throughput, as a remote provider would not share it.
+    """
+    if own_process:
+        provider = RunningProvider(_free_port())
+        process = multiprocessing.get_context("spawn").Process(
+            target=_run_in_process, args=(script, provider.port), daemon=True, name="synthetic-lyrics")
+        process.start()
+        try:
+            _wait_ready(provider, process.is_alive, startup_timeout_s)
+            yield provider
+        finally:
+            process.terminate()
+            process.join(timeout=10)
+        return
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(build_app(script, stats), log_level="warning", lifespan="off",
-                            access_log=False, backlog=4096)
-    server = uvicorn.Server(config)
+    server = _server(script)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="synthetic-lyrics")
     thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise StackError("synthetic lyrics provider did not start")
-        time.sleep(0.01)
     try:
-        yield RunningProvider(sock.getsockname()[1], stats)
+        provider = RunningProvider(sock.getsockname()[1])
+        _wait_ready(provider, thread.is_alive, startup_timeout_s)
+        yield provider
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from pymongo import ReplaceOne
 from pymongo.database import Database
 
+from batch import word2vec
 from batch.lyrics import cache, embed
 from batch.lyrics.options import TrainOptions
 from batch.lyrics.tokens import tokenize
+from batch.word2vec import Word2VecParams
 from playlist2vec import spark, store, vectors
 from playlist2vec.errors import NotReady
 from playlist2vec.settings import Settings
@@ -52,13 +54,12 @@ def token_lists(db: Database[dict[str, Any]], stop_words: frozenset[str]) -> Ite
 
 def fit(songs: DataFrame, options: TrainOptions) -> tuple[DataFrame, int]:
     """(track_uri, vector, n_words, n_known) per song, and the vocabulary size."""
-    from pyspark.ml.feature import Word2Vec
-
-    word2vec = Word2Vec(vectorSize=options.vector_size, minCount=options.min_count,
-                        windowSize=options.window, maxIter=options.max_iter, seed=options.seed,
-                        inputCol="words", outputCol="mean")
-    words = embed.word_vectors(word2vec.fit(songs))
-    return embed.song_means(songs, words), words.count()
+    sentences = embed.as_sentences(songs)
+    model = word2vec.fit(sentences, Word2VecParams(
+        vector_size=options.vector_size, window=options.window, iterations=options.iterations,
+        min_count=options.min_count, seed=options.seed))
+    words = word2vec.track_vectors(model)
+    return embed.song_means(sentences, words), words.count()
 
 
 def build_writes(rows: Iterable[Mapping[str, Any]], model: Mapping[str, Any],

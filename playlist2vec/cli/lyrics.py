@@ -41,7 +41,7 @@ def train(
     vector_size: Annotated[int, typer.Option(min=2, help="lyric embedding dimension")] = TRAIN.vector_size,
     min_count: Annotated[int, typer.Option(min=1, help="drop words seen fewer times")] = TRAIN.min_count,
     window: Annotated[int, typer.Option(min=1, help="Word2Vec window")] = TRAIN.window,
-    max_iter: Annotated[int, typer.Option(min=1, help="Word2Vec iterations")] = TRAIN.max_iter,
+    iterations: Annotated[int, typer.Option(min=1, help="passes over the lyrics")] = TRAIN.iterations,
     seed: Annotated[int, typer.Option(help="random seed")] = TRAIN.seed,
     stop_words: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, help="file of words to drop, one per line")] = None,
@@ -52,7 +52,7 @@ def train(
 
     words = tokens.read_stop_words(stop_words) if stop_words else frozenset()
     options = TrainOptions(vector_size=vector_size, min_count=min_count, window=window,
-                           max_iter=max_iter, seed=seed, stop_words=words)
+                           iterations=iterations, seed=seed, stop_words=words)
     print(train_lyrics(ctx.obj, options).line())
 
 

@@ -51,8 +51,8 @@ def test_fetch_honours_cap_retries_records_failures_and_caches(settings: Setting
     titles = _catalogue(db, n_plain=40)
     with synthetic.serve(_script()) as provider:
         first = fetch_lyrics(settings, provider.url_template, OPTIONS)
-        assert provider.stats.max_in_flight == CONCURRENCY  # the cap is reached and never passed
-        assert provider.stats.requests == first.requests == len(titles) + 2 + 1 + 2
+        assert provider.stats().max_in_flight == CONCURRENCY  # the cap is reached and never passed
+        assert provider.stats().requests == first.requests == len(titles) + 2 + 1 + 2
         assert (first.found, first.not_found, first.errors) == (len(titles) - 2, 1, 1)
         assert first.unnamed == 1 and first.cached == 0
 
@@ -65,15 +65,15 @@ def test_fetch_honours_cap_retries_records_failures_and_caches(settings: Setting
         assert "502" in docs["broken"]["error"] and docs["broken"]["fetched_at"] is not None
         assert docs["song 7"]["text"] == "words of song 7 by artist 1"
 
-        before = provider.stats.requests
+        before = provider.stats().requests
         again = fetch_lyrics(settings, provider.url_template, OPTIONS)
-        assert provider.stats.requests == before  # everything answered is cached, errors included
+        assert provider.stats().requests == before  # everything answered is cached, errors included
         assert again.fetched == 0 and again.cached == len(titles)
 
         retried = fetch_lyrics(settings, provider.url_template,
                                FetchOptions(**{**OPTIONS.__dict__, "retry_errors": True}))
-        assert provider.stats.per_title["broken"] == 3 + 2  # one fault left, then the lyrics
-        assert provider.stats.requests == before + 2
+        assert provider.stats().per_title["broken"] == 3 + 2  # one fault left, then the lyrics
+        assert provider.stats().requests == before + 2
         assert (retried.fetched, retried.found) == (1, 1)
     assert _by_title(db)["broken"]["status"] == "found"
 
@@ -84,7 +84,7 @@ def test_timeouts_are_retried(settings: Settings, db: Any) -> None:
     script = synthetic.Script(lyrics=_lyrics, faults={"slow": [Fault(delay_s=2.0)]})
     with synthetic.serve(script) as provider:
         summary = fetch_lyrics(settings, provider.url_template, OPTIONS)
-        assert provider.stats.per_title["slow"] == 2
+        assert provider.stats().per_title["slow"] == 2
     assert summary.found == 1
     assert db[store.LYRICS].find_one({"_id": "spotify:track:slow"})["attempts"] == 2
 

@@ -53,7 +53,7 @@ def test_planted_themes_are_recovered(settings: Settings, db: Any, spark: Any, t
     stop_words.write_text("the\nand\n")
     # the CLI's Spark session is the test session (getOrCreate)
     code = main(["--mongo-uri", settings.mongo_uri.get_secret_value(), "--mongo-db", settings.mongo_db,
-                 "lyrics", "train", "--vector-size", "16", "--min-count", "1", "--max-iter", "10",
+                 "lyrics", "train", "--vector-size", "16", "--min-count", "1", "--iterations", "10",
                  "--seed", "3", "--stop-words", str(stop_words)])
     assert code == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from batch.lyrics.stats import conclusion, correlation, strength
+from batch.lyrics.stats import conclusion, correlation, fmt, strength
 from playlist2vec.errors import InvalidInput
 
 
@@ -51,6 +51,10 @@ def test_interval_covers_the_planted_value_at_about_its_level() -> None:
 def test_significant_but_tiny_correlation_is_not_meaningful() -> None:
     c = correlation(*_planted(0.05, 200_000, seed=3))
     assert c.spearman_ci[0] > 0 and not c.meaningful
+
+
+def test_no_negative_zero_in_print() -> None:
+    assert fmt(-0.001) == "0.00" and fmt(-0.006) == "-0.01" and fmt(0.125) in ("0.12", "0.13")
 
 
 def test_strength_words() -> None:
