@@ -3,6 +3,7 @@ by k-means cluster or by a keyword in the playlist name, drawn as a PNG."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,12 +83,14 @@ def kmeans(matrix: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 
 def keyword_groups(names: Sequence[str], keywords: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Group per name: the first keyword it contains (case-insensitive), else `other`."""
+    """Group per name: the first keyword it contains as a whole word (case-insensitive), else `other`."""
     words = [w.strip().lower() for w in keywords if w.strip()]
     if not words:
         raise InvalidInput("--color-by keyword needs at least one --keyword")
     legend = [*words, OTHER]
-    groups = [next((i for i, w in enumerate(words) if w in name.lower()), len(words))
+    # whole words, so `rap` does not colour "trap" or "grapes"
+    patterns = [re.compile(rf"(?<!\w){re.escape(w)}(?!\w)", re.IGNORECASE) for w in words]
+    groups = [next((i for i, p in enumerate(patterns) if p.search(name)), len(words))
               for name in names]
     return np.array(groups, dtype=int), legend
 
@@ -140,8 +143,8 @@ def render(playlist_map: PlaylistMap, out: Path) -> Path:
             ax.scatter(points[:, 0], points[:, 1], s=6 if grey else 12, alpha=0.35 if grey else 0.8,
                        color="0.7" if grey else palette(group % palette.N), linewidths=0,
                        label=f"{label} ({len(points)})", zorder=1 if grey else 2)
-        ax.set_title(f"{len(m.pids)} playlists of model {m.model_version}, PCA of their vectors, "
-                     f"coloured by {m.color_by}", fontsize=11)
+        ax.set_title(f"{len(m.pids)} playlist vectors in 2-D (PCA), coloured by {m.color_by}\n"
+                     f"model {m.model_version}", fontsize=11)
         ax.set_xlabel(f"PC1 ({m.explained[0]:.0%} of variance)")
         ax.set_ylabel(f"PC2 ({m.explained[1]:.0%} of variance)")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,

@@ -53,10 +53,10 @@ def test_kmeans_never_asks_for_more_clusters_than_points() -> None:
 
 
 def test_keyword_groups_take_the_first_matching_word_case_insensitively() -> None:
-    names = ["Chill Rock", "rock on", "JAZZ nights", "workout", ""]
-    groups, legend = keyword_groups(names, ["chill", " Rock ", "jazz"])
-    assert legend == ["chill", "rock", "jazz", OTHER]
-    assert [legend[g] for g in groups] == ["chill", "rock", "jazz", OTHER, OTHER]
+    names = ["Chill Rock", "rock on", "JAZZ nights", "workout", "", "rocky road", "road trip!"]
+    groups, legend = keyword_groups(names, ["chill", " Rock ", "jazz", "road trip"])
+    assert legend == ["chill", "rock", "jazz", "road trip", OTHER]
+    assert [legend[g] for g in groups] == ["chill", "rock", "jazz", OTHER, OTHER, OTHER, "road trip"]
 
 
 def test_keyword_colouring_without_a_keyword_is_bad_input() -> None:
