@@ -7,6 +7,7 @@ entry point (metrics endpoint, signal handling, stop between batches).
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
@@ -22,7 +23,7 @@ from pymongo.database import Database
 
 from playlist2vec import spark as spark_factory
 from playlist2vec import store, topics
-from playlist2vec.errors import PipelineError
+from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.settings import Settings
 from streaming import dead_letters, sink, transform, validation
 from streaming.listener import MetricsListener
@@ -38,6 +39,19 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 120.0  # how long a stop request waits for the running batch to finish
 
 
+_UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes"}
+
+
+def spark_interval(trigger: str) -> str:
+    """`500ms`, `1s`, `2m` (or Spark's own `1 second`) as an interval Spark parses; else ConfigError."""
+    match = re.fullmatch(r"\s*(\d+)\s*(ms|s|m)\s*", trigger)
+    if match:
+        return f"{match[1]} {_UNITS[match[2]]}"
+    if re.fullmatch(r"\s*\d+\s+(milliseconds?|seconds?|minutes?)\s*", trigger):
+        return trigger.strip()
+    raise ConfigError(f"bad trigger {trigger!r} (P2V_STREAM_TRIGGER): expected e.g. 500ms, 1s, 2m")
+
+
 @dataclass(frozen=True)
 class StreamOptions:
     checkpoint: Path
@@ -50,7 +64,7 @@ class StreamOptions:
                       max_offsets_per_trigger: int | None = None) -> StreamOptions:
         return cls(
             checkpoint=checkpoint or settings.checkpoints_dir / "stream",
-            trigger=trigger or settings.stream_trigger,
+            trigger=spark_interval(trigger or settings.stream_trigger),
             max_offsets_per_trigger=max_offsets_per_trigger or settings.stream_max_offsets_per_trigger,
         )
 
@@ -171,7 +185,7 @@ def start(spark: SparkSession, settings: Settings, options: StreamOptions,
               .foreachBatch(partial(process_batch, ctx))
               .option("checkpointLocation", str(options.checkpoint)))
     writer = (writer.trigger(availableNow=True) if options.available_now
-              else writer.trigger(processingTime=options.trigger))
+              else writer.trigger(processingTime=spark_interval(options.trigger)))
     return RunningStream(writer.start(), ctx, listener, spark)
 
 

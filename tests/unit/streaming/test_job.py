@@ -1,0 +1,32 @@
+"""Job options: trigger shorthands become intervals Spark parses; garbage fails at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from playlist2vec.errors import ConfigError
+from playlist2vec.settings import Settings
+from streaming.job import StreamOptions, spark_interval
+
+
+@pytest.mark.parametrize(("given", "spark"), [
+    ("1s", "1 seconds"), ("500ms", "500 milliseconds"), ("2m", "2 minutes"), (" 3 s ", "3 seconds"),
+    ("200 milliseconds", "200 milliseconds"), ("1 second", "1 second"),
+])
+def test_trigger_shorthands(given: str, spark: str) -> None:
+    assert spark_interval(given) == spark
+
+
+@pytest.mark.parametrize("bad", ["fast", "1h", "-1s", "1.5s", ""])
+def test_bad_trigger_names_the_setting(bad: str) -> None:
+    with pytest.raises(ConfigError, match="P2V_STREAM_TRIGGER"):
+        spark_interval(bad)
+
+
+def test_options_default_from_settings() -> None:
+    settings = Settings.load({}, home="/srv/p2v", stream_trigger="250ms", stream_max_offsets_per_trigger=7)
+    options = StreamOptions.from_settings(settings)
+    assert (str(options.checkpoint), options.trigger, options.max_offsets_per_trigger) == (
+        "/srv/p2v/checkpoints/stream", "250 milliseconds", 7)
+    overridden = StreamOptions.from_settings(settings, trigger="2s", max_offsets_per_trigger=3)
+    assert (overridden.trigger, overridden.max_offsets_per_trigger) == ("2 seconds", 3)
