@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Annotated
@@ -19,6 +20,8 @@ def demo(
     rate: Annotated[float, typer.Option(min=0.1, help="Live edits per second after the tour")] = 2.0,
 ) -> None:
     """Start the stack, generate a corpus, train, stream, serve, and show fresh recommendations."""
+    # the tour speaks for itself; the stages log to P2V_HOME/logs
+    logging.getLogger().setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
