@@ -147,7 +147,8 @@ def serve(script: Script, own_process: bool = False,
     """Run the provider on a free 127.0.0.1 port until the block ends.
 
     In a thread by default (faults scripted with any callable); in its own process when the
-    caller measures its own CPU-bound throughput, as a remote provider would not share it.
+    caller measures its own CPU-bound throughput, as a remote provider would not share it (the
+    process is spawned, so the script must pickle and `__main__` must be import-safe).
     """
     if own_process:
         provider = RunningProvider(_free_port())

@@ -28,7 +28,7 @@ from playlist2vec.errors import NotReady
 from playlist2vec.settings import Settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,14 @@ def build_writes(rows: Iterable[Mapping[str, Any]], model: Mapping[str, Any],
         }, upsert=True)
 
 
-def train_lyrics(settings: Settings, options: TrainOptions | None = None,
-                 session: SparkSession | None = None) -> TrainSummary:
+def train_lyrics(settings: Settings, options: TrainOptions | None = None) -> TrainSummary:
     options = options or TrainOptions()
     started = time.monotonic()
     db = store.database(settings)
     songs = list(token_lists(db, options.stop_words))
     if not songs:
         raise NotReady("no lyrics with words cached: run `playlist2vec lyrics fetch` first")
-    session = session or spark.session(settings, "p2v-lyrics-train", kafka=False)
+    session = spark.session(settings, "p2v-lyrics-train", kafka=False)
     frame = session.createDataFrame(songs, "track_uri string, words array<string>")
     means, vocab_size = fit(frame, options)
     version = datetime.now(UTC).strftime("lyrics-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
