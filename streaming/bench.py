@@ -26,7 +26,7 @@ import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from pymongo import ReplaceOne
+from pymongo import InsertOne
 from pymongo.database import Database
 
 from playlist2vec import store, topics, vectors
@@ -36,9 +36,9 @@ from playlist2vec.settings import Settings
 from streaming.producer import kafka_producer, publish
 from streaming.simulate import SimEvent
 
-READY_TIMEOUT_S = 180.0
+READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
 STOP_TIMEOUT_S = 60.0
-DRAIN_TIMEOUT_S = 300.0
+DRAIN_TIMEOUT_S = 600.0
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -58,11 +58,9 @@ def stream_command(*args: str) -> list[str]:
 
 def seed_model(db: Database[dict[str, Any]], version: str, uris: list[str], matrix: np.ndarray,
                subtype: int) -> None:
-    """An active model with these track vectors, shaped like the batch registry writes it."""
+    """A new active model with these track vectors, shaped like the batch registry writes it."""
     store.bulk_write(db[store.TRACK_VECTORS], (
-        ReplaceOne({"_id": {"m": version, "t": uri}},
-                   {"_id": {"m": version, "t": uri}, "vector": vectors.encode(row, subtype), "count": 1},
-                   upsert=True)
+        InsertOne({"_id": {"m": version, "t": uri}, "vector": vectors.encode(row, subtype), "count": 1})
         for uri, row in zip(uris, matrix, strict=True)))
     db[store.MODELS].replace_one({"_id": version}, {
         "_id": version, "status": "active", "created_at": datetime.now(UTC),
