@@ -75,10 +75,14 @@ def test_train_writes_the_model_then_switches_to_it(spark: Any, settings: Settin
     assert stored_playlist["tracks"] == [t["track_uri"] for t in playlists[0]["tracks"]]
 
     # a newer (streamed) edit of a playlist must survive the corpus
-    newer = playlists[1]["modified_at"] + 100
-    db[store.PLAYLISTS].replace_one({"_id": playlists[1]["pid"]},
+    edited, newer = playlists[1]["pid"], playlists[1]["modified_at"] + 100
+    db[store.PLAYLISTS].replace_one({"_id": edited},
                                     {"name": "edited", "tracks": [], "modified_at": newer,
                                      "updated_at": datetime.now(UTC), "deleted": False})
+    db[store.PLAYLIST_VECTORS].replace_one({"_id": edited},
+                                           {"model_version": first["_id"], "n_tracks": 0,
+                                            "n_known": 0, "modified_at": newer,
+                                            "updated_at": datetime.now(UTC), "source": "stream"})
 
     # second run of the same input: the registry switches only after every write
     seen: list[tuple[str, set[str]]] = []
@@ -92,7 +96,8 @@ def test_train_writes_the_model_then_switches_to_it(spark: Any, settings: Settin
     assert models[first["_id"]]["status"] == registry.RETIRED
     assert store.active_model(db)["_id"] == report.version
     assert db[store.PLAYLISTS].count_documents({}) == len(playlists)
-    assert db[store.PLAYLISTS].find_one({"_id": playlists[1]["pid"]})["name"] == "edited"
+    assert db[store.PLAYLISTS].find_one({"_id": edited})["name"] == "edited"
+    assert db[store.PLAYLIST_VECTORS].find_one({"_id": edited})["source"] == "stream"
     assert db[store.PLAYLIST_VECTORS].count_documents({"model_version": report.version}) \
         == len(playlists) - 1
     assert db[store.TRACK_VECTORS].count_documents({"_id.m": report.version}) == len(vocabulary)
