@@ -23,7 +23,7 @@ from playlist2vec.vectors import FloatArray, angular_to_cosine, cosine_top_k, no
 class IndexParams:
     """Tuning knobs; each strategy reads the ones it has. `-1` means "derived from n"."""
 
-    trees: int = 50
+    trees: int = 10
     search_k: int = -1
     hnsw_m: int = 16
     hnsw_ef_construction: int = 100
@@ -31,8 +31,11 @@ class IndexParams:
 
 
 ANNOY_SEARCH_K_PER_RESULT = 200
-"""Auto search_k = 200 x n nodes: tree indexes need far more than Annoy's default (trees x n)
-to reach recall@500 >= 0.95 on embedding-like data (see the serving README)."""
+ANNOY_MIN_SEARCH_K = 10_000
+"""Auto search_k = max(200 x n, 10,000) nodes. Annoy's own default (trees x n) gives recall
+0.7-0.8 at k=10 and 0.6-0.9 at k=500 on embedding-like data; this gives >= 0.98 at k=10 and
+>= 0.95 at k=500 on 100k items. With a fixed node budget fewer trees search deeper, so 10
+trees beat 50 in recall as well as in build time and size (measured; see the serving README)."""
 
 
 class VectorIndex(ABC):
@@ -137,7 +140,7 @@ class AnnoyIndex(VectorIndex):
     def _search(self, unit_query: FloatArray, n: int) -> tuple[Sequence[int], np.ndarray]:
         search_k = self.params.search_k
         if search_k < 0:
-            search_k = max(ANNOY_SEARCH_K_PER_RESULT * n, self.params.trees * n)
+            search_k = max(ANNOY_SEARCH_K_PER_RESULT * n, ANNOY_MIN_SEARCH_K)
         rows, distances = self._annoy.get_nns_by_vector(
             unit_query.tolist(), n, search_k=search_k, include_distances=True)
         return rows, angular_to_cosine(np.asarray(distances, dtype=np.float32))

@@ -20,9 +20,9 @@ def serve(
         min=0, help="rebuild when more playlists than this changed since the snapshot")] = 10_000,
     index: Annotated[str | None, typer.Option(
         help="index strategy: annoy, exact or hnsw [env P2V_INDEX_STRATEGY, default annoy]")] = None,
-    trees: Annotated[int, typer.Option(min=1, help="Annoy trees")] = 50,
+    trees: Annotated[int, typer.Option(min=1, help="Annoy trees")] = 10,
     search_k: Annotated[int, typer.Option(
-        help="Annoy nodes inspected per query; -1: 200 x the results asked for")] = -1,
+        help="Annoy nodes inspected per query; -1: max(200 x results asked for, 10000)")] = -1,
     shard: Annotated[str | None, typer.Option(
         help="i/n: serve only playlists with pid % n == i (tracks are served whole)")] = None,
     instance: Annotated[str | None, typer.Option(
