@@ -1,0 +1,33 @@
+"""`playlist2vec demo --once` from a clean state: the whole pipeline, one measured live update."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from playlist2vec.cli import main
+from playlist2vec.stack import LocalStack
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+def test_demo_once_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import private_settings  # noqa: PLC0415 - shared helper, not a fixture
+
+    settings = private_settings(tmp_path / "home", spark_master="local[2]")
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+
+    assert main(["demo", "--once", "--playlists", "1500"]) == 0
+
+    out = capsys.readouterr().out
+    latency = re.search(r"a live edit travelled .* in ([0-9.]+)s", out)
+    assert latency is not None, out
+    assert 0 < float(latency.group(1)) < 120
+    assert out.count("continues with:") == 2
+    assert re.search(r"^\s{6}\S.* - \S", out, re.MULTILINE), "recommendations show track and artist names"
+    stack = LocalStack(settings)
+    assert stack.pid("kafka") is None and stack.pid("mongo") is None, "the demo stops the stack it started"
