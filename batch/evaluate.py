@@ -48,7 +48,8 @@ def score_vectors(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray]
         return mean_scores((((), c.truth) for c in cases), cold=len(cases))
     items = list(track_vectors)
     search = exact_search(items, normalize(np.stack([track_vectors[t] for t in items])))
-    results, cold = [], 0
+    results: list[tuple[Sequence[str], frozenset[str]]] = []
+    cold = 0
     for case in cases:
         query = seed_query(case.seeds, track_vectors)
         if query is None:

@@ -13,7 +13,7 @@ def r_precision(recs: Sequence[str], truth: Set[str]) -> float:
     """Share of the truth found among the first |truth| recommendations."""
     if not truth:
         return 0.0
-    return len(truth.intersection(recs[: len(truth)])) / len(truth)
+    return sum(1 for item in recs[: len(truth)] if item in truth) / len(truth)
 
 
 def ndcg(recs: Sequence[str], truth: Set[str]) -> float:

@@ -49,4 +49,5 @@ def track_vectors(model: Word2VecModel) -> DataFrame:
     from pyspark.sql import functions as F
 
     return model.getVectors().select(
-        F.col("word").alias("track_uri"), vector_to_array("vector", "float32").alias("vector"))
+        F.col("word").alias("track_uri"),
+        vector_to_array(F.col("vector"), "float32").alias("vector"))
