@@ -49,7 +49,9 @@ bench.command("stream")(streaming.bench_stream)
 def root(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(help="State folder [env P2V_HOME, default ./.p2v]")] = None,
-    kafka_bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers [env P2V_KAFKA_BOOTSTRAP]")] = None,
+    kafka_bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers [env P2V_KAFKA_BOOTSTRAP]")
+    ] = None,
     mongo_uri: Annotated[str | None, typer.Option(help="MongoDB URI [env P2V_MONGO_URI]")] = None,
     mongo_db: Annotated[str | None, typer.Option(help="MongoDB database [env P2V_MONGO_DB]")] = None,
     spark_master: Annotated[str | None, typer.Option(help="Spark master URL [env P2V_SPARK_MASTER]")] = None,

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120
 
 def test_demo_once_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import private_settings  # noqa: PLC0415 - shared helper, not a fixture
+    from tests.conftest import private_settings
 
     settings = private_settings(tmp_path / "home", spark_master="local[2]")
     for key, value in settings.to_env().items():
