@@ -1,4 +1,5 @@
-"""`bench serve`: build time, size, latency (in-process and HTTP) and recall of every index strategy."""
+"""`bench serve`: build time, size, latency (in-process and HTTP), recall and update rate of
+every index strategy."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ from serving.state import ModelState, SnapshotBuilder, TrackVectors
 log = logging.getLogger(__name__)
 
 KS = (10, 500)
+UPDATES = 10_000
+"""Changed vectors applied to an index that accepts updates, in follower-sized batches."""
+UPDATE_BATCH = 1_000
 CONFIGS: tuple[tuple[str, str, IndexParams], ...] = (
     ("exact", "exact", IndexParams()),
     ("annoy-10", "annoy", IndexParams(trees=10)),
@@ -45,13 +49,16 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
     if unknown:
         raise InvalidInput(f"unknown benchmark index {unknown}, expected some of {sorted(known)}")
     chosen = labels or list(known)
-    data = synthetic.vectors(items + queries, dim, distribution)
-    matrix, held_out = data[:items], data[items:]
+    updates = min(UPDATES, items // 10)
+    data = synthetic.vectors(items + queries + updates, dim, distribution)
+    matrix, held_out, changed = data[:items], data[items:items + queries], data[items + queries:]
     ids = [f"t{i}" for i in range(items)]
     unit = normalize(matrix)
     truth = [cosine_top_k(q, unit, max(KS))[0] for q in held_out]
     rng = np.random.default_rng(1)
     http_ids = [ids[i] for i in rng.choice(items, size=queries, replace=False)]
+    changes = dict(zip((ids[i] for i in rng.choice(items, size=updates, replace=False)), changed,
+                       strict=True))
     (settings.home / "bench").mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="indexes-", dir=settings.home / "bench"))
     report: dict[str, Any] = {"items": items, "dim": dim, "distribution": distribution,
@@ -93,6 +100,8 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
                 row[f"k{k}"] = {"recall": round(float(np.mean(recalls)), 4),
                                 **_percentiles("", latencies), **_percentiles("cpu_", cpu),
                                 **_percentiles("http_", http)}
+            if snapshot.index.accepts_updates:  # last: the queries above saw the built index
+                row["updates_per_s"] = _update_rate(live, changes)
             report["results"].append(row)
             # a shared machine inflates wall-clock numbers: say how busy it was
             report["load"] = round(os.getloadavg()[0], 1)
@@ -101,6 +110,15 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
             log.info("measured %s: %s", label, row)
     shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _update_rate(live: LiveIndex, changes: dict[str, np.ndarray]) -> int:
+    """Changed vectors per second applied through the follower's path (LiveIndex.apply)."""
+    items = list(changes.items())
+    started = time.perf_counter()
+    for start in range(0, len(items), UPDATE_BATCH):
+        live.apply(dict(items[start:start + UPDATE_BATCH]))
+    return round(len(items) / (time.perf_counter() - started))
 
 
 def _write(out: Path, report: dict[str, Any]) -> None:
@@ -112,14 +130,16 @@ def table(report: dict[str, Any]) -> str:
     """The report as a fixed-width table."""
     lines = [f"bench serve: {report['items']} x {report['dim']} {report['distribution']}, "
              f"{report['queries']} queries per cell, latency in ms (cpu = process CPU time per "
-             f"in-process query, what an idle core would take), load average {report['load']}"]
-    header = f"{'index':<10}{'build_s':>9}{'cpu_s':>8}{'size_mb':>9}"
+             f"in-process query, what an idle core would take; upd/s = changed vectors applied per "
+             f"second by an index that takes updates), load average {report['load']}"]
+    header = f"{'index':<10}{'build_s':>9}{'cpu_s':>8}{'size_mb':>9}{'upd/s':>7}"
     for k in KS:
         header += (f"{'rec@' + str(k):>9}{'p50':>8}{'p99':>8}{'cpu50':>8}{'cpu99':>8}"
                    f"{'http50':>8}{'http99':>8}")
     lines.append(header)
     for row in report["results"]:
-        line = f"{row['index']:<10}{row['build_s']:>9}{row['build_cpu_s']:>8}{row['size_mb']:>9}"
+        line = (f"{row['index']:<10}{row['build_s']:>9}{row['build_cpu_s']:>8}{row['size_mb']:>9}"
+                f"{row.get('updates_per_s', '-'):>7}")
         for k in KS:
             cell = row[f"k{k}"]
             line += (f"{cell['recall']:>9}{cell['p50_ms']:>8}{cell['p99_ms']:>8}"

@@ -1,8 +1,9 @@
 """The serving engine: answers queries from the current model state and keeps it fresh.
 
 Two background threads: the follower applies `playlist_vectors` and `models` changes to the
-delta (and stores resume tokens); the builder loads the first state, rebuilds the playlist
-snapshot when it is old or the delta is large, and switches models. Queries only read
+delta, or straight into an index that accepts updates (and stores resume tokens); the
+builder loads the first state, rebuilds a snapshot-only playlist index when it is old or the
+delta is large (an updatable one only on request), and switches models. Queries only read
 references that are swapped atomically, so they never wait for either thread.
 """
 
@@ -20,6 +21,7 @@ from playlist2vec import store
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
 from playlist2vec.recommend import Scored, recommend, seed_query
 from playlist2vec.vectors import FloatArray
+from serving import indexes
 from serving.follower import ChangeFollower
 from serving.indexes import IndexParams
 from serving.live import LiveIndex
@@ -44,6 +46,9 @@ class ServeOptions:
     shard: Shard | None = None
     poll_wait: float = 0.1
     max_batch: int = 1_000
+
+    def __post_init__(self) -> None:
+        indexes.check(self.strategy)  # at start, not in the builder thread
 
 
 class Engine:
@@ -92,19 +97,23 @@ class Engine:
 
     def similar_playlists(self, pid: int, k: int) -> tuple[str, list[Scored]]:
         state = self.state()
-        if self.source is None:
-            raise NotFound(f"playlist {pid} not found")
-        doc = self.source.playlist_vector_docs([pid]).get(pid)
-        try:
-            vector = playlist_vector(doc, state.version)
-        except LookupError:
-            vector = None
+        vector = state.playlists.vector(pid)
+        if vector is None:  # not served here (another shard's, or removed): ask the database
+            vector = self._stored_playlist_vector(pid, state.version)
         if vector is None:
             raise NotFound(f"playlist {pid} has no vector in model {state.version}")
         if vector.shape[0] != state.dim:
             raise InvalidInput(
                 f"playlist {pid} vector has dimension {vector.shape[0]}, not {state.dim}")
         return state.version, recommend(vector, [pid], state.playlists.search, k)  # type: ignore[list-item]
+
+    def _stored_playlist_vector(self, pid: int, version: str) -> FloatArray | None:
+        if self.source is None:
+            return None
+        try:
+            return playlist_vector(self.source.playlist_vector_docs([pid]).get(pid), version)
+        except LookupError:
+            return None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -184,6 +193,9 @@ class Engine:
             if state is not None:
                 state.playlists.apply(_changes_for(state, ids, docs))
                 self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
+                snapshot = state.playlists.snapshot
+                if state is self._current and snapshot and snapshot.index.accepts_updates:
+                    self.metrics.items(PLAYLISTS, len(snapshot.index))
 
     # -- builder thread --------------------------------------------------------------------
 
@@ -205,11 +217,14 @@ class Engine:
                                     or self._reload_requested):
             self._reload_requested = False
             self._load_model(version)
-        elif current is not None and self._rebuild_due(current):
+        elif current is not None and self.rebuild_due(current):
             self._rebuild_requested = False
             self._rebuild_playlists(current)
 
-    def _rebuild_due(self, state: ModelState) -> bool:
+    def rebuild_due(self, state: ModelState) -> bool:
+        """Whether the builder rebuilds `state`'s playlist index now."""
+        if state.playlists.updatable:  # the index takes every change itself: rebuild on demand
+            return self._rebuild_requested
         snapshot = state.playlists.snapshot
         age = time.time() - snapshot.built_at if snapshot else float("inf")
         return (self._rebuild_requested or age >= self.options.rebuild_interval
@@ -243,6 +258,7 @@ class Engine:
         shard = self.options.shard
         pids, matrix = self.source.playlist_vectors(state.version, shard.owns if shard else None)
         snapshot = self.builder.build(PLAYLISTS, pids, matrix.reshape(len(pids), -1))
+        snapshot.index.rows()  # /similar looks its query playlist up by id: not on a request
         discard(state.playlists.swap(snapshot, through))
         self.metrics.snapshot_built(PLAYLISTS, len(pids), time.monotonic() - started,
                                     snapshot.built_at)

@@ -1,9 +1,13 @@
-"""A live index: an immutable snapshot index plus a delta of changed and removed items.
+"""A live index: a snapshot index plus a delta of changed and removed items.
 
 Snapshot indexes (Annoy above all) cannot change after build, so changes since the snapshot
 go to a delta that is scanned exactly; answers merge both, minus items the delta replaced
 or removed. Each delta entry remembers the sequence number of its change, so a swap to a
 newer snapshot prunes exactly the entries the new snapshot already reflects.
+
+A snapshot whose index `accepts_updates` (HNSW) takes changes directly instead and needs no
+rebuild; the delta then only holds changes made while a replacement is being built (after
+`mark`), which the swap replays into the replacement before installing it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class LiveIndex:
         self._snapshot: Snapshot | None = None
         self._delta: dict[Any, tuple[int, FloatArray | None]] = {}
         self._seq = 0
+        self._building = False
         self._view: _DeltaView | None = _EMPTY_VIEW
 
     @property
@@ -58,29 +63,66 @@ class LiveIndex:
     def delta_size(self) -> int:
         return len(self._delta)
 
+    @property
+    def updatable(self) -> bool:
+        """True when changes go straight into the snapshot index (no rebuild needed)."""
+        snapshot = self._snapshot
+        return snapshot is not None and snapshot.index.accepts_updates
+
     def apply(self, changes: Mapping[Hashable, FloatArray | None]) -> None:
         """Record new vectors (or None: removed) for ids; later changes override earlier ones."""
         if not changes:
             return
+        units = {item: None if vector is None else normalize(np.asarray(vector, dtype=np.float32))
+                 for item, vector in changes.items()}
         with self._lock:
             self._seq += 1
-            for item, vector in changes.items():
-                unit = None if vector is None else normalize(np.asarray(vector, dtype=np.float32))
-                self._delta[item] = (self._seq, unit)
-            self._view = None
+            snapshot = self._snapshot
+            direct = snapshot is not None and snapshot.index.accepts_updates
+            if not direct or self._building:  # a replacement being built must replay these
+                for item, unit in units.items():
+                    self._delta[item] = (self._seq, unit)
+                self._view = None
+        if direct:
+            assert snapshot is not None
+            # outside the lock: queries keep reading references while the graph takes the
+            # update (the index guards itself); only this thread applies changes
+            snapshot.index.update(units)
 
     def mark(self) -> int:
-        """The sequence number a snapshot built from state read after this call reflects."""
+        """Start a rebuild: the sequence number a snapshot built from state read after this
+        call reflects."""
         with self._lock:
+            self._building = True
             return self._seq
 
     def swap(self, snapshot: Snapshot, through: int) -> Snapshot | None:
-        """Install `snapshot` (reflecting changes up to `through`); returns the one it replaced."""
+        """Install `snapshot` (reflecting changes up to `through`); returns the one it replaced.
+
+        An updatable snapshot first takes every later change (replayed outside the lock, in
+        rounds until none is left), so its delta starts empty."""
+        replayed = through
+        while True:
+            with self._lock:
+                later = {k: v for k, (seq, v) in self._delta.items() if seq > replayed}
+                if not snapshot.index.accepts_updates or not later:
+                    old, self._snapshot = self._snapshot, snapshot
+                    self._delta = {k: v for k, v in self._delta.items()
+                                   if v[0] > through and not snapshot.index.accepts_updates}
+                    self._building = False
+                    self._view = None
+                    return old
+                replayed = self._seq
+            snapshot.index.update(later)
+
+    def vector(self, item: Hashable) -> FloatArray | None:
+        """The unit vector answered for `item`: its delta entry, else the snapshot's (None if
+        removed or unknown)."""
         with self._lock:
-            old, self._snapshot = self._snapshot, snapshot
-            self._delta = {k: v for k, v in self._delta.items() if v[0] > through}
-            self._view = None
-        return old
+            snapshot, entry = self._snapshot, self._delta.get(item)
+        if entry is not None:
+            return entry[1]
+        return None if snapshot is None else snapshot.index.vector(item)
 
     def search(self, query: FloatArray, n: int) -> list[tuple[Any, float]]:
         """Up to n (id, cosine score) pairs, best first, from the snapshot merged with the delta."""
@@ -91,6 +133,8 @@ class LiveIndex:
         scores: list[np.ndarray] = []
         if snapshot is not None:
             found, found_scores = self._snapshot_top(snapshot.index, unit_query, n, view.changed)
+            if not view.ids:  # nothing to merge (always so for an updatable index): as found
+                return list(zip(found, found_scores.tolist(), strict=True))
             ids.extend(found)
             scores.append(found_scores)
         if view.ids:
@@ -102,13 +146,15 @@ class LiveIndex:
             return []
         merged = np.concatenate(scores)
         order = np.argsort(-merged, kind="stable")[:n]
-        return [(ids[i], float(merged[i])) for i in order]
+        return list(zip([ids[i] for i in order], merged[order].tolist(), strict=True))
 
     @staticmethod
     def _snapshot_top(index: VectorIndex, unit_query: FloatArray, n: int,
                       changed: frozenset[Any]) -> tuple[list[Any], np.ndarray]:
         """The snapshot's n best ids not overridden by the delta, asking for more while some
         were dropped (changed ids rarely rank, so one round is the common case)."""
+        if not changed:
+            return index.search(unit_query, n)
         want = n + min(len(changed), n)
         while True:
             found, scores = index.search(unit_query, want)
@@ -119,6 +165,8 @@ class LiveIndex:
             want = min(n + len(changed), 2 * want)
 
     def _view_locked(self) -> _DeltaView:
+        if self._snapshot is not None and self._snapshot.index.accepts_updates:
+            return _EMPTY_VIEW  # the index itself holds every change
         if self._view is None:
             live = [(k, v) for k, (_, v) in self._delta.items() if v is not None]
             unit = np.stack([v for _, v in live]) if live else _EMPTY_VIEW.unit

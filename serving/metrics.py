@@ -54,9 +54,12 @@ class ServingMetrics:
         self.requests.labels(route=route, status=str(status)).inc()
 
     def snapshot_built(self, index: str, items: int, seconds: float, built_at: float) -> None:
-        self.index_items.labels(index=index).set(items)
+        self.items(index, items)
         self.index_build_duration.labels(index=index).observe(seconds)
         self.index_age.labels(index=index).set_function(_age_since(built_at))
+
+    def items(self, index: str, items: int) -> None:
+        self.index_items.labels(index=index).set(items)
 
     def delta(self, index: str, items: int) -> None:
         self.delta_items.labels(index=index).set(items)

@@ -49,7 +49,7 @@ class SnapshotBuilder:
     prefix: str
 
     def build(self, name: str, ids: Sequence[Hashable], matrix: FloatArray) -> Snapshot:
-        index = indexes.create(self.strategy, self.params)
+        index = indexes.create(indexes.resolve(self.strategy, len(ids)), self.params)
         index.build(ids, matrix)
         self.directory.mkdir(parents=True, exist_ok=True)
         files = index.save(self.directory / f"{self.prefix}-{name}-{uuid.uuid4().hex}")

@@ -19,10 +19,16 @@ def serve(
     rebuild_max_delta: Annotated[int, typer.Option(
         min=0, help="rebuild when more playlists than this changed since the snapshot")] = 10_000,
     index: Annotated[str | None, typer.Option(
-        help="index strategy: annoy, exact or hnsw [env P2V_INDEX_STRATEGY, default annoy]")] = None,
+        help="index strategy: annoy, exact, hnsw or auto (exact below 200k items, hnsw from "
+             "there) [env P2V_INDEX_STRATEGY, default annoy]")] = None,
     trees: Annotated[int, typer.Option(min=1, help="Annoy trees")] = 10,
     search_k: Annotated[int, typer.Option(
         help="Annoy nodes inspected per query; -1: max(200 x results asked for, 10000)")] = -1,
+    hnsw_m: Annotated[int, typer.Option(min=2, help="hnsw links per node")] = 16,
+    hnsw_ef_construction: Annotated[int, typer.Option(
+        min=1, help="hnsw build-time candidate list")] = 64,
+    hnsw_ef: Annotated[int, typer.Option(
+        help="hnsw query-time candidate list; -1: max(results asked for, 64)")] = -1,
     shard: Annotated[str | None, typer.Option(
         help="i/n: serve only playlists with pid % n == i (tracks are served whole)")] = None,
     instance: Annotated[str | None, typer.Option(
@@ -46,7 +52,8 @@ def serve(
     options = ServeOptions(
         indexes_dir=settings.indexes_dir,
         strategy=index or settings.index_strategy,
-        params=IndexParams(trees=trees, search_k=search_k),
+        params=IndexParams(trees=trees, search_k=search_k, hnsw_m=hnsw_m,
+                           hnsw_ef_construction=hnsw_ef_construction, hnsw_ef=hnsw_ef),
         rebuild_interval=rebuild_interval,
         rebuild_max_delta=rebuild_max_delta,
         instance=instance or settings.serving_instance,

@@ -46,3 +46,8 @@ def test_serve_process_becomes_ready_and_answers(catalog: Any, settings: Any, tm
 def test_bad_shard_flag_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--shard", "5/2"]) == 2
     assert capsys.readouterr().err.strip() == "error: --shard expects i/n with 0 <= i < n, got '5/2'"
+
+
+def test_unknown_index_strategy_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--index", "faiss"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: unknown index strategy 'faiss'")

@@ -14,6 +14,22 @@ from serving.shard import Shard
 
 pytestmark = pytest.mark.integration
 
+# annoy: snapshot + delta, rebuilt; hnsw: every change goes into the graph, no rebuild
+FRESHNESS_PATHS = ["annoy", "hnsw"]
+
+
+@pytest.fixture(params=FRESHNESS_PATHS)
+def strategy(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def assert_applied_where_expected(engine: Any, snapshot: Any) -> None:
+    """hnsw: changes live in the graph (empty delta) and the graph was never rebuilt."""
+    playlists = engine.state().playlists
+    assert playlists.snapshot is snapshot, "answered without a rebuild"
+    if playlists.updatable:
+        assert playlists.delta_size() == 0
+
 
 def similar_pids(engine: Any, pid: int, k: int = 50) -> list[int]:
     return [s.item for s in engine.similar_playlists(pid, k)[1]]
@@ -27,8 +43,9 @@ def events(metrics: Any, collection: str = store.PLAYLIST_VECTORS) -> float:
     return value + inserts
 
 
-def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, make_engine, wait):
-    engine, _ = make_engine()
+def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, make_engine, wait,
+                                                                    strategy):
+    engine, _ = make_engine(strategy=strategy)
     engine.start()
     wait(lambda: engine.ready, 30, "first index")
     snapshot = engine.state().playlists.snapshot
@@ -36,26 +53,38 @@ def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, mak
 
     catalog.write_playlist(999, catalog.playlists[201])  # same tracks as 201: cluster 2
     wait(lambda: 999 in similar_pids(engine, 200, k=PLAYLISTS_IN_CLUSTER), 2.0, "fresh playlist")
-    assert engine.state().playlists.snapshot is snapshot, "answered from the delta, not a rebuild"
+    assert_applied_where_expected(engine, snapshot)
+    moved = catalog.playlists[300]  # a changed vector replaces the old one: 999 moves cluster
+    catalog.write_playlist(999, moved)
+    wait(lambda: 999 in similar_pids(engine, 300, k=PLAYLISTS_IN_CLUSTER), 2.0, "moved playlist")
+    assert 999 not in similar_pids(engine, 200, k=PLAYLISTS_IN_CLUSTER)
+    # /similar of 999 itself takes its query vector from memory, already the new one
+    assert {pid // 100 for pid in similar_pids(engine, 999, k=4)} == {3}
+    assert_applied_where_expected(engine, snapshot)
 
 
 PLAYLISTS_IN_CLUSTER = 6  # 5 seeded + the new one, minus the query itself, plus slack
 
 
-def test_deleted_playlist_disappears(catalog, make_engine, wait):
-    engine, _ = make_engine()
+def test_deleted_playlist_disappears(catalog, make_engine, wait, strategy):
+    engine, _ = make_engine(strategy=strategy)
     engine.start()
     wait(lambda: engine.ready, 30, "first index")
+    snapshot = engine.state().playlists.snapshot
     assert 201 in similar_pids(engine, 200, k=4)
 
     catalog.delete_playlist(201)
     wait(lambda: 201 not in similar_pids(engine, 200), 2.0, "deleted playlist gone")
     with pytest.raises(NotFound):
         engine.similar_playlists(201, 10)
+    catalog.write_playlist(201, catalog.playlists[200])  # and a deleted playlist can come back
+    wait(lambda: 201 in similar_pids(engine, 200, k=4), 2.0, "returning playlist")
+    assert_applied_where_expected(engine, snapshot)
 
 
-def test_restart_resumes_from_token_and_applies_changes_exactly_once(catalog, make_engine, wait):
-    first, _ = make_engine()
+def test_restart_resumes_from_token_and_applies_changes_exactly_once(catalog, make_engine, wait,
+                                                                     strategy):
+    first, _ = make_engine(strategy=strategy)
     first.start()
     wait(lambda: first.ready, 30, "first index")
     catalog.write_playlist(900, catalog.playlists[100])
@@ -65,7 +94,7 @@ def test_restart_resumes_from_token_and_applies_changes_exactly_once(catalog, ma
     catalog.write_playlist(901, catalog.playlists[300])  # changes made while down
     catalog.delete_playlist(102)
 
-    second, second_metrics = make_engine()
+    second, second_metrics = make_engine(strategy=strategy)
     second.start()
     wait(lambda: events(second_metrics) >= 2, 10, "changes made while down")
     wait(lambda: second.ready, 30, "index after restart")
@@ -76,11 +105,12 @@ def test_restart_resumes_from_token_and_applies_changes_exactly_once(catalog, ma
         "p2v_change_stream_resets_total", {"collection": store.PLAYLIST_VECTORS}) is None
 
 
-def test_unusable_resume_token_means_full_reload_and_a_metric(catalog, db, make_engine, wait):
+def test_unusable_resume_token_means_full_reload_and_a_metric(catalog, db, make_engine, wait,
+                                                              strategy):
     db[store.SERVING_STATE].replace_one(
         {"_id": "test"}, {"_id": "test", "tokens": {store.PLAYLIST_VECTORS: {"_data": "bogus"}}},
         upsert=True)
-    engine, metrics = make_engine()
+    engine, metrics = make_engine(strategy=strategy)
     engine.start()
     wait(lambda: engine.ready, 30, "index after reset")
     assert metrics.registry.get_sample_value(
@@ -89,8 +119,9 @@ def test_unusable_resume_token_means_full_reload_and_a_metric(catalog, db, make_
     wait(lambda: 950 in similar_pids(engine, 0), 2.0, "changes followed after the reset")
 
 
-def test_rebuild_under_concurrent_queries_loses_no_request(catalog, make_engine, app_for, wait):
-    engine, metrics = make_engine()
+def test_rebuild_under_concurrent_queries_loses_no_request(catalog, make_engine, app_for, wait,
+                                                          strategy):
+    engine, metrics = make_engine(strategy=strategy)
     app = app_for(engine, metrics)
     failures: list[str] = []
     answered = [0]
@@ -123,6 +154,21 @@ def test_rebuild_under_concurrent_queries_loses_no_request(catalog, make_engine,
     assert answered[0] > 0
     files = sorted(p.name for p in engine.options.indexes_dir.iterdir())
     assert len(files) == 4, f"only the current track and playlist files remain: {files}"
+
+
+def test_only_snapshot_indexes_rebuild_for_a_large_delta(catalog, make_engine, wait, strategy):
+    engine, _ = make_engine(strategy=strategy, rebuild_max_delta=0)
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    snapshot = engine.state().playlists.snapshot
+    catalog.write_playlist(990, catalog.playlists[100])
+    wait(lambda: 990 in similar_pids(engine, 100), 2.0, "change applied")
+    if strategy == "annoy":
+        wait(lambda: engine.state().playlists.snapshot is not snapshot, 10, "rebuild")
+    else:
+        assert not engine.rebuild_due(engine.state())
+        assert_applied_where_expected(engine, snapshot)
+        assert len(snapshot.index) == 21
 
 
 def test_model_switch_rebuilds_on_the_new_model(catalog, make_engine, wait):

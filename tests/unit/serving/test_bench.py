@@ -23,6 +23,7 @@ def test_bench_serve_measures_every_strategy(tmp_path: Path, capsys: pytest.Capt
     assert exact["k10"]["recall"] == 1.0 and exact["k500"]["recall"] == 1.0
     for row in report["results"]:
         assert 0.5 <= row["k10"]["recall"] <= 1.0
+        assert (row.get("updates_per_s", 0) > 0) is (row["strategy"] == "hnsw")
         assert row["k500"]["http_p99_ms"] >= row["k500"]["http_p50_ms"] > 0
     printed = capsys.readouterr().out
     assert "annoy-50" in printed and str(out) in printed

@@ -105,3 +105,80 @@ def test_hnsw_without_hnswlib_is_a_clear_config_error(monkeypatch: pytest.Monkey
     ids, matrix, _ = planted(10, 4)
     with pytest.raises(ConfigError, match=r"playlist2vec\[hnsw\]"):
         indexes.create("hnsw").build(ids, matrix)
+
+
+def test_vector_returns_the_indexed_unit_vector(strategy: str) -> None:
+    ids, matrix, _ = planted(200, 8)
+    index = indexes.create(strategy)
+    index.build(ids, matrix)
+    np.testing.assert_allclose(index.vector("item7"), normalize(matrix[7]), atol=1e-5)
+    assert index.vector("nope") is None
+
+
+UPDATABLE = [name for name, cls in sorted(indexes.STRATEGIES.items()) if cls.accepts_updates]
+
+
+@pytest.mark.parametrize("name", UPDATABLE)
+def test_updates_change_add_and_remove_items_in_place(name: str, tmp_path: Path) -> None:
+    ids, matrix, queries = planted(300, 8)
+    index = indexes.create(name)
+    index.build(ids, matrix)
+    index.update({"item0": matrix[1], "item2": None, "fresh": matrix[3] * 2})
+    assert len(index) == 300
+    found, scores = index.search(queries[3], 3)
+    assert set(found[:2]) == {"item3", "fresh"} and scores[1] == pytest.approx(1.0, abs=1e-2)
+    assert "item2" not in index.search(queries[2], 300)[0]
+    assert set(index.search(queries[1], 2)[0]) == {"item1", "item0"}  # item0 now = item1
+    assert index.vector("item2") is None
+    np.testing.assert_allclose(index.vector("item0"), normalize(matrix[1]), atol=1e-5)
+
+    index.update({"item2": matrix[2]})  # a removed item comes back
+    assert index.search(queries[2], 1)[0] == ["item2"]
+    index.save(tmp_path / "idx")
+    loaded = indexes.create(name)
+    loaded.load(tmp_path / "idx")
+    assert len(loaded) == 301
+    assert loaded.search(queries[2], 1)[0] == ["item2"]
+    assert loaded.search(queries[0], 301)[0].count("item2") == 1
+
+
+@pytest.mark.parametrize("name", UPDATABLE)
+def test_updates_grow_past_the_built_capacity_and_reuse_removed_slots(name: str) -> None:
+    ids, matrix, queries = planted(100, 8)
+    index = indexes.create(name)
+    index.build(ids, matrix)
+    index.update({item: None for item in ids[50:]})
+    rng = np.random.default_rng(3)
+    index.update({f"new{i}": rng.standard_normal(8).astype(np.float32) for i in range(200)})
+    index.update({"last": matrix[60]})
+    assert len(index) == 50 + 200 + 1
+    assert index.search(matrix[60], 1)[0] == ["last"]
+    assert index.search(queries[4], 1)[0] == ["item4"]
+
+
+@pytest.mark.parametrize("name", UPDATABLE)
+def test_an_empty_updatable_index_takes_its_first_items(name: str) -> None:
+    index = indexes.create(name)
+    index.build([], np.empty((0, 4), dtype=np.float32))
+    index.update({"a": np.array([1, 0, 0, 0], dtype=np.float32),
+                  "b": np.array([0, 1, 0, 0], dtype=np.float32)})
+    assert index.search(np.array([0.1, 1, 0, 0], dtype=np.float32), 5)[0] == ["b", "a"]
+
+
+def test_snapshot_strategies_refuse_updates() -> None:
+    ids, matrix, _ = planted(10, 4)
+    for name, cls in indexes.STRATEGIES.items():
+        if not cls.accepts_updates:
+            index = indexes.create(name)
+            index.build(ids, matrix)
+            with pytest.raises(NotImplementedError):
+                index.update({"x": matrix[0]})
+
+
+def test_auto_is_exact_below_the_threshold_and_hnsw_from_it() -> None:
+    assert indexes.resolve("auto", indexes.AUTO_HNSW_FROM - 1) == "exact"
+    assert indexes.resolve("auto", indexes.AUTO_HNSW_FROM) == "hnsw"
+    assert indexes.resolve("annoy", 10**9) == "annoy"
+    assert indexes.check("auto") == "auto"
+    with pytest.raises(ConfigError, match="'auto'"):
+        indexes.check("faiss")

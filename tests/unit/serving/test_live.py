@@ -14,8 +14,8 @@ def axis(i: int, dim: int = 4, scale: float = 1.0) -> np.ndarray:
     return vector
 
 
-def live_over(items: dict[str, np.ndarray]) -> LiveIndex:
-    index = indexes.create("exact")
+def live_over(items: dict[str, np.ndarray], strategy: str = "exact") -> LiveIndex:
+    index = indexes.create(strategy)
     index.build(list(items), np.stack(list(items.values())))
     live = LiveIndex("test")
     live.swap(Snapshot(index), live.mark())
@@ -76,3 +76,53 @@ def test_no_snapshot_yet_answers_from_the_delta() -> None:
     assert live.search(axis(0), 3) == []
     live.apply({"a": axis(0), "b": axis(1)})
     assert ids(live.search(axis(0), 1)) == ["a"]
+
+
+def hnsw_live(items: dict[str, np.ndarray]) -> LiveIndex:
+    return live_over(items, "hnsw")
+
+
+def test_an_updatable_snapshot_takes_changes_itself_and_keeps_no_delta() -> None:
+    live = hnsw_live({"a": axis(0), "b": axis(1), "c": axis(2)})
+    snapshot = live.snapshot
+    live.apply({"new": axis(0) + 0.1 * axis(1), "b": None, "c": axis(3)})
+    assert live.updatable and live.delta_size() == 0 and live.snapshot is snapshot
+    assert ids(live.search(axis(0), 2)) == ["a", "new"]
+    assert "b" not in ids(live.search(axis(1), 4))
+    assert ids(live.search(axis(3), 1)) == ["c"]
+    np.testing.assert_allclose(live.vector("c"), axis(3) / np.linalg.norm(axis(3)), atol=1e-5)
+    assert live.vector("b") is None
+
+
+def test_swap_to_an_updatable_snapshot_replays_changes_made_during_its_build() -> None:
+    live = hnsw_live({"a": axis(0), "b": axis(1)})
+    live.apply({"x": axis(2)})  # before the rebuild reads: in the new snapshot already
+    through = live.mark()
+    live.apply({"y": axis(3), "a": None})  # while the rebuild reads and builds
+    assert ids(live.search(axis(3), 1)) == ["y"], "the old graph keeps answering fresh changes"
+    rebuilt = indexes.create("hnsw")
+    rebuilt.build(["a", "b", "x"], np.stack([axis(0), axis(1), axis(2)]))
+    live.swap(Snapshot(rebuilt), through)
+    assert live.snapshot is not None and live.snapshot.index is rebuilt
+    assert live.delta_size() == 0
+    assert ids(live.search(axis(3), 1)) == ["y"]
+    assert "a" not in ids(live.search(axis(0), 3))
+    live.apply({"z": axis(0)})  # after the swap: straight into the new graph
+    assert live.delta_size() == 0 and ids(live.search(axis(0), 1)) == ["z"]
+
+
+def test_changes_before_the_first_updatable_snapshot_are_replayed_into_it() -> None:
+    live = LiveIndex("test")
+    through = live.mark()
+    live.apply({"a": axis(0)})
+    built = indexes.create("hnsw")
+    built.build(["b"], np.stack([axis(1)]))
+    live.swap(Snapshot(built), through)
+    assert sorted(ids(live.search(axis(0), 5))) == ["a", "b"] and live.delta_size() == 0
+
+
+def test_vector_prefers_the_delta_over_the_snapshot() -> None:
+    live = live_over({"a": axis(0), "b": axis(1)})
+    live.apply({"a": axis(2), "b": None})
+    np.testing.assert_allclose(live.vector("a"), axis(2) / np.linalg.norm(axis(2)), atol=1e-6)
+    assert live.vector("b") is None and live.vector("zzz") is None

@@ -1,0 +1,73 @@
+"""Readers share the lock, a writer excludes everyone, and a waiting writer goes before new readers."""
+
+from __future__ import annotations
+
+import threading
+
+from serving.rwlock import ReadWriteLock
+
+TIMEOUT = 5.0
+
+
+def test_readers_share_and_a_writer_waits_for_them() -> None:
+    lock = ReadWriteLock()
+    events: list[str] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        with lock.read():
+            first_in.set()
+            release.wait(TIMEOUT)
+            events.append("reader out")
+
+    def writer() -> None:
+        with lock.write():
+            events.append("writer in")
+
+    slow = threading.Thread(target=reader)
+    slow.start()
+    assert first_in.wait(TIMEOUT)
+    with lock.read():  # a second reader gets in while the first holds the lock
+        events.append("second reader")
+    blocked = threading.Thread(target=writer)
+    blocked.start()
+    blocked.join(0.05)
+    assert blocked.is_alive(), "the writer waits for the reader inside"
+    release.set()
+    slow.join(TIMEOUT)
+    blocked.join(TIMEOUT)
+    assert events == ["second reader", "reader out", "writer in"]
+
+
+def test_a_waiting_writer_goes_before_new_readers() -> None:
+    lock = ReadWriteLock()
+    order: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock.read():
+            holding.set()
+            release.wait(TIMEOUT)
+
+    def writer() -> None:
+        with lock.write():
+            order.append("writer")
+
+    def late_reader() -> None:
+        with lock.read():
+            order.append("late reader")
+
+    threading.Thread(target=hold).start()
+    assert holding.wait(TIMEOUT)
+    write = threading.Thread(target=writer)
+    write.start()
+    while not lock._writers_waiting:  # the state this test is about
+        threading.Event().wait(0.001)
+    late = threading.Thread(target=late_reader)
+    late.start()
+    late.join(0.05)
+    assert late.is_alive(), "new readers wait behind the writer"
+    release.set()
+    write.join(TIMEOUT)
+    late.join(TIMEOUT)
+    assert order == ["writer", "late reader"]
