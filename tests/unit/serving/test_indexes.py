@@ -85,10 +85,11 @@ def test_unknown_strategy_is_a_config_error() -> None:
 
 
 @pytest.mark.slow
-def test_default_annoy_recall_at_10_and_500_on_100k_embedding_like_items() -> None:
+@pytest.mark.parametrize("name", ["annoy", "hnsw"])
+def test_default_recall_at_10_and_500_on_100k_embedding_like_items(name: str) -> None:
     data = synthetic.vectors(100_000 + 30, 32, "clustered")
     matrix, queries = data[:100_000], data[100_000:]
-    index = indexes.create("annoy", IndexParams())
+    index = indexes.create(name, IndexParams())
     index.build(list(range(100_000)), matrix)
     unit = normalize(matrix)
     recalls: dict[int, list[float]] = {10: [], 500: []}
@@ -97,7 +98,7 @@ def test_default_annoy_recall_at_10_and_500_on_100k_embedding_like_items() -> No
         for k, found in recalls.items():
             found.append(len(set(truth[:k]) & set(index.search(query, k)[0])) / k)
     assert np.mean(recalls[500]) >= 0.95
-    assert np.mean(recalls[10]) >= 0.85  # 0.7 without the search_k floor
+    assert np.mean(recalls[10]) >= 0.85  # annoy: 0.7 without the search_k floor
 
 
 def test_hnsw_without_hnswlib_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
