@@ -115,7 +115,7 @@ class VectorIndex(ABC):
     def _build(self, unit: FloatArray) -> None: ...
 
     @abstractmethod
-    def _vector(self, row: int) -> FloatArray: ...
+    def _vector(self, row: int) -> FloatArray | None: ...
 
     @abstractmethod
     def _search(self, unit_query: FloatArray, n: int) -> tuple[Sequence[int], np.ndarray]: ...
@@ -262,12 +262,12 @@ class HnswIndex(VectorIndex):
             labels, distances = self._hnsw.knn_query(unit_query, k=n, num_threads=1)
         return labels[0].tolist(), (1.0 - distances[0]).astype(np.float32)
 
-    def _vector(self, row: int) -> FloatArray:
+    def _vector(self, row: int) -> FloatArray | None:
         with self._guard.read():
             try:
                 return np.asarray(self._hnsw.get_items([row])[0], dtype=np.float32)
             except RuntimeError:  # removed since the caller looked its row up
-                return None  # type: ignore[return-value]
+                return None
 
     def update(self, changes: Mapping[Hashable, FloatArray | None]) -> None:
         rows = self.rows()
