@@ -176,3 +176,17 @@ def test_bulk_write_tolerates_stale_conditional_upserts(db: Any) -> None:
     store.bulk_write(coll, ops, tolerate=frozenset({store.DUPLICATE_KEY}))
     assert coll.find_one({"_id": 1})["v"] == "new"
     assert coll.find_one({"_id": 2})["v"] == "x"
+
+
+def test_filters_that_pin_id_still_match_every_other_field(db: Any) -> None:
+    """The local launcher answers `{_id: ..., more}` from the _id index; the rest must still apply."""
+    coll = db["pinned"]
+    coll.insert_many([{"_id": i, "modified_at": i % 3, "tag": "even" if i % 2 == 0 else "odd"}
+                      for i in range(12)])
+    assert [d["_id"] for d in coll.find({"_id": 4, "modified_at": {"$lte": 1}})] == [4]
+    assert list(coll.find({"_id": 5, "modified_at": {"$lte": 1}})) == []
+    assert sorted(d["_id"] for d in coll.find({"_id": {"$in": [1, 2, 3, 4, 99]}, "tag": "even"})) == [2, 4]
+    assert sorted(d["_id"] for d in coll.find({"_id": {"$gt": 8}, "tag": "odd"})) == [9, 11]
+    assert [d["_id"] for d in coll.find({"_id": 6, "$or": [{"tag": "odd"}, {"modified_at": 0}]})] == [6]
+    result = coll.replace_one({"_id": 7, "modified_at": {"$lte": 0}}, {"modified_at": 0, "tag": "x"})
+    assert result.matched_count == 0 and coll.find_one({"_id": 7})["tag"] == "odd"
