@@ -16,7 +16,8 @@ from bson.timestamp import Timestamp
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure, PyMongoError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from playlist2vec import vectors
 from playlist2vec.errors import NotReady, PipelineError
@@ -32,6 +33,11 @@ LYRICS = "lyrics"
 LYRIC_VECTORS = "lyric_vectors"
 
 BULK_BATCH = 1_000
+
+# Server error codes the MongoDB retryable-writes specification treats as transient (elections,
+# shutdowns, network trouble on the server's side), plus ExceededTimeLimit.
+TRANSIENT_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+WRITE_ATTEMPTS = 5
 
 
 def connect(uri: str, **options: Any) -> MongoClient[dict[str, Any]]:
@@ -79,27 +85,42 @@ def load_track_vectors(db: Database[dict[str, Any]], version: str) -> tuple[list
 DUPLICATE_KEY = 11000
 
 
+def transient(exc: BaseException) -> bool:
+    """A write error worth retrying: the connection dropped, or the server said it was busy or
+    changing primaries. Everything else (bad documents, duplicate keys) is not."""
+    if isinstance(exc, AutoReconnect):  # includes NetworkTimeout and NotPrimaryError
+        return True
+    return isinstance(exc, OperationFailure) and (
+        exc.code in TRANSIENT_CODES or exc.has_error_label("RetryableWriteError"))
+
+
 def bulk_write(
     collection: Collection[dict[str, Any]],
     operations: Iterable[Any],
     batch_size: int = BULK_BATCH,
     tolerate: frozenset[int] = frozenset(),
+    attempts: int = WRITE_ATTEMPTS,
 ) -> int:
     """Execute operations as unordered bulk writes of at most `batch_size`; returns how many ran.
 
     Unordered so one bad document does not stop the rest. Write errors whose code is in
     `tolerate` are expected outcomes (a conditional upsert that lost to a newer document
-    raises DUPLICATE_KEY); any other is raised, after the batch, as PipelineError.
+    raises DUPLICATE_KEY); any other is raised, after the batch, as PipelineError. A batch
+    that fails transiently (see `transient`) is sent again, up to `attempts` times with
+    exponential backoff: every writer here is idempotent (whole-document replaces, conditional
+    upserts, inserts whose duplicates are tolerated), so a repeat cannot change the outcome.
     """
     done = 0
     batch: list[Any] = []
+    retrying = Retrying(retry=retry_if_exception(transient), stop=stop_after_attempt(attempts),
+                        wait=wait_exponential(multiplier=0.5, max=8), reraise=True)
 
     def flush() -> None:
         nonlocal done
         if not batch:
             return
         try:
-            collection.bulk_write(batch, ordered=False)
+            retrying(collection.bulk_write, batch, ordered=False)
         except BulkWriteError as exc:
             errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") not in tolerate]
             if errors or exc.details.get("writeConcernErrors"):
