@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
                                 **_percentiles("", latencies), **_percentiles("cpu_", cpu),
                                 **_percentiles("http_", http)}
             if snapshot.index.accepts_updates:  # last: the queries above saw the built index
-                row["updates_per_s"] = _update_rate(live, changes)
+                row.update(_update_rate(live, changes, held_out))
             report["results"].append(row)
             # a shared machine inflates wall-clock numbers: say how busy it was
             report["load"] = round(os.getloadavg()[0], 1)
@@ -112,13 +113,34 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
     return report
 
 
-def _update_rate(live: LiveIndex, changes: dict[str, np.ndarray]) -> int:
-    """Changed vectors per second applied through the follower's path (LiveIndex.apply)."""
+def _update_rate(live: LiveIndex, changes: dict[str, np.ndarray], queries: np.ndarray
+                 ) -> dict[str, float]:
+    """Changed vectors per second applied through the follower's path (LiveIndex.apply), and
+    k=500 latency of queries running meanwhile in another thread (what updates cost them)."""
     items = list(changes.items())
+    done = threading.Event()
+    latencies: list[float] = []
+
+    def query() -> None:  # at least one query, so the percentiles exist
+        while True:
+            for vector in queries:
+                started = time.perf_counter()
+                live.search(vector, max(KS))
+                latencies.append(time.perf_counter() - started)
+                if done.is_set():
+                    return
+
+    querier = threading.Thread(target=query, name="bench-query")
+    querier.start()
     started = time.perf_counter()
-    for start in range(0, len(items), UPDATE_BATCH):
-        live.apply(dict(items[start:start + UPDATE_BATCH]))
-    return round(len(items) / (time.perf_counter() - started))
+    try:
+        for start in range(0, len(items), UPDATE_BATCH):
+            live.apply(dict(items[start:start + UPDATE_BATCH]))
+        rate = len(items) / (time.perf_counter() - started)
+    finally:
+        done.set()
+        querier.join()
+    return {"updates_per_s": round(rate), **_percentiles(f"k{max(KS)}_updating_", latencies)}
 
 
 def _write(out: Path, report: dict[str, Any]) -> None:
@@ -131,15 +153,16 @@ def table(report: dict[str, Any]) -> str:
     lines = [f"bench serve: {report['items']} x {report['dim']} {report['distribution']}, "
              f"{report['queries']} queries per cell, latency in ms (cpu = process CPU time per "
              f"in-process query, what an idle core would take; upd/s = changed vectors applied per "
-             f"second by an index that takes updates), load average {report['load']}"]
-    header = f"{'index':<10}{'build_s':>9}{'cpu_s':>8}{'size_mb':>9}{'upd/s':>7}"
+             f"second by an index that takes updates, upd99 = k=500 p99 of queries meanwhile), "
+             f"load average {report['load']}"]
+    header = f"{'index':<10}{'build_s':>9}{'cpu_s':>8}{'size_mb':>9}{'upd/s':>7}{'upd99':>7}"
     for k in KS:
         header += (f"{'rec@' + str(k):>9}{'p50':>8}{'p99':>8}{'cpu50':>8}{'cpu99':>8}"
                    f"{'http50':>8}{'http99':>8}")
     lines.append(header)
     for row in report["results"]:
         line = (f"{row['index']:<10}{row['build_s']:>9}{row['build_cpu_s']:>8}{row['size_mb']:>9}"
-                f"{row.get('updates_per_s', '-'):>7}")
+                f"{row.get('updates_per_s', '-'):>7}{row.get('k500_updating_p99_ms', '-'):>7}")
         for k in KS:
             cell = row[f"k{k}"]
             line += (f"{cell['recall']:>9}{cell['p50_ms']:>8}{cell['p99_ms']:>8}"

@@ -194,9 +194,9 @@ HNSW_EF_PER_RESULT = 1.0
 HNSW_MIN_EF = 64
 """Auto ef = max(HNSW_EF_PER_RESULT x n, 64); hnswlib itself never searches with ef < n."""
 
-HNSW_UPDATE_CHUNK = 16
+HNSW_UPDATE_CHUNK = 4
 """Items applied per exclusive hold of the graph: a query waits at most one chunk (at 1M
-items an update takes ~1 ms, an insert ~0.3 ms, so ~5-20 ms)."""
+items an update takes ~1 ms, an insert ~0.3 ms)."""
 
 HNSW_GROWTH = 1.25
 

@@ -1,4 +1,4 @@
-"""A readers-writer lock: many concurrent readers, one writer at a time, writers first."""
+"""A phase-fair readers-writer lock: readers share, writers are exclusive, neither starves."""
 
 from __future__ import annotations
 
@@ -8,20 +8,30 @@ from contextlib import contextmanager
 
 
 class ReadWriteLock:
-    """Readers share; a writer waits for the readers inside and holds new readers back until
-    it is done, so a steady stream of queries cannot starve updates."""
+    """Readers share; a waiting writer holds new readers back, and when it releases, every
+    reader that waited through its turn gets in before the next writer. So a writer applying
+    many small chunks back to back cannot shut queries out (each waits at most one chunk), and
+    a steady stream of queries cannot starve the writer."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._readers = 0
         self._writing = False
         self._writers_waiting = 0
+        self._waiting = 0  # readers waiting to enter
+        self._turn = 0  # writer releases so far
+        self._owed = 0  # readers that waited through the last writer's turn, not yet in
 
     @contextmanager
     def read(self) -> Iterator[None]:
         with self._cond:
-            while self._writing or self._writers_waiting:
+            ticket = self._turn
+            self._waiting += 1
+            while self._writing or (self._writers_waiting and ticket == self._turn):
                 self._cond.wait()
+            self._waiting -= 1
+            if ticket != self._turn:
+                self._owed -= 1
             self._readers += 1
         try:
             yield
@@ -35,7 +45,7 @@ class ReadWriteLock:
     def write(self) -> Iterator[None]:
         with self._cond:
             self._writers_waiting += 1
-            while self._writing or self._readers:
+            while self._writing or self._readers or self._owed:
                 self._cond.wait()
             self._writers_waiting -= 1
             self._writing = True
@@ -44,4 +54,6 @@ class ReadWriteLock:
         finally:
             with self._cond:
                 self._writing = False
+                self._turn += 1
+                self._owed = self._waiting
                 self._cond.notify_all()

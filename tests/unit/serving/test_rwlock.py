@@ -71,3 +71,33 @@ def test_a_waiting_writer_goes_before_new_readers() -> None:
     write.join(TIMEOUT)
     late.join(TIMEOUT)
     assert order == ["writer", "late reader"]
+
+
+def test_readers_that_waited_get_in_between_back_to_back_writes() -> None:
+    lock = ReadWriteLock()
+    order: list[str] = []
+    first_write, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        for chunk in range(3):  # like an update applied chunk by chunk
+            with lock.write():
+                if chunk == 0:
+                    first_write.set()
+                    release.wait(TIMEOUT)
+                order.append(f"write {chunk}")
+
+    def reader() -> None:
+        with lock.read():
+            order.append("read")
+
+    write = threading.Thread(target=writer)
+    write.start()
+    assert first_write.wait(TIMEOUT)
+    read = threading.Thread(target=reader)
+    read.start()
+    while not lock._waiting:  # the reader is queued behind the first chunk
+        threading.Event().wait(0.001)
+    release.set()
+    write.join(TIMEOUT)
+    read.join(TIMEOUT)
+    assert order.index("read") == 1, order
