@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 MEAN_COLUMNS = ("vector", "n_tracks", "n_known")
 
-# Per executor process: the lookup dict of the broadcast in use, built once, not per task.
-_LOOKUPS: dict[int, Mapping[str, np.ndarray]] = {}
-
-
 class TrackTable:
     """One model's track vectors broadcast to the executors; build it once, reuse it per query."""
 
@@ -47,12 +43,14 @@ class TrackTable:
 
 
 def _lookup(broadcast: Broadcast[tuple[list[str], np.ndarray]]) -> Mapping[str, np.ndarray]:
-    key = broadcast.id if broadcast.id is not None else id(broadcast)
-    if key not in _LOOKUPS:
+    """The uri -> vector dict, built once per executor process: a worker keeps one Broadcast
+    object per broadcast id across tasks, so the dict rides on it."""
+    lookup: Mapping[str, np.ndarray] | None = getattr(broadcast, "_p2v_lookup", None)
+    if lookup is None:
         uris, matrix = broadcast.value
-        _LOOKUPS.clear()  # one model at a time
-        _LOOKUPS[key] = dict(zip(uris, matrix, strict=True))
-    return _LOOKUPS[key]
+        lookup = dict(zip(uris, matrix, strict=True))
+        broadcast._p2v_lookup = lookup  # type: ignore[attr-defined]
+    return lookup
 
 
 def _means(batches: Iterator[pa.RecordBatch], broadcast: Any) -> Iterator[pa.RecordBatch]:

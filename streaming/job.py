@@ -88,13 +88,12 @@ def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
     """
     started = time.perf_counter()
     model = ctx.model.current()
-    # cached for the one job: the plan reads the events twice and the newest rows three times
+    # cached for the one job: the plan reads the events twice (newest rows, dead letters)
     events = validation.validate(batch).persist()
-    newest_df = transform.newest_per_pid(events).persist()
     try:
+        newest_df = transform.newest_per_pid(events)
         rows = transform.batch_output(events, newest_df, model.track_vectors).toArrow().to_pylist()
     finally:
-        newest_df.unpersist()
         events.unpersist()
     computed = time.perf_counter()
     dead = [r for r in rows if r["reason"] is not None]

@@ -1,4 +1,4 @@
-"""The active model's track vectors as a cached Spark table, reloaded when the active model changes."""
+"""The active model's track vectors, broadcast once to the executors, reloaded when the model changes."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ from pymongo.database import Database
 
 from playlist2vec import store
 from playlist2vec.errors import NotReady
+from playlist2vec.spark_vectors import TrackTable
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
-
-TRACK_VECTORS_SCHEMA = "track_uri string, vector array<float>"
-
 
 @dataclass(frozen=True)
 class ModelVectors:
     version: str
     dim: int
-    track_vectors: DataFrame  # (track_uri, vector), cached
+    track_vectors: TrackTable
 
 
 class ActiveVectors:
@@ -52,22 +50,18 @@ class ActiveVectors:
         return self.loaded
 
     def _load(self, model: dict[str, Any]) -> None:
-        import pandas as pd
-
         version = model["_id"]
         uris, matrix = store.load_track_vectors(self.db, version)
         if not uris:
             raise NotReady(f"active model {version} has no track vectors")
         dim = int(model.get("vector_size") or matrix.shape[1])
-        frame = pd.DataFrame({"track_uri": uris, "vector": list(matrix)})
-        table = self.spark.createDataFrame(frame, TRACK_VECTORS_SCHEMA).persist()
-        table.count()  # materialise now, not inside the first micro-batch that needs it
+        table = TrackTable(self.spark, uris, matrix)
         if self.loaded is not None:
-            self.loaded.track_vectors.unpersist()
+            self.loaded.track_vectors.destroy()
         self.loaded = ModelVectors(version=version, dim=dim, track_vectors=table)
         log.info("loaded model %s: %d track vectors of dimension %d", version, len(uris), dim)
 
     def close(self) -> None:
         if self.loaded is not None:
-            self.loaded.track_vectors.unpersist()
+            self.loaded.track_vectors.destroy()
             self.loaded = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from playlist2vec.spark_vectors import playlist_means
+from playlist2vec.spark_vectors import TrackTable, playlist_means
 from streaming.validation import EVENT_COLUMNS
 
 if TYPE_CHECKING:
@@ -29,28 +29,23 @@ def newest_per_pid(events: DataFrame) -> DataFrame:
             .select(*(F.col(f"e.{f}").alias(f) for f in fields), "n_events"))
 
 
-def with_vectors(newest: DataFrame, track_vectors: DataFrame) -> DataFrame:
+def with_vectors(newest: DataFrame, track_vectors: DataFrame | TrackTable) -> DataFrame:
     """Adds `vector`, `n_tracks`, `n_known` (null/0 for deletions) with the shared mean maths.
 
-    `track_vectors` (track_uri, vector) is broadcast: it is one model's vocabulary, loaded
-    once, and every micro-batch joins against it.
+    `track_vectors` is the active model's TrackTable, broadcast once per model (a DataFrame is
+    collected and broadcast per call). No shuffle: the means are computed row by row.
     """
     from pyspark.sql import functions as F
 
-    live = newest.where(~F.col("deleted")).select("pid", "tracks")
-    means = playlist_means(live, F.broadcast(track_vectors))
-    return newest.join(means, "pid", "left").select(
-        *newest.columns, "vector",
-        F.coalesce("n_tracks", F.lit(0)).alias("n_tracks"),
-        F.coalesce("n_known", F.lit(0)).alias("n_known"),
-    )
+    # a deletion has no vector, whatever tracks its event carried
+    live = newest.withColumn("tracks", F.when(~F.col("deleted"), F.col("tracks")))
+    return playlist_means(live, track_vectors)
 
 
-def batch_output(events: DataFrame, newest: DataFrame, track_vectors: DataFrame) -> DataFrame:
+def batch_output(events: DataFrame, newest: DataFrame, track_vectors: DataFrame | TrackTable) -> DataFrame:
     """Everything the sink needs from one micro-batch, as one DataFrame (one Spark job).
 
-    `newest` is `newest_per_pid(events)` (passed in so the caller can cache it: the mean maths
-    reads it several times). Rows with a `reason` are dead letters (DEAD_LETTER_COLUMNS); the
+    `newest` is `newest_per_pid(events)`. Rows with a `reason` are dead letters (DEAD_LETTER_COLUMNS); the
     others are the newest event per pid with its vector.
     """
     from pyspark.sql import functions as F
