@@ -59,6 +59,7 @@ def bench_stream(
     trigger: Annotated[str, typer.Option(help="the job's micro-batch interval")] = "1s",
     max_offsets_per_trigger: Annotated[int, typer.Option(
         min=1, help="the job's per-batch record cap")] = 20_000,
+    vocab_size: Annotated[int, typer.Option(min=1, help="tracks in the synthetic active model")] = 20_000,
     spark_master: Annotated[str, typer.Option(help="Spark master of the job")] = "local[2]",
     metrics_addr: Annotated[str, typer.Option(
         help="where the benchmarked job serves metrics")] = "127.0.0.1:9118",
@@ -74,6 +75,7 @@ def bench_stream(
         raise ConfigError(f"--metrics-addr: {exc}") from None
     settings = ctx.obj.model_copy(update={"spark_master": spark_master})
     target = output or settings.home / "bench" / "stream.json"
-    result = run(settings, events, rate, trigger, max_offsets_per_trigger, target, metrics_addr=metrics_addr)
+    result = run(settings, events, rate, trigger, max_offsets_per_trigger, target, vocab_size=vocab_size,
+                 metrics_addr=metrics_addr)
     print(json.dumps(result, indent=2))
     print(f"written to {target}")
