@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     mongo_heap: str = Field("1g", description="local MongoDB-wire server -Xmx")
     spark_driver_memory: str = Field("4g", description="driver memory for local Spark")
     index_strategy: str = Field(
-        "annoy", description="serving index: `annoy`, `exact` (numpy) or `hnsw` (extra `hnsw`)"
+        "annoy",
+        description="serving index: `annoy`, `exact` (numpy), `hnsw` (extra `hnsw`) or `auto` (by size)",
     )
     serving_instance: str = Field(
         "serving", description="serving instance name: its resume tokens in `serving_state`"
