@@ -175,7 +175,13 @@ def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, m
                 producer.close()
             vectors_coll = db[store.PLAYLIST_VECTORS]
             complete = _wait_written(vectors_coll, n_events, max(DRAIN_TIMEOUT_S, 10 * n_events / rate), job)
+            # the job stamps `updated_at` before a batch's bulk writes run, so the latencies
+            # below leave out the write time; this wall clock (polled every 0.2 s) includes it
+            drained_at = time.time()
             written = {d["_id"]: d["updated_at"] for d in vectors_coll.find({}, {"updated_at": 1})}
+            # the listener counts a batch after its writes land: wait for that report too
+            _poll("the last batch's progress report", lambda: _scrape(metrics_addr).get(
+                "p2v_stream_batches_total", 0.0) >= 1, STOP_TIMEOUT_S, job)
             job_metrics = _scrape(metrics_addr)
         finally:
             job.send_signal(signal.SIGTERM)
@@ -184,7 +190,9 @@ def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, m
             except subprocess.TimeoutExpired:
                 os.killpg(job.pid, signal.SIGKILL)
                 job.wait()
-    stats = latency_stats(_kafka_timestamps(bench, n_events), written)
+    published = _kafka_timestamps(bench, n_events)
+    stats = latency_stats(published, written)
+    first, last = min(published.values()), max(published.values())
     batches = job_metrics.get("p2v_stream_batches_total", 0.0)
     result = {
         "benchmark": "stream", "events": n_events, "complete": complete, "target_rate_per_s": rate,
@@ -192,6 +200,8 @@ def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, m
         "max_offsets_per_trigger": max_offsets, "spark_master": bench.spark_master,
         "vocab_size": vocab_size, "dim": dim, "producer_seconds": round(report.seconds, 2),
         **{k: round(v, 4) for k, v in stats.items()},
+        "all_written_after_last_publish_s": round(drained_at - last, 2),
+        "drain_throughput_per_s": round(len(written) / max(drained_at - first, 1e-9), 2),
         "batches": batches,
         "mean_batch_s": job_metrics.get("p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0),
         "job_log": str(log_path),
