@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MEAN_COLUMNS = ("vector", "n_tracks", "n_known")
 
+
 class TrackTable:
     """One model's track vectors broadcast to the executors; build it once, reuse it per query."""
 
