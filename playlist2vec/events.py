@@ -1,7 +1,7 @@
-"""The playlist event contract (ARCHITECTURE.md, topic `playlists`): limits, and pure-Python validation.
+"""The playlist event contract (ARCHITECTURE.md, topic `playlists`): limits, reasons, validation.
 
-The streaming job enforces the same rules with Spark expressions built from these constants;
-producers and tests use `parse_event` directly.
+`parse_event` is the one definition: the streaming job runs it on the executors, producers and
+tests call it directly. Each rule's reason is a constant, so dead letters can be grouped by it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,24 @@ from playlist2vec.errors import InvalidInput
 
 MAX_TRACKS = 10_000
 MAX_TRACK_CHARS = 256
+# JSON integers must fit MongoDB's and Spark's 64-bit integers.
+INT64 = range(-(2**63), 2**63)
+
+BAD_TOMBSTONE = "tombstone without a decimal pid key"
+BAD_JSON = "bad JSON"
+NOT_OBJECT = "event is not a JSON object"
+BAD_PID = "pid missing or not an integer"
+NEGATIVE_PID = "pid is negative"
+KEY_MISMATCH = "key does not match pid"
+BAD_MODIFIED_AT = "modified_at missing or not an integer"
+BAD_NAME = "name missing or not a string"
+BAD_TRACKS = "tracks missing or not a list"
+TOO_MANY_TRACKS = f"more than {MAX_TRACKS} tracks"
+BAD_TRACK = f"a track is not a string of at most {MAX_TRACK_CHARS} characters"
+BAD_COLLABORATIVE = "collaborative is not a boolean"
+BAD_FOLLOWERS = "num_followers is not an integer"
+BAD_TRACK_META = "track_meta is not a list of objects"
+
 TRACK_META_FIELDS = (
     "track_uri",
     "track_name",
@@ -62,7 +80,7 @@ class PlaylistEvent:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and value in INT64
 
 
 def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> PlaylistEvent:
@@ -72,43 +90,43 @@ def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> Pla
     takes the Kafka record's timestamp (`timestamp_s`), which a replay repeats unchanged.
     """
     if value is None:
-        if key is None or not key.isdigit():
-            raise InvalidInput("tombstone without a decimal pid key")
+        if key is None or not key.isdigit() or int(key) not in INT64:
+            raise InvalidInput(BAD_TOMBSTONE)
         return PlaylistEvent(pid=int(key), modified_at=timestamp_s, deleted=True)
     try:
         body = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"bad JSON: {exc}") from None
+        raise InvalidInput(f"{BAD_JSON}: {exc}") from None
     if not isinstance(body, dict):
-        raise InvalidInput("event is not a JSON object")
+        raise InvalidInput(NOT_OBJECT)
     pid, modified_at = body.get("pid"), body.get("modified_at")
-    if not isinstance(pid, int) or isinstance(pid, bool):
-        raise InvalidInput("pid missing or not an integer")
+    if not _is_int(pid):
+        raise InvalidInput(BAD_PID)
     if pid < 0:
-        raise InvalidInput("pid is negative")
+        raise InvalidInput(NEGATIVE_PID)
     if key is not None and key != str(pid).encode():
-        raise InvalidInput("key does not match pid")
-    if not isinstance(modified_at, int) or isinstance(modified_at, bool):
-        raise InvalidInput("modified_at missing or not an integer")
+        raise InvalidInput(KEY_MISMATCH)
+    if not _is_int(modified_at):
+        raise InvalidInput(BAD_MODIFIED_AT)
     if body.get("deleted") is True:
         return PlaylistEvent(pid=pid, modified_at=modified_at, deleted=True)
     name, tracks = body.get("name"), body.get("tracks")
     if not isinstance(name, str):
-        raise InvalidInput("name missing or not a string")
+        raise InvalidInput(BAD_NAME)
     if not isinstance(tracks, list):
-        raise InvalidInput("tracks missing or not a list")
+        raise InvalidInput(BAD_TRACKS)
     if len(tracks) > MAX_TRACKS:
-        raise InvalidInput(f"more than {MAX_TRACKS} tracks")
+        raise InvalidInput(TOO_MANY_TRACKS)
     if not all(isinstance(t, str) and len(t) <= MAX_TRACK_CHARS for t in tracks):
-        raise InvalidInput(f"a track is not a string of at most {MAX_TRACK_CHARS} characters")
+        raise InvalidInput(BAD_TRACK)
     collaborative, followers = body.get("collaborative"), body.get("num_followers")
     if collaborative is not None and not isinstance(collaborative, bool):
-        raise InvalidInput("collaborative is not a boolean")
+        raise InvalidInput(BAD_COLLABORATIVE)
     if followers is not None and not _is_int(followers):
-        raise InvalidInput("num_followers is not an integer")
+        raise InvalidInput(BAD_FOLLOWERS)
     meta = body.get("track_meta") or []
     if not isinstance(meta, list) or not all(isinstance(m, dict) for m in meta):
-        raise InvalidInput("track_meta is not a list of objects")
+        raise InvalidInput(BAD_TRACK_META)
     return PlaylistEvent(
         pid=pid,
         modified_at=modified_at,

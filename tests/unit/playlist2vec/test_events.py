@@ -55,6 +55,10 @@ def test_deletes() -> None:
         (b"7", body(collaborative="false"), "collaborative"),
         (None, None, "tombstone"),
         (b"abc", None, "tombstone"),
+        (b"9223372036854775808", None, "tombstone"),
+        (b"9223372036854775808", body(pid=2**63), "pid missing or not an integer"),
+        (b"7", body(modified_at=-(2**63) - 1), "modified_at"),
+        (b"7", body(num_followers=2**64), "num_followers"),
     ],
 )
 def test_contract_violations_say_why(key: bytes | None, value: bytes | None, reason: str) -> None:
