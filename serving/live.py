@@ -66,8 +66,7 @@ class LiveIndex:
     @property
     def updatable(self) -> bool:
         """True when changes go straight into the snapshot index (no rebuild needed)."""
-        snapshot = self._snapshot
-        return snapshot is not None and snapshot.index.accepts_updates
+        return _takes_updates(self._snapshot)
 
     def apply(self, changes: Mapping[Hashable, FloatArray | None]) -> None:
         """Record new vectors (or None: removed) for ids; later changes override earlier ones."""
@@ -78,7 +77,7 @@ class LiveIndex:
         with self._lock:
             self._seq += 1
             snapshot = self._snapshot
-            direct = snapshot is not None and snapshot.index.accepts_updates
+            direct = _takes_updates(snapshot)
             if not direct or self._building:  # a replacement being built must replay these
                 for item, unit in units.items():
                     self._delta[item] = (self._seq, unit)
@@ -165,10 +164,14 @@ class LiveIndex:
             want = min(n + len(changed), 2 * want)
 
     def _view_locked(self) -> _DeltaView:
-        if self._snapshot is not None and self._snapshot.index.accepts_updates:
+        if _takes_updates(self._snapshot):
             return _EMPTY_VIEW  # the index itself holds every change
         if self._view is None:
             live = [(k, v) for k, (_, v) in self._delta.items() if v is not None]
             unit = np.stack([v for _, v in live]) if live else _EMPTY_VIEW.unit
             self._view = _DeltaView([k for k, _ in live], unit, frozenset(self._delta))
         return self._view
+
+
+def _takes_updates(snapshot: Snapshot | None) -> bool:
+    return snapshot is not None and snapshot.index.accepts_updates
