@@ -55,19 +55,31 @@ def ensure_indexes(db: Database[dict[str, Any]]) -> None:
     """Create the indexes ARCHITECTURE.md asks for (idempotent)."""
     db[TRACK_VECTORS].create_index([("_id.m", ASCENDING)], name="by_model")
     db[MODELS].create_index([("status", ASCENDING)], name="by_status")
-    db[PLAYLIST_VECTORS].create_index([("model_version", ASCENDING)], name="by_model")
+    db[PLAYLIST_VECTORS].create_index([("_id.m", ASCENDING)], name="by_model")
 
 
 def active_model(db: Database[dict[str, Any]]) -> dict[str, Any]:
-    """The active `models` document, or NotReady.
+    """The active `models` document, or NotReady: the one definition every component uses.
 
-    Batch activates a new model before it retires the old one, so two can briefly be active:
-    the newest (`created_at`) wins.
+    A switch (activation or rollback) marks the new model `active` with a fresh `activated_at`
+    in one update and retires the previous one after it; in between, the most recently
+    activated model is the active one, so every reader sees the switch at the same write.
     """
-    model = db[MODELS].find_one({"status": "active"}, sort=[("created_at", DESCENDING)])
+    model = db[MODELS].find_one({"status": "active"},
+                                sort=[("activated_at", DESCENDING), ("created_at", DESCENDING)])
     if model is None:
         raise NotReady("no active model: run `playlist2vec train` first")
     return model
+
+
+def write_models(db: Database[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The models whose playlist vectors writers keep current: the active one first, then any
+    `ready` one (trained, not yet switched to), so nothing that arrives during a switch is
+    missed. Empty when no model is active or ready."""
+    models = list(db[MODELS].find({"status": {"$in": ["active", "ready"]}},
+                                  sort=[("activated_at", DESCENDING), ("created_at", DESCENDING)]))
+    active = [m for m in models if m["status"] == "active"][:1]
+    return active + [m for m in models if m["status"] == "ready"]
 
 
 def load_track_vectors(db: Database[dict[str, Any]], version: str) -> tuple[list[str], np.ndarray]:

@@ -1,0 +1,98 @@
+"""The documents of `playlists`, `playlist_vectors` and `tracks`, and the newer-wins write rule.
+
+One definition for every writer (batch corpus loads, the batch derive pass, the stream), so
+the shapes in ARCHITECTURE.md cannot drift apart between them. Builders are pure: they return
+pymongo operations, the caller runs them with `store.bulk_write`.
+
+Newer wins: a playlist or playlist-vector write is a whole-document replace conditioned on the
+stored `modified_at` being not newer, with upsert. When the stored document is newer the
+filter matches nothing, the upsert collides with the existing `_id` and the server answers
+DuplicateKey (`STALE`): the write is stale, changes nothing and is counted as such. An equal
+`modified_at` rewrites the same values, so replays are harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReplaceOne, UpdateOne
+
+from playlist2vec import vectors
+
+STALE = 11000  # DuplicateKey: the conditional upsert lost to a newer stored document
+TRACK_FIELDS = ("track_name", "artist_name", "artist_uri", "album_name", "album_uri", "duration_ms")
+OPTIONAL_PLAYLIST_FIELDS = ("collaborative", "num_followers")
+
+
+def newer_wins(key: Any, modified_at: int) -> dict[str, Any]:
+    """The filter of a conditional replace: the document `key`, unless a newer one is stored."""
+    return {"_id": key, "modified_at": {"$lte": modified_at}}
+
+
+def playlist_vector_key(version: str, pid: int) -> dict[str, Any]:
+    """`playlist_vectors` `_id`: one document per (model version, pid)."""
+    return {"m": version, "p": pid}
+
+
+def playlist_doc(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The `playlists` document of an event or corpus row (pid, modified_at, deleted, name,
+    tracks, optional collaborative/num_followers). A deletion keeps a marker document, so an
+    older event cannot bring the playlist back."""
+    doc: dict[str, Any] = {"_id": int(row["pid"]), "modified_at": int(row["modified_at"]),
+                           "updated_at": now}
+    if row.get("deleted"):
+        return doc | {"deleted": True, "name": None, "tracks": []}
+    doc |= {"name": row["name"], "tracks": list(row["tracks"] or ()), "deleted": False}
+    for optional in OPTIONAL_PLAYLIST_FIELDS:
+        if row.get(optional) is not None:
+            doc[optional] = row[optional]
+    return doc
+
+
+def playlist_write(row: Mapping[str, Any], now: datetime) -> ReplaceOne:
+    doc = playlist_doc(row, now)
+    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"]), doc, upsert=True)
+
+
+def playlist_vector_doc(row: Mapping[str, Any], version: str, now: datetime, source: str,
+                        subtype: int) -> dict[str, Any]:
+    """The `playlist_vectors` document of `version` for a row (pid, modified_at, deleted,
+    vector|None, n_tracks, n_known, optional event_time). No `vector` field when no track is
+    known; `deleted: true` (and no vector) for a deleted playlist."""
+    doc: dict[str, Any] = {
+        "_id": playlist_vector_key(version, int(row["pid"])),
+        "n_tracks": int(row.get("n_tracks") or 0), "n_known": int(row.get("n_known") or 0),
+        "modified_at": int(row["modified_at"]), "updated_at": now, "source": source,
+    }
+    if row.get("event_time") is not None:
+        doc["event_time"] = row["event_time"]
+    if row.get("deleted"):
+        doc["deleted"] = True
+    elif row.get("vector") is not None:
+        doc["vector"] = vectors.encode(row["vector"], subtype)
+    return doc
+
+
+def playlist_vector_write(row: Mapping[str, Any], version: str, now: datetime, source: str,
+                          subtype: int) -> ReplaceOne:
+    doc = playlist_vector_doc(row, version, now, source, subtype)
+    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"]), doc, upsert=True)
+
+
+def track_write(uri: str, fields: Mapping[str, Any]) -> UpdateOne:
+    """`$set` of the metadata fields given (an event naming only some keeps the others)."""
+    return UpdateOne({"_id": uri}, {"$set": {k: fields[k] for k in TRACK_FIELDS if k in fields}},
+                     upsert=True)
+
+
+def track_writes(entries: Sequence[Mapping[str, Any]]) -> list[UpdateOne]:
+    """`tracks` upserts from metadata entries (each with `track_uri`); the last mention of a
+    track wins field by field; entries without a uri or any field are skipped."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        uri = entry.get("track_uri")
+        if isinstance(uri, str) and uri:
+            latest.setdefault(uri, {}).update({k: entry[k] for k in TRACK_FIELDS if k in entry})
+    return [track_write(uri, fields) for uri, fields in latest.items() if fields]

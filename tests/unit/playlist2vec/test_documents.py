@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+from pymongo import ReplaceOne, UpdateOne
+
+from playlist2vec import documents, vectors
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_playlist_write_is_a_newer_wins_replace() -> None:
+    op = documents.playlist_write({"pid": 7, "modified_at": 100, "name": "x", "tracks": ["a", "b"],
+                                   "collaborative": True, "num_followers": None}, NOW)
+    doc = {"_id": 7, "modified_at": 100, "updated_at": NOW, "name": "x", "tracks": ["a", "b"],
+           "deleted": False, "collaborative": True}
+    assert op == ReplaceOne({"_id": 7, "modified_at": {"$lte": 100}}, doc, upsert=True)
+
+
+def test_a_deleted_playlist_keeps_a_marker_without_tracks() -> None:
+    doc = documents.playlist_doc({"pid": 7, "modified_at": 5, "deleted": True, "tracks": ["a"]}, NOW)
+    assert doc["deleted"] is True and doc["tracks"] == [] and doc["modified_at"] == 5
+
+
+def test_playlist_vectors_are_keyed_by_model_and_pid() -> None:
+    row = {"pid": 3, "modified_at": 9, "vector": [1.0, 2.0], "n_tracks": 4, "n_known": 2,
+           "event_time": NOW}
+    doc = documents.playlist_vector_doc(row, "m1", NOW, "stream", vectors.GENERIC_SUBTYPE)
+    op = documents.playlist_vector_write(row, "m1", NOW, "stream", vectors.GENERIC_SUBTYPE)
+    assert op == ReplaceOne({"_id": {"m": "m1", "p": 3}, "modified_at": {"$lte": 9}}, doc, upsert=True)
+    assert doc["_id"] == {"m": "m1", "p": 3} and doc["source"] == "stream"
+    assert doc["event_time"] == NOW and (doc["n_tracks"], doc["n_known"]) == (4, 2)
+    np.testing.assert_array_equal(vectors.decode(doc["vector"]), np.array([1.0, 2.0], np.float32))
+
+
+def test_no_vector_when_no_track_is_known_and_none_when_deleted() -> None:
+    unknown = documents.playlist_vector_doc({"pid": 1, "modified_at": 1, "vector": None, "n_tracks": 2,
+                                             "n_known": 0}, "m", NOW, "batch", 0)
+    deleted = documents.playlist_vector_doc({"pid": 1, "modified_at": 2, "deleted": True,
+                                             "vector": [1.0]}, "m", NOW, "stream", 0)
+    assert "vector" not in unknown and "deleted" not in unknown
+    assert "vector" not in deleted and deleted["deleted"] is True
+
+
+def test_track_writes_merge_mentions_field_by_field() -> None:
+    ops = documents.track_writes([
+        {"track_uri": "t1", "track_name": "old", "artist_name": "A"},
+        {"track_uri": "t1", "track_name": "new"},
+        {"track_uri": "", "track_name": "ignored"},
+        {"track_uri": "t2"},
+    ])
+    assert ops == [UpdateOne({"_id": "t1"}, {"$set": {"track_name": "new", "artist_name": "A"}},
+                             upsert=True)]
