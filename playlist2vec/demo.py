@@ -24,6 +24,7 @@ import httpx
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from playlist2vec import kafka_security
 from playlist2vec.errors import PipelineError
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.settings import Settings
@@ -193,7 +194,7 @@ def run_demo(
                 "the server's index", lambda: http_ok(http, "/readyz"), options.ready_timeout_s, children
             )
             sample = read_playlists(corpus, 40)
-            producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","))
+            producer = KafkaProducer(**kafka_security.client_config(settings))
             warm = snapshot(sample[0])
             producer.send(settings.playlist_topic, key=warm.key, value=warm.to_json()).get(timeout=30)
             wait_for(

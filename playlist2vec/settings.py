@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playlist2vec.errors import ConfigError
 
 ENV_PREFIX = "P2V_"
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -35,6 +37,19 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     playlist_topic: str = Field("playlists", description="playlist events topic")
     dlq_topic: str = Field("playlists.dlq", description="rejected events, with the reason")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="Kafka security protocol: PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL"
+    )
+    kafka_sasl_mechanism: str = Field(
+        "SCRAM-SHA-512", description="Kafka SASL mechanism: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"
+    )
+    kafka_sasl_username: str | None = Field(None, description="Kafka SASL user (SASL_* protocols)")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="Kafka SASL password (SASL_* protocols; never logged)"
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA bundle of the brokers' certificates (SSL protocols; default: system CAs)"
+    )
     mongo_uri: SecretStr = Field(
         SecretStr("mongodb://127.0.0.1:27017"), description="MongoDB (or compatible) server"
     )
@@ -71,6 +86,27 @@ class Settings(BaseSettings):
             split_addr(part.strip())
         return value
 
+    @field_validator("kafka_security_protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        if value not in KAFKA_PROTOCOLS:
+            raise ValueError(f"expected one of {', '.join(KAFKA_PROTOCOLS)}")
+        return value
+
+    @field_validator("kafka_sasl_mechanism")
+    @classmethod
+    def _known_mechanism(cls, value: str) -> str:
+        if value not in KAFKA_SASL_MECHANISMS:
+            raise ValueError(f"expected one of {', '.join(KAFKA_SASL_MECHANISMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> Settings:
+        if self.kafka_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("P2V_KAFKA_SASL_USERNAME and P2V_KAFKA_SASL_PASSWORD are required "
+                             f"with P2V_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}")
+        return self
+
     @field_validator("http_addr", "stream_metrics_addr")
     @classmethod
     def _is_host_port(cls, value: str) -> str:
@@ -105,7 +141,9 @@ class Settings(BaseSettings):
             return cls.model_validate(values)
         except ValidationError as exc:
             first = exc.errors()[0]
-            name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+            if not first["loc"]:  # a rule across settings names them itself
+                raise ConfigError(f"bad settings: {first['msg'].removeprefix('Value error, ')}") from None
+            name = ENV_PREFIX + str(first["loc"][0]).upper()
             raise ConfigError(f"bad setting {name}: {first['msg']}") from None
 
     def to_env(self) -> dict[str, str]:
@@ -121,6 +159,10 @@ class Settings(BaseSettings):
         return env
 
     # Derived values, so no caller parses them twice.
+
+    @property
+    def kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
 
     @property
     def kafka_port(self) -> int:

@@ -8,6 +8,7 @@ import logging
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from playlist2vec import kafka_security
 from playlist2vec.errors import StackError
 from playlist2vec.settings import Settings
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 def admin(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            **kafka_security.client_config(settings),
             client_id="playlist2vec-admin",
             request_timeout_ms=timeout_ms,
         )

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
-from playlist2vec import store
+from playlist2vec import kafka_security, store
 from playlist2vec.errors import StackError
 from playlist2vec.settings import Settings
 
@@ -31,7 +31,7 @@ def kafka_healthy(settings: Settings, timeout_s: float = 3.0) -> tuple[bool, str
     """Whether the brokers answer a metadata request."""
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            **kafka_security.client_config(settings),
             enable_auto_commit=False,
             request_timeout_ms=int(timeout_s * 1000) + 1000,
         )

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from playlist2vec import topics
+from playlist2vec import kafka_security, topics
 from playlist2vec.errors import StackError
 from playlist2vec.settings import Settings, split_addr
 from playlist2vec.stack import jars
@@ -24,32 +24,61 @@ HOST = "127.0.0.1"
 
 
 def kafka_properties(settings: Settings, data_dir: Path) -> str:
-    """server.properties for a combined broker+controller on loopback, sized for tests."""
+    """server.properties for a combined broker+controller on loopback, sized for tests.
+
+    With a SASL protocol in the settings, the client listener takes SCRAM logins (the broker
+    itself logs in as the configured user, whose credentials `scram_argument` adds at format
+    time); TLS is not emulated locally.
+    """
     port, controller = settings.kafka_port, settings.kafka_controller_port
-    return "\n".join(
-        [
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{HOST}:{controller}",
-            f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
-            f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={data_dir}",
-            "num.partitions=4",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=4",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=false",
-            "log.cleaner.backoff.ms=5000",
-            "",
+    listener = "SASL_PLAINTEXT" if settings.kafka_sasl else "PLAINTEXT"
+    lines = [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{HOST}:{controller}",
+        f"listeners={listener}://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
+        f"advertised.listeners={listener}://{HOST}:{port}",
+        "controller.listener.names=CONTROLLER",
+        f"inter.broker.listener.name={listener}",
+        f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}",
+        f"log.dirs={data_dir}",
+        "num.partitions=4",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "log.cleaner.backoff.ms=5000",
+        # one event may be as large as the contract's byte cap allows (plus Kafka's framing)
+        "message.max.bytes=4194304",
+    ]
+    if settings.kafka_sasl:
+        mechanism = settings.kafka_sasl_mechanism
+        assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
+        login = kafka_security.jaas_config(mechanism, settings.kafka_sasl_username,
+                                           settings.kafka_sasl_password.get_secret_value())
+        lines += [
+            f"sasl.enabled.mechanisms={mechanism}",
+            f"sasl.mechanism.inter.broker.protocol={mechanism}",
+            f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config={login}",
         ]
-    )
+    return "\n".join([*lines, ""])
+
+
+def scram_argument(settings: Settings) -> list[str]:
+    """StorageTool's `--add-scram` for the configured SASL user (none without SASL)."""
+    if not settings.kafka_sasl:
+        return []
+    if settings.kafka_security_protocol != "SASL_PLAINTEXT" or not settings.kafka_sasl_mechanism.startswith(
+            "SCRAM"):
+        raise StackError("the local stack emulates SASL_PLAINTEXT with SCRAM only (no TLS, no PLAIN): "
+                         "point P2V_KAFKA_BOOTSTRAP at a real cluster with P2V_STACK=external")
+    assert settings.kafka_sasl_password is not None
+    user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
+    return ["--add-scram", f"{settings.kafka_sasl_mechanism}=[name={user},password={password}]"]
 
 
 class LocalStack(Stack):
@@ -125,6 +154,8 @@ class LocalStack(Stack):
         data = root / "data"
         data.mkdir(parents=True, exist_ok=True)
         props = root / "server.properties"
+        props.touch(mode=0o600)  # it may hold the broker's SASL login
+        props.chmod(0o600)
         props.write_text(kafka_properties(self.settings, data))
         base = [
             java,
@@ -146,6 +177,7 @@ class LocalStack(Stack):
                     "-c",
                     str(props),
                     "--ignore-formatted",
+                    *scram_argument(self.settings),
                 ],
                 capture_output=True,
                 text=True,

@@ -1,0 +1,56 @@
+"""Kafka client security from the settings: one place that turns P2V_KAFKA_SECURITY_* into the
+options of every Kafka client the project creates (kafka-python producers, consumers and admin
+clients; Spark's Kafka source).
+
+Secrets go into client objects only: never into a log line, a command line or an error message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playlist2vec.settings import Settings
+
+SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for a kafka-python client (bootstrap servers and security)."""
+    config: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap.split(","),
+                              "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl:
+        assert settings.kafka_sasl_password is not None  # guaranteed by the settings' validation
+        config |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
+                   "sasl_plain_username": settings.kafka_sasl_username,
+                   "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
+    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
+        config["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    return config
+
+
+def jaas_config(mechanism: str, username: str, password: str) -> str:
+    """The JAAS line a Java Kafka client (or broker listener) logs in with."""
+    module = PLAIN_MODULE if mechanism == "PLAIN" else SCRAM_MODULE
+
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"{module} required username={quoted(username)} password={quoted(password)};"
+
+
+def spark_options(settings: Settings) -> dict[str, str]:
+    """`kafka.*` options of Spark's Kafka source and sink (bootstrap servers and security)."""
+    options = {"kafka.bootstrap.servers": settings.kafka_bootstrap,
+               "kafka.security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl:
+        assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
+        options |= {"kafka.sasl.mechanism": settings.kafka_sasl_mechanism,
+                    "kafka.sasl.jaas.config": jaas_config(settings.kafka_sasl_mechanism,
+                                                          settings.kafka_sasl_username,
+                                                          settings.kafka_sasl_password.get_secret_value())}
+    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
+        # a PEM bundle, as kafka-python takes it (Kafka clients 2.7+ read PEM trust stores)
+        options |= {"kafka.ssl.truststore.type": "PEM",
+                    "kafka.ssl.truststore.location": str(settings.kafka_ssl_cafile)}
+    return options

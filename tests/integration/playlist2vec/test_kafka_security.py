@@ -1,0 +1,78 @@
+"""Kafka with SASL/SCRAM on the local stack: every client the project creates logs in with the
+settings' credentials, a wrong password is refused, and no secret shows on a command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from pydantic import SecretStr
+
+from playlist2vec import kafka_security, topics
+from playlist2vec.errors import StackError
+from playlist2vec.settings import Settings
+from playlist2vec.stack import LocalStack
+from tests.conftest import private_settings
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "s3cret-scram-pw"
+
+
+@pytest.fixture(scope="module")
+def scram_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A private stack whose Kafka takes SCRAM-SHA-512 logins only."""
+    settings = private_settings(tmp_path_factory.mktemp("p2v-scram"),
+                                kafka_security_protocol="SASL_PLAINTEXT",
+                                kafka_sasl_username="p2v", kafka_sasl_password=PASSWORD)
+    stack = LocalStack(settings)
+    try:
+        stack.up()
+        yield settings
+    finally:
+        stack.down()
+
+
+def test_clients_log_in_with_the_settings_credentials(scram_settings: Settings) -> None:
+    assert scram_settings.playlist_topic in topics.admin(scram_settings).list_topics()
+    producer = KafkaProducer(**kafka_security.client_config(scram_settings))
+    for i in range(5):
+        producer.send(scram_settings.playlist_topic, key=str(i).encode(), value=b"{}")
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(scram_settings.playlist_topic, **kafka_security.client_config(scram_settings),
+                             auto_offset_reset="earliest", consumer_timeout_ms=20_000)
+    keys = sorted(int(m.key) for _, m in zip(range(5), consumer, strict=False))
+    consumer.close()
+    assert keys == [0, 1, 2, 3, 4]
+
+
+def test_a_wrong_password_is_refused(scram_settings: Settings) -> None:
+    wrong = scram_settings.model_copy(update={"kafka_sasl_password": SecretStr("not-it")})
+    with pytest.raises(StackError, match="unreachable"):
+        topics.admin(wrong, timeout_ms=5_000)
+
+
+def test_no_secret_on_a_command_line(scram_settings: Settings) -> None:
+    stack = LocalStack(scram_settings)
+    for name in ("kafka", "mongo"):
+        pid = stack.pid(name)
+        assert pid is not None
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert PASSWORD.encode() not in cmdline
+    assert oct((scram_settings.home / "kafka" / "server.properties").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.spark
+def test_spark_reads_through_sasl(scram_settings: Settings, spark: Any) -> None:
+    producer = KafkaProducer(**kafka_security.client_config(scram_settings))
+    for i in range(20):
+        producer.send(scram_settings.dlq_topic, key=str(i).encode(), value=b"x")
+    producer.flush()
+    producer.close()
+    reader = spark.read.format("kafka").options(**kafka_security.spark_options(scram_settings))
+    rows = reader.option("subscribe", scram_settings.dlq_topic).option("startingOffsets", "earliest").load()
+    assert sorted(int(r.key) for r in rows.select("key").collect()) == list(range(20))
