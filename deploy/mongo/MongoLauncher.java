@@ -242,16 +242,17 @@ public class MongoLauncher {
         private volatile boolean closing;
         private long segment;          // the segment being written
         private long lastCut;          // the segment the latest rotation opens
-        private long segmentBytes;     // written since the last snapshot began
+        private long segmentBytes;     // journal since the last snapshot's cut
         private final Object durable = new Object();
         private FileChannel out;
         private ByteBuffer buffer = ByteBuffer.allocate(1 << 20);
         private final Thread writer = new Thread(this, "journal-writer");
 
-        Journal(Path dir, ChangeOplog oplog, long segment, long lastTs) {
+        Journal(Path dir, ChangeOplog oplog, long segment, long lastTs, long bytesSinceSnapshot) {
             this.dir = dir;
             this.oplog = oplog;
             this.segment = segment;
+            this.segmentBytes = bytesSinceSnapshot;
             this.lastCut = segment;
             this.lastTs = Math.max(lastTs, nowTs());
             this.durableTs = this.lastTs;
@@ -636,7 +637,7 @@ public class MongoLauncher {
         final Map<String, DurableCollection> collections = new ConcurrentHashMap<>();
         private Map<String, Map<Object, Document>> recovered;
         private final String summary;
-        private long lastSnapshotBytes;
+        private volatile long lastSnapshotBytes;
         private final FileLock lock;
         private static final ThreadLocal<long[]> WRITTEN = ThreadLocal.withInitial(() -> new long[2]);
 
@@ -656,7 +657,7 @@ public class MongoLauncher {
             recovered = recovery.state;
             summary = recovery.summary();
             lastSnapshotBytes = recovery.snapshotBytes;
-            journal = new Journal(dir, changes, recovery.nextSegment, recovery.lastTs);
+            journal = new Journal(dir, changes, recovery.nextSegment, recovery.lastTs, recovery.journalBytes);
             changes.durableUpTo(journal.lastTs());
             recovered.values().removeIf(Map::isEmpty);
             for (String ns : new ArrayList<>(recovered.keySet())) {
@@ -1084,6 +1085,7 @@ public class MongoLauncher {
         long nextSegment = 1;
         long lastTs;
         long snapshotBytes;
+        long journalBytes;
         private long snapshotDocs;
         private long replayed;
         private long torn;
@@ -1157,6 +1159,7 @@ public class MongoLauncher {
             }
             valid = in.validLength();
             }
+            journalBytes += valid;
             long size = Files.size(file);
             if (valid < size) {   // a torn last record: never acknowledged, cut it off
                 torn += size - valid;

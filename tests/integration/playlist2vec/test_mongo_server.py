@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -152,7 +153,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
     assert "journal records" in (settings.home / "logs" / "mongo.log").read_text()
 
 
-def test_restart_keeps_collections_indexes_and_resume_points(own_server: LocalStack) -> None:
+def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_server: LocalStack) -> None:
     db = client(own_server.settings)["restart"]
     db["a"].create_index("k", unique=True)
     db["a"].insert_many([{"_id": i, "k": i} for i in range(10)])
@@ -162,7 +163,12 @@ def test_restart_keeps_collections_indexes_and_resume_points(own_server: LocalSt
     db["a"].insert_one({"_id": 10, "k": 10})
 
     own_server.mongo.stop()
+    newest = max((own_server.settings.home / "mongo" / "db").glob("journal-*.log"))
+    with newest.open("ab") as journal:  # a record cut short, as by a crash in the middle of a write
+        journal.write((1000).to_bytes(4, "big") + b"\x00\x01torn")
     own_server.start_mongo()
+    log = (own_server.settings.home / "logs" / "mongo.log").read_text()
+    assert re.findall(r"\((\d+) torn bytes cut\)", log)[-1] == "10"
     db = client(own_server.settings)["restart"]
     assert sorted(d["_id"] for d in db["a"].find()) == list(range(1, 11))
     with pytest.raises(PyMongoError, match="duplicate key"):
