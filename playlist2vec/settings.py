@@ -66,7 +66,21 @@ class Settings(BaseSettings):
     )
     kafka_controller_port: int = Field(9093, description="local Kafka KRaft controller port")
     kafka_heap: str = Field("512m", description="local Kafka -Xmx")
-    mongo_heap: str = Field("1g", description="local MongoDB-wire server -Xmx")
+    mongo_heap: str = Field(
+        "2g", description="local MongoDB-wire server -Xmx (it keeps all data and its oplog in memory)"
+    )
+    mongo_oplog_entries: int = Field(
+        1_000_000,
+        gt=0,
+        description="local MongoDB-wire server: change events kept in its oplog (a change stream "
+        "resuming from before them gets error 286, ChangeStreamHistoryLost)",
+    )
+    mongo_snapshot_mb: int = Field(
+        128,
+        gt=0,
+        description="local MongoDB-wire server: journal size (MB, at least the last snapshot's) "
+        "that triggers a snapshot, which bounds the replay at start",
+    )
     spark_driver_memory: str = Field("4g", description="driver memory for local Spark")
     index_strategy: str = Field(
         "annoy",

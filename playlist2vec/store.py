@@ -1,8 +1,7 @@
 """The MongoDB store: collection names, indexes, model registry reads, bulk writes, change streams.
 
 Only the public MongoDB API is used, so the same code runs on a real replica set and on the
-local mongo-java-server (whose change-stream quirks are handled in `open_change_stream` and
-`change_key`).
+local MongoDB-wire server (deploy/mongo/MongoLauncher.java).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from bson.timestamp import Timestamp
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -153,51 +151,23 @@ def bulk_write(
     return done
 
 
-def cluster_time(db: Database[dict[str, Any]]) -> Timestamp:
-    """A start point for a new change stream: the server's operation time, else the wall clock.
-
-    A change stream without any start point is refused by the local server; on a replica set
-    the reported operationTime is the exact point.
-    """
-    reply = db.command("ping")
-    op_time = reply.get("operationTime")
-    if isinstance(op_time, Timestamp):
-        return op_time
-    return Timestamp(int(time.time()), 0)
-
-
 def open_change_stream(
-    collection: Collection[dict[str, Any]],
-    resume_token: Mapping[str, Any] | None,
-    start_at: Timestamp | None = None,
-    batch_size: int = 1_000,
+    collection: Collection[dict[str, Any]], resume_token: Mapping[str, Any] | None, batch_size: int = 1_000
 ) -> Any:
-    """A change stream that resumes after `resume_token`, or starts at `start_at` (default: now).
-
-    `full_document="updateLookup"` because the local server reports wrong documentKeys on
-    updates; ids are read with `change_key`.
-    """
-    options: dict[str, Any] = {"full_document": "updateLookup", "batch_size": batch_size}
-    if resume_token is not None:
-        options["resume_after"] = resume_token
-    else:
-        options["start_at_operation_time"] = start_at or cluster_time(collection.database)
-    return collection.watch(**options)
+    """A change stream that resumes after `resume_token`, or starts now."""
+    if resume_token is None:
+        return collection.watch(batch_size=batch_size)
+    return collection.watch(resume_after=resume_token, batch_size=batch_size)
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:
-    """The `_id` of the changed document, or None when the event does not carry it.
+    """The `_id` of the changed document, or None for an event about no document (a drop).
 
-    A real server always carries it. The local server reports the full replacement document
-    as `documentKey` of a replace (so `_id` is there, as long as writers replace whole
-    documents, which ours do) but the update operators, not the id, for a `$set` update.
-    Followers therefore re-read changed documents by id instead of trusting fullDocument.
+    Followers re-read changed documents by this id rather than trusting a `fullDocument`, which
+    an update event carries only with `updateLookup` (a read per event on the server).
     """
-    for part in ("fullDocument", "documentKey"):
-        doc = change.get(part)
-        if isinstance(doc, Mapping) and "_id" in doc:
-            return doc["_id"]
-    return None
+    key = change.get("documentKey")
+    return key.get("_id") if isinstance(key, Mapping) else None
 
 
 def poll_changes(stream: Any, max_batch: int, wait_s: float, stop: Any = None) -> list[Mapping[str, Any]]:

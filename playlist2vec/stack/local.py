@@ -1,9 +1,12 @@
-"""The embedded default: Kafka 4 (KRaft, one node) and mongo-java-server as local background JVMs."""
+"""The embedded default: Kafka 4 (KRaft, one node) and the MongoDB-wire server as local background JVMs."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
+import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -130,23 +133,33 @@ class LocalStack(Stack):
                     )
         split_addr(self.settings.kafka_bootstrap.split(",")[0])
 
+    def start_mongo(self) -> None:
+        """Start the MongoDB-wire server alone (unless running) and wait until it answers."""
+        jars.ensure_jars(self.settings)
+        if not self.mongo.alive():
+            self._start_mongo(jars.require("java"))
+        self._wait("mongo", self.mongo, lambda: mongo_healthy(self.settings)[0])
+
     def _start_mongo(self, java: str) -> None:
-        data = self.home / "mongo"
+        root = self.home / "mongo"
+        data = root / "db"
         data.mkdir(parents=True, exist_ok=True)
-        launcher = jars.DEPLOY_DIR / "mongo" / "MongoLauncher.java"
+        classpath = jars.classpath(self.settings, "mongo")
         self.mongo.start(
             [
                 java,
                 f"-Xmx{self.settings.mongo_heap}",
                 "-XX:+UseSerialGC",
                 "-cp",
-                jars.classpath(self.settings, "mongo"),
-                str(launcher),
+                f"{classpath}:{_compiled_launcher(root, classpath)}",
+                "MongoLauncher",
                 HOST,
                 str(self.settings.mongo_port),
-                str(data / "p2v.mv.db"),
+                str(data),
+                str(self.settings.mongo_oplog_entries),
+                str(self.settings.mongo_snapshot_mb),
             ],
-            cwd=data,
+            cwd=root,
         )
 
     def _start_kafka(self, java: str) -> None:
@@ -221,6 +234,31 @@ class LocalStack(Stack):
         if service not in self.processes():
             raise StackError(f"unknown service {service!r}: choose kafka or mongo")
         return self.processes()[service].tail(lines)
+
+
+def _compiled_launcher(root: Path, classpath: str) -> Path:
+    """deploy/mongo/MongoLauncher.java compiled once per source version under `root`.
+
+    Compiled ahead rather than run as a single source file, so restarts skip javac (seconds on a
+    busy machine)."""
+    source = jars.DEPLOY_DIR / "mongo" / "MongoLauncher.java"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    classes = root / "launcher" / digest
+    if (classes / "MongoLauncher.class").exists():
+        return classes
+    shutil.rmtree(root / "launcher", ignore_errors=True)
+    building = root / "launcher" / f".{digest}.{os.getpid()}"
+    building.mkdir(parents=True)
+    proc = subprocess.run(
+        [jars.require("javac"), "-d", str(building), "-cp", classpath, str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise StackError(f"cannot compile {source.name}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    building.rename(classes)
+    return classes
 
 
 def _random_cluster_id() -> str:

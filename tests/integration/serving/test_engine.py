@@ -36,11 +36,12 @@ def similar_pids(engine: Any, pid: int, k: int = 50) -> list[int]:
 
 
 def events(metrics: Any, collection: str = store.PLAYLIST_VECTORS) -> float:
-    value = metrics.registry.get_sample_value(
-        "p2v_change_events_total", {"collection": collection, "op": "update"}) or 0.0
-    inserts = metrics.registry.get_sample_value(
-        "p2v_change_events_total", {"collection": collection, "op": "insert"}) or 0.0
-    return value + inserts
+    """Change events applied that carried a document (writers replace: a MongoDB `replace`)."""
+    return sum(
+        metrics.registry.get_sample_value("p2v_change_events_total", {"collection": collection, "op": op})
+        or 0.0
+        for op in ("insert", "replace", "update")
+    )
 
 
 def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, make_engine, wait,

@@ -1,0 +1,201 @@
+"""The local MongoDB-wire server (deploy/mongo): change streams as a replica set gives them, durability."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pymongo import ReplaceOne
+from pymongo.errors import OperationFailure, PyMongoError
+
+from playlist2vec import store
+from playlist2vec.settings import Settings
+from playlist2vec.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+OPLOG_BOUND = 500
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A MongoDB-wire server of its own (it gets killed): a small oplog, a snapshot per MB of journal."""
+    from tests.conftest import private_settings
+
+    settings = private_settings(
+        tmp_path_factory.mktemp("p2v-mongo"), mongo_oplog_entries=OPLOG_BOUND, mongo_snapshot_mb=1
+    )
+    local = LocalStack(settings)
+    local.start_mongo()
+    yield local
+    local.mongo.stop()
+
+
+def client(settings: Settings) -> Any:
+    return store.connect(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000)
+
+
+def next_changes(stream: Any, n: int, deadline_s: float = 15.0) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + deadline_s
+    while len(got) < n and time.monotonic() < deadline:
+        change = stream.try_next()
+        if change is None:
+            time.sleep(0.02)
+        else:
+            got.append(change)
+    return got
+
+
+def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_plain_watch_delivers_each_kind_of_change_and_resumes_after_a_token(db: Any) -> None:
+    coll = db["watched"]
+    stream = coll.watch()  # no start point: the server's operationTime / postBatchResumeToken
+    coll.insert_one({"_id": 1, "v": 1})
+    coll.replace_one({"_id": 1}, {"v": 2})
+    coll.update_one({"_id": 1}, {"$set": {"w": 3}, "$unset": {"v": ""}})
+    coll.delete_one({"_id": 1})
+    db["elsewhere"].insert_one({"_id": 9})
+    changes = next_changes(stream, 4)
+    assert [(c["operationType"], c["documentKey"]) for c in changes] == [
+        ("insert", {"_id": 1}),
+        ("replace", {"_id": 1}),
+        ("update", {"_id": 1}),
+        ("delete", {"_id": 1}),
+    ]
+    assert changes[0]["fullDocument"] == {"_id": 1, "v": 1}
+    assert changes[1]["fullDocument"] == {"_id": 1, "v": 2}
+    assert changes[2]["updateDescription"]["updatedFields"] == {"w": 3}
+    assert changes[2]["updateDescription"]["removedFields"] == ["v"]
+    assert [c["clusterTime"] for c in changes] == sorted(c["clusterTime"] for c in changes)
+    stream.close()
+
+    coll.insert_one({"_id": 2})  # while nobody follows
+    resumed = next_changes(coll.watch(resume_after=changes[1]["_id"]), 3)
+    assert [(c["operationType"], c["documentKey"]["_id"]) for c in resumed] == [
+        ("update", 1),
+        ("delete", 1),
+        ("insert", 2),
+    ]
+
+
+def test_update_lookup_reads_the_current_document(db: Any) -> None:
+    coll = db["looked_up"]
+    stream = coll.watch(full_document="updateLookup")
+    coll.insert_one({"_id": "a", "n": 0})
+    for n in (1, 2):
+        coll.update_one({"_id": "a"}, {"$set": {"n": n}})
+    changes = next_changes(stream, 3)
+    assert [c["operationType"] for c in changes] == ["insert", "update", "update"]
+    assert [c["fullDocument"]["n"] for c in changes[1:]] == [2, 2], "the current state, as updateLookup"
+
+
+def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack) -> None:
+    """Writers do the stream sink's conditional replace upserts; every acknowledged one survives."""
+    settings = own_server.settings
+    data_dir = settings.home / "mongo" / "db"
+    acked: dict[int, int] = {}  # _id -> highest acknowledged version
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(base: int) -> None:
+        coll = client(settings)["durability"]["docs"]
+        next_id = base
+        try:
+            while not stop.is_set():
+                fresh = range(next_id, next_id + 200)
+                again = range(max(base, next_id - 200), next_id)  # the previous batch, version 2
+                ops = [
+                    ReplaceOne({"_id": i, "modified_at": {"$lte": v}}, {"modified_at": v, "pad": "x" * 300},
+                               upsert=True)
+                    for ids, v in ((fresh, 1), (again, 2))
+                    for i in ids
+                ]
+                coll.bulk_write(ops, ordered=False)
+                with lock:
+                    acked.update(dict.fromkeys(fresh, 1))
+                    acked.update(dict.fromkeys(again, 2))
+                next_id += 200
+        except PyMongoError:
+            return  # the server is gone: what was acknowledged so far is the test's truth
+
+    writers = [threading.Thread(target=writer, args=(w * 10_000_000,)) for w in range(3)]
+    for thread in writers:
+        thread.start()
+    try:
+        wait_for(lambda: any(data_dir.glob("snapshot-*")) and len(acked) > 8_000, 120, "snapshot, 8k writes")
+        pid = own_server.mongo.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join(60)
+    wait_for(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
+
+    own_server.start_mongo()
+    coll = client(settings)["durability"]["docs"]
+    stored = {d["_id"]: d["modified_at"] for d in coll.find({}, {"modified_at": 1})}
+    lost = [i for i, version in acked.items() if stored.get(i, 0) < version]
+    assert not lost, f"{len(lost)} of {len(acked)} acknowledged writes lost, e.g. {lost[:5]}"
+    assert "journal records" in (settings.home / "logs" / "mongo.log").read_text()
+
+
+def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_server: LocalStack) -> None:
+    db = client(own_server.settings)["restart"]
+    db["a"].create_index("k", unique=True)
+    db["a"].insert_many([{"_id": i, "k": i} for i in range(10)])
+    stream = db["a"].watch()
+    db["a"].delete_one({"_id": 0})
+    token = next_changes(stream, 1)[0]["_id"]
+    db["a"].insert_one({"_id": 10, "k": 10})
+
+    own_server.mongo.stop()
+    newest = max((own_server.settings.home / "mongo" / "db").glob("journal-*.log"))
+    with newest.open("ab") as journal:  # a record cut short, as by a crash in the middle of a write
+        journal.write((1000).to_bytes(4, "big") + b"\x00\x01torn")
+    own_server.start_mongo()
+    log = (own_server.settings.home / "logs" / "mongo.log").read_text()
+    assert re.findall(r"\((\d+) torn bytes cut\)", log)[-1] == "10"
+    db = client(own_server.settings)["restart"]
+    assert sorted(d["_id"] for d in db["a"].find()) == list(range(1, 11))
+    with pytest.raises(PyMongoError, match="duplicate key"):
+        db["a"].insert_one({"_id": 99, "k": 5})
+    resumed = next_changes(db["a"].watch(resume_after=token), 1)
+    assert [(c["operationType"], c["documentKey"]["_id"]) for c in resumed] == [("insert", 10)]
+
+
+def test_oplog_stays_within_its_bound_and_an_expired_token_gets_error_286(own_server: LocalStack) -> None:
+    admin = client(own_server.settings).admin
+    coll = client(own_server.settings)["bounded"]["docs"]
+    follower = coll.watch()
+    coll.insert_one({"_id": "first"})
+    first = next_changes(follower, 1)[0]["_id"]
+    followed = 0
+    for batch in range(25):  # 5,000 events through a 500-entry oplog, a follower keeping up
+        ops = [ReplaceOne({"_id": i}, {"b": batch}, upsert=True) for i in range(200)]
+        coll.bulk_write(ops, ordered=False)
+        followed += len(next_changes(follower, 200))
+        oplog = admin.command("serverStatus")["oplog"]
+        assert oplog["entries"] <= OPLOG_BOUND
+    assert followed == 25 * 200, "a follower that keeps up loses nothing to trimming"
+    assert oplog["entries"] == OPLOG_BOUND
+
+    with pytest.raises(OperationFailure) as refused:
+        next_changes(coll.watch(resume_after=first), 1)
+    assert refused.value.code == 286  # ChangeStreamHistoryLost: the serving reloads fully
+    recent = coll.watch(resume_after=follower.resume_token)
+    assert next_changes(recent, 1, 0.5) == [], "a recent token still resumes"
+
