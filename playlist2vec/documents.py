@@ -8,7 +8,15 @@ Newer wins: a playlist or playlist-vector write is a whole-document replace cond
 stored `modified_at` being not newer, with upsert. When the stored document is newer the
 filter matches nothing, the upsert collides with the existing `_id` and the server answers
 DuplicateKey (`STALE`): the write is stale, changes nothing and is counted as such. An equal
-`modified_at` rewrites the same values, so replays are harmless.
+`modified_at` rewrites the same values, so replays are harmless, except that a stored deletion
+wins a tie against a live snapshot (so the snapshot a deletion removed cannot come back).
+
+Tombstones (null-value Kafka records) delete whatever the clocks say: `playlist_delete_write`
+ignores `modified_at` and moves it forward to at least the tombstone's clock (`$max`), so the
+deletion is ordered after everything stored before it and a later replay of those older
+events is stale. Its only condition is the Kafka position: stream writes record the record
+they came from (`log`: topic, partition, offset; a playlist's events share one partition), and
+a tombstone does not undo what a later record of its key wrote (a replay of the topic).
 """
 
 from __future__ import annotations
@@ -26,9 +34,20 @@ TRACK_FIELDS = ("track_name", "artist_name", "artist_uri", "album_name", "album_
 OPTIONAL_PLAYLIST_FIELDS = ("collaborative", "num_followers")
 
 
-def newer_wins(key: Any, modified_at: int) -> dict[str, Any]:
-    """The filter of a conditional replace: the document `key`, unless a newer one is stored."""
-    return {"_id": key, "modified_at": {"$lte": modified_at}}
+def newer_wins(key: Any, modified_at: int, deleted: bool = False) -> dict[str, Any]:
+    """The filter of a conditional replace: the document `key`, unless a newer one is stored
+    (or, for a live snapshot, a deletion of the same `modified_at`)."""
+    if deleted:
+        return {"_id": key, "modified_at": {"$lte": modified_at}}
+    return {"_id": key, "$or": [{"modified_at": {"$lt": modified_at}},
+                                {"modified_at": modified_at, "deleted": {"$ne": True}}]}
+
+
+def before(log: Mapping[str, Any]) -> dict[str, Any]:
+    """Filter: the stored document does not come from a later record of the same topic partition
+    than `log` (documents written by batch, or from another topic, always qualify)."""
+    return {"$or": [{"log.topic": {"$ne": log["topic"]}}, {"log.partition": {"$ne": log["partition"]}},
+                    {"log.offset": {"$lte": log["offset"]}}]}
 
 
 def playlist_vector_key(version: str, pid: int) -> dict[str, Any]:
@@ -42,6 +61,8 @@ def playlist_doc(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     older event cannot bring the playlist back."""
     doc: dict[str, Any] = {"_id": int(row["pid"]), "modified_at": int(row["modified_at"]),
                            "updated_at": now}
+    if row.get("log") is not None:
+        doc["log"] = row["log"]
     if row.get("deleted"):
         return doc | {"deleted": True, "name": None, "tracks": []}
     doc |= {"name": row["name"], "tracks": list(row["tracks"] or ()), "deleted": False}
@@ -53,7 +74,18 @@ def playlist_doc(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 def playlist_write(row: Mapping[str, Any], now: datetime) -> ReplaceOne:
     doc = playlist_doc(row, now)
-    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"]), doc, upsert=True)
+    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"], doc["deleted"]), doc, upsert=True)
+
+
+def playlist_delete_write(pid: int, clock: int, log: Mapping[str, Any], now: datetime) -> UpdateOne:
+    """A tombstone's deletion of `pid` (from the record at `log`): `modified_at` raised to at
+    least `clock` (never lowered), so it is ordered after the stored state; re-running it is
+    harmless. DuplicateKey (`STALE`) when a later record of the key is stored."""
+    return UpdateOne({"_id": int(pid), **before(log)}, {
+        "$set": {"deleted": True, "name": None, "tracks": [], "updated_at": now, "log": dict(log)},
+        "$unset": {key: "" for key in OPTIONAL_PLAYLIST_FIELDS},
+        "$max": {"modified_at": int(clock)},
+    }, upsert=True)
 
 
 def playlist_vector_doc(row: Mapping[str, Any], version: str, now: datetime, source: str,
@@ -66,8 +98,9 @@ def playlist_vector_doc(row: Mapping[str, Any], version: str, now: datetime, sou
         "n_tracks": int(row.get("n_tracks") or 0), "n_known": int(row.get("n_known") or 0),
         "modified_at": int(row["modified_at"]), "updated_at": now, "source": source,
     }
-    if row.get("event_time") is not None:
-        doc["event_time"] = row["event_time"]
+    for optional in ("event_time", "log"):
+        if row.get(optional) is not None:
+            doc[optional] = row[optional]
     if row.get("deleted"):
         doc["deleted"] = True
     elif row.get("vector") is not None:
@@ -78,7 +111,18 @@ def playlist_vector_doc(row: Mapping[str, Any], version: str, now: datetime, sou
 def playlist_vector_write(row: Mapping[str, Any], version: str, now: datetime, source: str,
                           subtype: int) -> ReplaceOne:
     doc = playlist_vector_doc(row, version, now, source, subtype)
-    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"]), doc, upsert=True)
+    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"], bool(doc.get("deleted"))), doc,
+                      upsert=True)
+
+
+def playlist_vector_delete_write(version: str, pid: int, clock: int, log: Mapping[str, Any],
+                                 now: datetime, source: str, event_time: datetime) -> UpdateOne:
+    """`playlist_delete_write` for one model's vector document: no vector, `deleted: true`."""
+    fields: dict[str, Any] = {"deleted": True, "n_tracks": 0, "n_known": 0, "updated_at": now,
+                              "source": source, "event_time": event_time, "log": dict(log)}
+    return UpdateOne({"_id": playlist_vector_key(version, int(pid)), **before(log)}, {
+        "$set": fields, "$unset": {"vector": ""}, "$max": {"modified_at": int(clock)},
+    }, upsert=True)
 
 
 def track_write(uri: str, fields: Mapping[str, Any]) -> UpdateOne:

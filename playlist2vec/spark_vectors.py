@@ -39,11 +39,15 @@ class TrackTable:
         flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         return cls(track_vectors.sparkSession, uris, flat.reshape(len(uris), dim))
 
+    def lookup(self) -> Mapping[str, np.ndarray]:
+        """uri -> vector, on an executor (or the driver): built once per process."""
+        return track_lookup(self.broadcast)
+
     def destroy(self) -> None:
         self.broadcast.destroy()
 
 
-def _lookup(broadcast: Broadcast[tuple[list[str], np.ndarray]]) -> Mapping[str, np.ndarray]:
+def track_lookup(broadcast: Broadcast[tuple[list[str], np.ndarray]]) -> Mapping[str, np.ndarray]:
     """The uri -> vector dict, built once per executor process: a worker keeps one Broadcast
     object per broadcast id across tasks, so the dict rides on it."""
     lookup: Mapping[str, np.ndarray] | None = getattr(broadcast, "_p2v_lookup", None)
@@ -57,7 +61,7 @@ def _lookup(broadcast: Broadcast[tuple[list[str], np.ndarray]]) -> Mapping[str, 
 def _means(batches: Iterator[pa.RecordBatch], broadcast: Any) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
-    lookup = _lookup(broadcast)
+    lookup = track_lookup(broadcast)
     for batch in batches:
         means, sizes, known = [], [], []
         for tracks in batch.column("tracks").to_pylist():

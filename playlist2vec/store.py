@@ -110,6 +110,7 @@ def bulk_write(
     batch_size: int = BULK_BATCH,
     tolerate: frozenset[int] = frozenset(),
     attempts: int = WRITE_ATTEMPTS,
+    rejected: list[int] | None = None,
 ) -> int:
     """Execute operations as unordered bulk writes of at most `batch_size`; returns how many ran.
 
@@ -119,6 +120,8 @@ def bulk_write(
     that fails transiently (see `transient`) is sent again, up to `attempts` times with
     exponential backoff: every writer here is idempotent (whole-document replaces, conditional
     upserts, inserts whose duplicates are tolerated), so a repeat cannot change the outcome.
+    The positions (in `operations`) of the operations refused with a tolerated code are
+    appended to `rejected` when it is given: e.g. which conditional upserts were stale.
     """
     done = 0
     batch: list[Any] = []
@@ -133,6 +136,9 @@ def bulk_write(
             retrying(collection.bulk_write, batch, ordered=False)
         except BulkWriteError as exc:
             errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") not in tolerate]
+            if rejected is not None:
+                rejected.extend(done + e["index"] for e in exc.details.get("writeErrors", [])
+                                if e.get("code") in tolerate)
             if errors or exc.details.get("writeConcernErrors"):
                 first = (errors or exc.details["writeConcernErrors"])[0]
                 raise PipelineError(

@@ -14,6 +14,8 @@ from playlist2vec.settings import Settings
 
 log = logging.getLogger(__name__)
 
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+
 
 def admin(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
     try:
@@ -33,7 +35,9 @@ def ensure_topics(settings: Settings, partitions: int = 4) -> list[str]:
             settings.playlist_topic,
             partitions,
             1,
-            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+            # records over the event byte cap must reach the job (as dead letters), not be refused
+            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000",
+                           "max.message.bytes": str(MAX_RECORD_BYTES)},
         ),
         NewTopic(settings.dlq_topic, partitions, 1, topic_configs={"retention.ms": str(7 * 86_400_000)}),
     ]

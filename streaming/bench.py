@@ -1,31 +1,40 @@
-"""`bench stream`: publish -> MongoDB latency percentiles and sustained throughput of the real job.
+"""`bench stream`: Kafka -> MongoDB and Kafka -> servable latency and sustained throughput of the real job.
 
-The job runs as its own process (`playlist2vec stream`, as in production) against a fresh
-topic and database; each event creates a distinct playlist, so every document's
-`updated_at` minus its event's Kafka timestamp is one event's latency.
+The job (`playlist2vec stream`) and, unless told otherwise, `playlist2vec serve` run as their
+own processes, as in production, against a fresh topic and database. Several producer
+processes publish distinct playlists at a steady offered rate. Each playlist's
+`playlist_vectors` document carries its event's Kafka record timestamp (`event_time`) and the
+job's `updated_at` (stamped as the partition's writes begin), so their difference is one
+event's Kafka -> MongoDB latency. A poller asks serving for a sample of the playlists as soon
+as each should have been published; the first 200 answer minus the record timestamp is its
+Kafka -> servable latency (to within the poll interval). Missing events at the deadline are
+a failure: the report is written, then the command exits non-zero.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 from pymongo import InsertOne
 from pymongo.database import Database
 
@@ -33,22 +42,12 @@ from playlist2vec import store, topics, vectors
 from playlist2vec.errors import PipelineError
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.settings import Settings
-from streaming.producer import kafka_producer, publish
-from streaming.simulate import SimEvent
 
 READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
 STOP_TIMEOUT_S = 60.0
-DRAIN_TIMEOUT_S = 600.0
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    """P2V_* variables that make a child process load exactly `settings`."""
-    env = {}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
-            env[f"P2V_{name.upper()}"] = str(plain)
-    return env
+DRAIN_TIMEOUT_S = 120.0  # after the last publish, how long missing events may still arrive
+POLL_S = 0.02
+MODEL = "bench"
 
 
 def stream_command(*args: str) -> list[str]:
@@ -57,45 +56,81 @@ def stream_command(*args: str) -> list[str]:
 
 
 def seed_model(db: Database[dict[str, Any]], version: str, uris: list[str], matrix: np.ndarray,
-               subtype: int) -> None:
-    """A new active model with these track vectors, shaped like the batch registry writes it."""
+               subtype: int, status: str = "active") -> None:
+    """A new model (active unless told) with these track vectors, shaped like the batch
+    registry writes it."""
     store.bulk_write(db[store.TRACK_VECTORS], (
         InsertOne({"_id": {"m": version, "t": uri}, "vector": vectors.encode(row, subtype), "count": 1})
         for uri, row in zip(uris, matrix, strict=True)))
     db[store.MODELS].replace_one({"_id": version}, {
-        "_id": version, "status": "active", "created_at": datetime.now(UTC),
+        "_id": version, "status": status, "created_at": datetime.now(UTC),
+        "activated_at": datetime.now(UTC) if status == "active" else None,
         "vector_size": int(matrix.shape[1]), "vocab_size": len(uris), "params": {}}, upsert=True)
 
 
-def bench_events(n: int, vocab: list[str], rng: random.Random) -> Iterator[SimEvent]:
-    """`n` creations of distinct playlists of 20-60 tracks, about 10% of them unknown to the model."""
-    for pid in range(n):
-        tracks = tuple(rng.choice(vocab) if rng.random() < 0.9
-                       else f"spotify:track:unknown{rng.randrange(10**6)}"
-                       for _ in range(rng.randint(20, 60)))
-        event = PlaylistEvent(pid=pid, modified_at=1_700_000_000, name=f"bench {pid}", tracks=tracks)
-        yield SimEvent("create", event.key, event.to_json(), pid)
+def bench_event(pid: int, vocab: list[str], rng: random.Random) -> PlaylistEvent:
+    """A distinct playlist of 20-60 tracks, about 10% of them unknown to the model."""
+    tracks = tuple(rng.choice(vocab) if rng.random() < 0.9
+                   else f"spotify:track:unknown{rng.randrange(10**6)}"
+                   for _ in range(rng.randint(20, 60)))
+    return PlaylistEvent(pid=pid, modified_at=1_700_000_000, name=f"bench {pid}", tracks=tracks)
 
 
-def _poll(what: str, check: Any, timeout_s: float, job: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if job.poll() is not None:
-            raise PipelineError(f"the streaming job exited ({job.returncode}) while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise PipelineError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.2)
+def vocabulary(size: int) -> list[str]:
+    return [f"spotify:track:bench{i:08d}" for i in range(size)]
 
 
-def _wait_written(collection: Any, n: int, timeout_s: float, job: subprocess.Popen[bytes]) -> bool:
-    """Whether all `n` documents arrived within `timeout_s` (a slow job still gets measured)."""
+@dataclass(frozen=True)
+class ProducerShare:
+    """One producer process's part: pids `index`, `index + n`, ... below `n_events`, each at
+    `started + pid / rate` (all producers share one schedule, so the total is steady)."""
+
+    bootstrap: str
+    topic: str
+    index: int
+    n: int
+    n_events: int
+    rate: float
+    started: float  # time.time() of pid 0
+    vocab_size: int
+    seed: int
+
+
+def publish_share(share: ProducerShare) -> int:
+    """Publish one share (in a child process); returns how many the broker acknowledged."""
+    producer = KafkaProducer(bootstrap_servers=share.bootstrap.split(","), acks=1, linger_ms=5,
+                             batch_size=512 * 1024, buffer_memory=256 * 1024 * 1024,
+                             client_id=f"p2v-bench-{share.index}")
+    vocab = vocabulary(share.vocab_size)
+    rng = random.Random(share.seed * 1000 + share.index)
+    futures = []
     try:
-        _poll("all documents", lambda: collection.estimated_document_count() >= n, timeout_s, job)
-    except PipelineError:
-        if job.poll() is not None:
-            raise
-        return False
-    return True
+        for pid in range(share.index, share.n_events, share.n):
+            ahead = share.started + pid / share.rate - time.time()
+            if ahead > 0:
+                time.sleep(ahead)  # pacing to the schedule, not waiting for a condition
+            event = bench_event(pid, vocab, rng)
+            futures.append(producer.send(share.topic, key=event.key, value=event.to_json()))
+        producer.flush()
+        return sum(1 for f in futures if f.get(timeout=60) is not None)
+    finally:
+        producer.close()
+
+
+def _free_addr() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _get(url: str, timeout_s: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 def _scrape(addr: str) -> dict[str, float]:
@@ -107,104 +142,142 @@ def _scrape(addr: str) -> dict[str, float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def _kafka_timestamps(settings: Settings, n: int) -> dict[int, float]:
-    """pid -> the event's Kafka timestamp (seconds), read back from the topic."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","),
-                             enable_auto_commit=False, consumer_timeout_ms=10_000)
-    try:
-        parts = [TopicPartition(settings.playlist_topic, p)
-                 for p in consumer.partitions_for_topic(settings.playlist_topic) or ()]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        stamps = {}
-        for record in consumer:
-            stamps[int(record.key)] = record.timestamp / 1000.0
-            if len(stamps) >= n:
-                break
-        return stamps
-    finally:
-        consumer.close()
+Children = dict[str, subprocess.Popen[bytes]]  # command name -> its process
 
 
-def latency_stats(published: dict[int, float], written: dict[int, datetime]) -> dict[str, float]:
-    """Percentiles of written - published (seconds) and the end-to-end throughput."""
-    pids = sorted(published.keys() & written.keys())
-    pub = np.array([published[p] for p in pids])
-    done = np.array([written[p].replace(tzinfo=UTC).timestamp() for p in pids])
-    latency = done - pub
-    span = float(done.max() - pub.min())
+def _poll(what: str, check: Callable[[], bool], timeout_s: float, children: Children) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        for name, child in children.items():
+            if child.poll() is not None:
+                raise PipelineError(f"`playlist2vec {name}` exited ({child.returncode}) "
+                                    f"while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise PipelineError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+class ServablePoller(threading.Thread):
+    """Asks serving for sampled pids from the moment each is due to be published; records when
+    each first answers 200."""
+
+    def __init__(self, http_addr: str, due: dict[int, float]) -> None:
+        super().__init__(daemon=True)
+        self.http_addr, self.due = http_addr, due
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set() and len(self.seen) < len(self.due):
+            now = time.time()
+            for pid in [p for p, t in self.due.items() if t <= now and p not in self.seen]:
+                if _get(f"http://{self.http_addr}/v1/playlists/{pid}/similar?k=1") == 200:
+                    self.seen[pid] = time.time()
+            time.sleep(POLL_S)
+
+
+def percentiles(values: list[float], prefix: str) -> dict[str, float]:
+    if not values:
+        return {f"{prefix}_measured": 0}
+    array = np.asarray(values)
+    return {f"{prefix}_measured": len(values),
+            **{f"{prefix}_p{q}_s": round(float(np.percentile(array, q)), 4) for q in (50, 95, 99)},
+            f"{prefix}_max_s": round(float(array.max()), 4)}
+
+
+def latency_stats(docs: list[dict[str, Any]], seen: dict[int, float]) -> dict[str, Any]:
+    """From the written vector documents (event_time, updated_at) and the servable times: the
+    two latency distributions and the sustained throughput (events / first record to last write)."""
+    if not docs:
+        return {"events_measured": 0}
+
+    def ts(value: datetime) -> float:
+        return value.replace(tzinfo=UTC).timestamp()
+
+    event_time = {d["_id"]["p"]: ts(d["event_time"]) for d in docs}
+    written = [ts(d["updated_at"]) for d in docs]
+    span = max(written) - min(event_time.values())
     return {
-        "events_measured": len(pids),
-        "latency_p50_s": float(np.percentile(latency, 50)),
-        "latency_p95_s": float(np.percentile(latency, 95)),
-        "latency_p99_s": float(np.percentile(latency, 99)),
-        "latency_max_s": float(latency.max()),
-        "publish_rate_per_s": len(pids) / max(float(pub.max() - pub.min()), 1e-9),
-        "throughput_per_s": len(pids) / span if span > 0 else 0.0,
+        "events_measured": len(docs),
+        **percentiles([w - event_time[d["_id"]["p"]] for d, w in zip(docs, written, strict=True)],
+                      "kafka_to_mongo"),
+        **percentiles([t - event_time[p] for p, t in seen.items() if p in event_time], "kafka_to_servable"),
+        "sustained_throughput_per_s": round(len(docs) / span, 1) if span > 0 else 0.0,
     }
 
 
-def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, max_offsets: int,
-                 output: Path, vocab_size: int = 20_000, dim: int = 32, seed: int = 0,
-                 metrics_addr: str = "127.0.0.1:9118") -> dict[str, Any]:
-    """Run the job on a fresh topic/database, publish `n_events` at `rate`, measure, clean up."""
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(stream_command(*args), env=os.environ | env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    events: int
+    rate: float
+    producers: int = 4
+    partitions: int = 2
+    trigger: str = "500ms"
+    max_offsets_per_trigger: int = 20_000
+    vocab_size: int = 20_000
+    dim: int = 32
+    serve: bool = True
+    samples: int = 200
+    seed: int = 0
+
+
+def bench_stream(settings: Settings, options: BenchOptions, output: Path,
+                 metrics_addr: str | None = None) -> dict[str, Any]:
+    """Run the job (and serving) on a fresh topic/database, publish, measure, clean up, report.
+
+    Raises PipelineError, after writing the report, when events are missing at the deadline.
+    """
     suffix = uuid.uuid4().hex[:8]
     bench = settings.model_copy(update={
         "playlist_topic": f"bench-{suffix}", "dlq_topic": f"bench-{suffix}.dlq",
-        "mongo_db": f"{settings.mongo_db}_bench_{suffix}", "stream_metrics_addr": metrics_addr})
-    rng = random.Random(seed)
-    vocab = [f"spotify:track:bench{i:08d}" for i in range(vocab_size)]
+        "mongo_db": f"{settings.mongo_db}_bench_{suffix}",
+        "stream_metrics_addr": metrics_addr or _free_addr(), "http_addr": _free_addr(),
+        "serving_instance": f"bench-{suffix}"})
     db = store.database(bench)
-    topics.ensure_topics(bench, partitions=2)
-    matrix = np.random.default_rng(seed).normal(size=(vocab_size, dim)).astype(np.float32)
-    seed_model(db, "bench", vocab, matrix, bench.vector_subtype)
-    log_path = bench.logs_dir / f"bench-stream-{suffix}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="p2v-bench-ckpt-") as checkpoint, log_path.open("wb") as log:
-        job = subprocess.Popen(
-            stream_command("stream", "--trigger", trigger, "--checkpoint", checkpoint,
-                           "--max-offsets-per-trigger", str(max_offsets)),
-            env=os.environ | child_env(bench), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            _poll("the job's metrics endpoint", lambda: bool(_scrape(metrics_addr)), READY_TIMEOUT_S, job)
-            producer = kafka_producer(bench)
-            try:
-                report = publish(producer, bench.playlist_topic, bench_events(n_events, vocab, rng),
-                                 rate, n_events)
-            finally:
-                producer.close()
-            vectors_coll = db[store.PLAYLIST_VECTORS]
-            complete = _wait_written(vectors_coll, n_events, max(DRAIN_TIMEOUT_S, 10 * n_events / rate), job)
-            # the job stamps `updated_at` before a batch's bulk writes run, so the latencies
-            # below leave out the write time; this wall clock (polled every 0.2 s) includes it
-            drained_at = time.time()
-            written = {d["_id"]: d["updated_at"] for d in vectors_coll.find({}, {"updated_at": 1})}
-            # the listener counts a batch after its writes land: wait for that report too
-            _poll("the last batch's progress report", lambda: _scrape(metrics_addr).get(
-                "p2v_stream_batches_total", 0.0) >= 1, STOP_TIMEOUT_S, job)
-            job_metrics = _scrape(metrics_addr)
-        finally:
-            job.send_signal(signal.SIGTERM)
-            try:
-                job.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait()
-    published = _kafka_timestamps(bench, n_events)
-    stats = latency_stats(published, written)
-    first, last = min(published.values()), max(published.values())
+    store.ensure_indexes(db)
+    topics.ensure_topics(bench, partitions=options.partitions)
+    matrix = np.random.default_rng(options.seed).normal(size=(options.vocab_size, options.dim))
+    seed_model(db, MODEL, vocabulary(options.vocab_size), matrix.astype(np.float32), bench.vector_subtype)
+    logs = bench.logs_dir
+    logs.mkdir(parents=True, exist_ok=True)
+    checkpoint = bench.checkpoints_dir / f"bench-{suffix}"
+    children = {"stream": _start(["stream", "--trigger", options.trigger, "--checkpoint", str(checkpoint),
+                        "--max-offsets-per-trigger", str(options.max_offsets_per_trigger)],
+                       bench.to_env(), logs / f"bench-stream-{suffix}.log")}
+    try:
+        _poll("the job's metrics endpoint", lambda: bool(_scrape(bench.stream_metrics_addr)),
+              READY_TIMEOUT_S, children)
+        if options.serve:
+            children["serve"] = _start(["serve"], bench.to_env(), logs / f"bench-serve-{suffix}.log")
+            _poll("serving's /healthz", lambda: _get(f"http://{bench.http_addr}/healthz") == 200,
+                  READY_TIMEOUT_S, children)
+        result = _measure(bench, options, db, children)
+        job_metrics = _scrape(bench.stream_metrics_addr)
+    finally:
+        for child in reversed(children.values()):
+            _stop(child)
     batches = job_metrics.get("p2v_stream_batches_total", 0.0)
-    result = {
-        "benchmark": "stream", "events": n_events, "complete": complete, "target_rate_per_s": rate,
-        "trigger": trigger,
-        "max_offsets_per_trigger": max_offsets, "spark_master": bench.spark_master,
-        "vocab_size": vocab_size, "dim": dim, "producer_seconds": round(report.seconds, 2),
-        **{k: round(v, 4) for k, v in stats.items()},
-        "all_written_after_last_publish_s": round(drained_at - last, 2),
-        "drain_throughput_per_s": round(len(written) / max(drained_at - first, 1e-9), 2),
-        "batches": batches,
-        "mean_batch_s": job_metrics.get("p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0),
-        "job_log": str(log_path),
+    result |= {
+        "batches": batches, "mean_batch_s": round(job_metrics.get(
+            "p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0), 3),
+        "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
+        "job_log": str(logs / f"bench-stream-{suffix}.log"),
     }
     db.client.drop_database(db.name)
     client = topics.admin(bench)
@@ -214,4 +287,55 @@ def bench_stream(settings: Settings, n_events: int, rate: float, trigger: str, m
         client.close()
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
+    if not result["complete"]:
+        raise PipelineError(f"{options.events - result['events_measured']} of {options.events} events "
+                            f"missing from MongoDB at the deadline (report: {output})")
     return result
+
+
+def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]],
+             children: Children) -> dict[str, Any]:
+    started = time.time() + 1.0  # producers start on one schedule, a second from now
+    step = max(1, options.events // max(options.samples, 1))
+    due = {pid: started + pid / options.rate for pid in range(0, options.events, step)}
+    poller = ServablePoller(bench.http_addr, due) if options.serve else None
+    if poller is not None:
+        poller.start()
+    shares = [ProducerShare(bench.kafka_bootstrap, bench.playlist_topic, i, options.producers,
+                            options.events, options.rate, started, options.vocab_size, options.seed)
+              for i in range(options.producers)]
+    with multiprocessing.get_context("spawn").Pool(options.producers) as pool:
+        acked = sum(pool.map(publish_share, shares))
+    published_s = time.time() - started
+    vecs = db[store.PLAYLIST_VECTORS]
+
+    def written() -> int:
+        return vecs.count_documents({"_id.m": MODEL})
+
+    try:
+        _poll("every event in MongoDB", lambda: written() >= options.events, DRAIN_TIMEOUT_S, children)
+        complete = True
+    except PipelineError:
+        if any(child.poll() is not None for child in children.values()):
+            raise
+        complete = False
+    drained_s = time.time() - started
+    if poller is not None:
+        deadline = time.monotonic() + (DRAIN_TIMEOUT_S if complete else 0)
+        while poller.is_alive() and len(poller.seen) < len(due) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        poller.stop.set()
+        poller.join()
+    docs = list(vecs.find({"_id.m": MODEL}, {"event_time": 1, "updated_at": 1}))
+    return {
+        "benchmark": "stream", "events": options.events, "complete": complete, "acked": acked,
+        "offered_rate_per_s": options.rate, "producers": options.producers,
+        "partitions": options.partitions, "trigger": options.trigger,
+        "max_offsets_per_trigger": options.max_offsets_per_trigger, "spark_master": bench.spark_master,
+        "vocab_size": options.vocab_size, "dim": options.dim,
+        "published_rate_per_s": round(options.events / published_s, 1),
+        "all_written_after_s": round(drained_s, 2),
+        "servable_samples": len(due) if poller is not None else 0,
+        **latency_stats(docs, poller.seen if poller is not None else {}),
+    }
+

@@ -1,14 +1,23 @@
-"""Dead letters: rejected events, sent to the DLQ topic with their original bytes and the reason."""
+"""Dead letters: rejected events, sent to the DLQ topic with their original bytes and the reason.
+
+A letter keeps the original key and value up to a cap; beyond it the bytes are truncated and
+`size` and `sha256` headers (`key_size`, `key_sha256` for a key) describe the original, so
+the DLQ producer never refuses a letter, whatever arrived (the cap plus headers fits Kafka's
+default 1 MiB record limit).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from kafka import KafkaProducer
 
 ACK_TIMEOUT_S = 30.0
+VALUE_CAP = 512 * 1024
+KEY_CAP = 4 * 1024
+MAX_REQUEST_BYTES = 1024 * 1024  # the producer's max_request_size: a capped letter always fits
 
 
 @dataclass(frozen=True)
@@ -18,15 +27,30 @@ class DeadLetter:
     headers: list[tuple[str, bytes]]
 
 
-def build_dead_letters(rows: Iterable[Mapping[str, Any]], topic: str) -> list[DeadLetter]:
-    """The original key/value of each rejected row; reason and origin travel as headers."""
-    return [
-        DeadLetter(key=row["key"], value=row["value"], headers=[
-            ("reason", row["reason"].encode()),
-            ("source", f"{topic}/{row['partition']}/{row['offset']}".encode()),
-        ])
-        for row in rows
-    ]
+def _text(value: str) -> bytes:
+    return value.encode("utf-8", "backslashreplace")  # a reason may quote a lone surrogate
+
+
+def _capped(data: bytes | None, cap: int, prefix: str) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    if data is None or len(data) <= cap:
+        return data, []
+    return data[:cap], [(f"{prefix}size", str(len(data)).encode()),
+                        (f"{prefix}sha256", hashlib.sha256(data).hexdigest().encode())]
+
+
+def dead_letter(key: bytes | None, value: bytes | None, reason: str, topic: str, partition: int,
+                offset: int) -> DeadLetter:
+    """The letter of one rejected record; reason and origin (`topic/partition/offset`) as headers."""
+    key, key_headers = _capped(key, KEY_CAP, "key_")
+    value, value_headers = _capped(value, VALUE_CAP, "")
+    headers = [("reason", _text(reason)), ("source", _text(f"{topic}/{partition}/{offset}")),
+               *value_headers, *key_headers]
+    return DeadLetter(key=key, value=value, headers=headers)
+
+
+def producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5,
+                         max_request_size=MAX_REQUEST_BYTES, client_id="playlist2vec-stream-dlq")
 
 
 def publish(producer: KafkaProducer, topic: str, letters: Iterable[DeadLetter]) -> int:

@@ -1,7 +1,9 @@
-"""The streaming job: Kafka source -> validate -> newest per pid -> vectors -> MongoDB, per micro-batch.
+"""The streaming job: Kafka source -> (per partition: validate, newest per pid, vectors, MongoDB writes).
 
-`process_batch` is the foreachBatch sink; `start` wires the query; `run` is the long-running
-entry point (metrics endpoint, signal handling, stop between batches).
+`process_batch` is the foreachBatch sink: one Spark job per micro-batch, no shuffle, the
+writes done by the executors (`transform`), dead letters published by the driver before the
+batch commits. `start` wires the query; `run` is the long-running entry point (metrics
+endpoint, signal handling, stop between batches).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +26,10 @@ from playlist2vec import spark as spark_factory
 from playlist2vec import store, topics
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.settings import Settings
-from streaming import dead_letters, sink, transform, validation
+from streaming import dead_letters, transform
 from streaming.listener import MetricsListener
 from streaming.metrics import StreamMetrics
-from streaming.model import ActiveVectors
+from streaming.model import WriteModels
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -75,41 +76,33 @@ class BatchContext:
 
     settings: Settings
     db: Database[dict[str, Any]]
-    model: ActiveVectors
+    models: WriteModels
     producer: KafkaProducer
     metrics: StreamMetrics
 
 
 def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
-    """One micro-batch: dead letters to the DLQ, newest valid event per pid to MongoDB.
+    """One micro-batch: the executors write MongoDB, the driver publishes the dead letters.
 
-    The result is collected to the driver in one Spark job; it is bounded by
-    maxOffsetsPerTrigger. Writes are idempotent, so a batch re-run after a crash is harmless.
+    Only counts and dead letters (capped in size) reach the driver. Writes are idempotent and
+    letters are published before the batch commits, so a batch re-run after a crash is
+    harmless; a write failure fails the batch (and the query), so nothing is skipped.
     """
     started = time.perf_counter()
-    model = ctx.model.current()
-    # cached for the one job: the plan reads the events twice (newest rows, dead letters)
-    events = validation.validate(batch).persist()
-    try:
-        newest_df = transform.newest_per_pid(events)
-        rows = transform.batch_output(events, newest_df, model.track_vectors).toArrow().to_pylist()
-    finally:
-        events.unpersist()
-    computed = time.perf_counter()
-    dead = [r for r in rows if r["reason"] is not None]
-    newest = [r for r in rows if r["reason"] is None]
-    dead_letters.publish(ctx.producer, ctx.settings.dlq_topic,
-                         dead_letters.build_dead_letters(dead, ctx.settings.playlist_topic))
-    fresh, _ = sink.split_stale(newest, sink.stored_modified_at(ctx.db, [r["pid"] for r in newest]))
-    upserts = sink.build_upserts(fresh, model.version, model.dim, datetime.now(UTC),
-                                 ctx.settings.vector_subtype)
-    sink.write(ctx.db, upserts)
-    counts = sink.outcomes(newest, fresh, len(dead))
+    models = ctx.models.current()
+    task = transform.PartitionTask(
+        mongo_uri=ctx.settings.mongo_uri.get_secret_value(), mongo_db=ctx.settings.mongo_db,
+        topic=ctx.settings.playlist_topic, subtype=ctx.settings.vector_subtype,
+        models=tuple((m.version, m.track_vectors) for m in models))
+    counts, letters = transform.summarise(transform.batch_results(batch, task).toArrow())
+    written = time.perf_counter()
+    dead_letters.publish(ctx.producer, ctx.settings.dlq_topic, letters)
+    unknown = counts.pop("unknown")
     ctx.metrics.record_events(counts)
-    ctx.metrics.record_unknown_tracks(sink.unknown_tracks(fresh))
-    # the split between Spark and the writes is what to look at when batches run long
-    log.info("batch %d: spark %.2fs, dead letters + mongo %.2fs, %s", batch_id, computed - started,
-             time.perf_counter() - computed, counts)
+    ctx.metrics.record_unknown_tracks(unknown)
+    log.info("batch %d: %.2fs (dead letters %.2fs), models %s, %s", batch_id,
+             time.perf_counter() - started, time.perf_counter() - written,
+             [m.version for m in models], counts)
 
 
 def kafka_source(spark: SparkSession, settings: Settings, options: StreamOptions) -> DataFrame:
@@ -124,6 +117,15 @@ def kafka_source(spark: SparkSession, settings: Settings, options: StreamOptions
         .option("failOnDataLoss", "false")
         .load()
     )
+
+
+def failure_line(error: str) -> str:
+    """The line of a query failure that says what went wrong: our own error raised in a task
+    (e.g. MongoDB down after the retries) if there is one, else the first line."""
+    for line in error.splitlines():
+        if "PipelineError:" in line:
+            return line.split("PipelineError:", 1)[1].strip()
+    return error.splitlines()[0] if error else "unknown error"
 
 
 class RunningStream:
@@ -149,7 +151,7 @@ class RunningStream:
     def close(self) -> None:
         self.spark.streams.removeListener(self.listener)
         self.ctx.producer.close()
-        self.ctx.model.close()
+        self.ctx.models.close()
         self.ctx.db.client.close()
 
     def wait(self, stop: threading.Event, poll_s: int = 1) -> None:
@@ -162,7 +164,7 @@ class RunningStream:
         self.close()
         error = self.query.exception()
         if error is not None:
-            raise PipelineError(f"streaming query failed: {str(error).splitlines()[0]}")
+            raise PipelineError(f"streaming query failed: {failure_line(str(error))}")
 
 
 def start(spark: SparkSession, settings: Settings, options: StreamOptions,
@@ -171,12 +173,10 @@ def start(spark: SparkSession, settings: Settings, options: StreamOptions,
     topics.ensure_topics(settings)
     db = store.database(settings)
     store.ensure_indexes(db)
-    model = ActiveVectors(spark, db)
-    model.current()
-    ctx = BatchContext(settings=settings, db=db, model=model, metrics=metrics,
-                       producer=KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","),
-                                              acks="all", linger_ms=5,
-                                              client_id="playlist2vec-stream-dlq"))
+    models = WriteModels(spark, db)
+    models.current()
+    ctx = BatchContext(settings=settings, db=db, models=models, metrics=metrics,
+                       producer=dead_letters.producer(settings.kafka_bootstrap))
     name = f"p2v-stream-{settings.playlist_topic}-{uuid.uuid4().hex[:6]}"
     listener = MetricsListener(metrics, name)
     spark.streams.addListener(listener)
@@ -203,9 +203,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def run(settings: Settings, options: StreamOptions) -> None:
     """The `playlist2vec stream` job: runs until a signal (then stops between batches) or failure."""
-    # micro-batches are small: fewer shuffle tasks per stage cost less than they parallelise
-    spark = spark_factory.session(settings, "playlist2vec-stream",
-                                  conf={"spark.sql.shuffle.partitions": "2"})
+    spark = spark_factory.session(settings, "playlist2vec-stream")
     stop = threading.Event()
     _stop_on_signals(stop)
     metrics = StreamMetrics()

@@ -1,4 +1,8 @@
-"""The active model's track vectors, broadcast once to the executors, reloaded when the model changes."""
+"""The track vectors of every model the stream writes for (active + ready), broadcast once each.
+
+Checked once per micro-batch with one small query (`store.write_models`); a model that
+appears is loaded and broadcast, one that leaves (activated elsewhere, retired) is destroyed.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class ModelVectors:
     version: str
@@ -24,44 +29,48 @@ class ModelVectors:
     track_vectors: TrackTable
 
 
-class ActiveVectors:
-    """Answers "which model, which vectors" once per micro-batch with one small query."""
+class WriteModels:
+    """Answers "which models, which vectors" once per micro-batch."""
 
     def __init__(self, spark: SparkSession, db: Database[dict[str, Any]]) -> None:
         self.spark = spark
         self.db = db
-        self.loaded: ModelVectors | None = None
+        self.loaded: dict[str, ModelVectors] = {}
+        self.order: list[str] = []
 
-    def current(self) -> ModelVectors:
-        """The active model's vectors; loads them when the active version differs from the cached one.
+    def current(self) -> list[ModelVectors]:
+        """The active model's vectors first, then each ready model's; loads new ones, drops gone ones.
 
-        While no model is active (e.g. between two registry writes) the cached one stays in
-        use; with nothing cached it is NotReady.
+        While no model is active or ready (e.g. between two registry writes) the cached set
+        stays in use; with nothing cached it is NotReady.
         """
-        try:
-            model = store.active_model(self.db)
-        except NotReady:
-            if self.loaded is None:
-                raise
-            return self.loaded
-        if self.loaded is None or self.loaded.version != model["_id"]:
-            self._load(model)
-        assert self.loaded is not None
-        return self.loaded
+        models = store.write_models(self.db)
+        if not models:
+            if not self.order:
+                raise NotReady("no active model: run `playlist2vec train` first")
+            return [self.loaded[v] for v in self.order]
+        versions = [str(m["_id"]) for m in models]
+        for model in models:
+            if model["_id"] not in self.loaded:
+                self.loaded[model["_id"]] = self._load(model)
+        for gone in set(self.loaded) - set(versions):
+            self.loaded.pop(gone).track_vectors.destroy()
+            log.info("model %s no longer written: its track vectors are released", gone)
+        self.order = versions
+        return [self.loaded[v] for v in versions]
 
-    def _load(self, model: dict[str, Any]) -> None:
-        version = model["_id"]
+    def _load(self, model: dict[str, Any]) -> ModelVectors:
+        version = str(model["_id"])
         uris, matrix = store.load_track_vectors(self.db, version)
         if not uris:
-            raise NotReady(f"active model {version} has no track vectors")
+            raise NotReady(f"model {version} ({model['status']}) has no track vectors")
         dim = int(model.get("vector_size") or matrix.shape[1])
-        table = TrackTable(self.spark, uris, matrix)
-        if self.loaded is not None:
-            self.loaded.track_vectors.destroy()
-        self.loaded = ModelVectors(version=version, dim=dim, track_vectors=table)
-        log.info("loaded model %s: %d track vectors of dimension %d", version, len(uris), dim)
+        log.info("loaded model %s (%s): %d track vectors of dimension %d", version, model["status"],
+                 len(uris), dim)
+        return ModelVectors(version=version, dim=dim, track_vectors=TrackTable(self.spark, uris, matrix))
 
     def close(self) -> None:
-        if self.loaded is not None:
-            self.loaded.track_vectors.destroy()
-            self.loaded = None
+        for loaded in self.loaded.values():
+            loaded.track_vectors.destroy()
+        self.loaded.clear()
+        self.order = []

@@ -1,135 +1,62 @@
-"""The MongoDB side of a micro-batch: pure `build_upserts` from batch rows, then bulk writes.
+"""The MongoDB writes of one partition's share of a micro-batch, run on the executor.
 
-Every write is a whole-document conditional replace, `{"_id": pid, "modified_at": {"$lte": m}}`
-with upsert: an older event than the stored one fails with DuplicateKey (tolerated: stale), an
-equal one rewrites the same values, so replays and re-run batches are harmless. A deletion
-keeps a tombstone document (no `vector`, `deleted: true`) in `playlist_vectors` rather than
-deleting it, so a later stale event for that pid still loses to the stored `modified_at`.
+Order: tombstones (`playlists`, then every model's `playlist_vectors` where the deletion
+applied), then the snapshots' conditional `playlists` replaces, then the applied snapshots'
+vectors per model and their track metadata. Which writes were stale comes from their outcome
+(DuplicateKey = `documents.STALE`), not from a pre-read. Every write is idempotent, so a
+re-run batch ends in the same state. A write that fails for any other reason is retried by
+`store.bulk_write`, then raised: the batch fails and is re-run from its offsets after a
+restart, so nothing is skipped.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import MongoClient
 from pymongo.database import Database
 
-from playlist2vec import store, vectors
-from playlist2vec.events import TRACK_META_FIELDS
+from playlist2vec import documents, store
+from streaming import partition
+from streaming.partition import Latest, Model
 
-Row = Mapping[str, Any]
-SOURCE = "stream"
+STALE_OK = frozenset({documents.STALE})
 
-
-@dataclass
-class Upserts:
-    """The writes of one micro-batch, per collection."""
-
-    playlists: list[ReplaceOne] = field(default_factory=list)
-    playlist_vectors: list[ReplaceOne] = field(default_factory=list)
-    tracks: list[UpdateOne] = field(default_factory=list)
+_CLIENTS: dict[str, MongoClient[dict[str, Any]]] = {}
 
 
-def _conditional(row: Row, doc: dict[str, Any]) -> ReplaceOne:
-    return ReplaceOne({"_id": row["pid"], "modified_at": {"$lte": row["modified_at"]}}, doc, upsert=True)
+def client(uri: str) -> MongoClient[dict[str, Any]]:
+    """One client per executor process and URI, reused by every task and batch it runs (a Python
+    worker outlives its tasks); each executor of a cluster opens its own."""
+    if uri not in _CLIENTS:
+        _CLIENTS[uri] = store.connect(uri, appname="playlist2vec-stream")
+    return _CLIENTS[uri]
 
 
-def playlist_doc(row: Row, now: datetime) -> dict[str, Any]:
-    doc: dict[str, Any] = {"_id": row["pid"], "modified_at": row["modified_at"], "updated_at": now}
-    if row["deleted"]:
-        return doc | {"deleted": True, "tracks": []}
-    doc |= {"name": row["name"], "tracks": list(row["tracks"]), "deleted": False}
-    for optional in ("collaborative", "num_followers"):
-        if row.get(optional) is not None:
-            doc[optional] = row[optional]
-    return doc
+def _stale_pids(db: Database[dict[str, Any]], states: Sequence[Latest], ops: Sequence[Any]) -> set[int]:
+    """Run `ops` (one per state) on `playlists`; the pids whose write was stale."""
+    rejected: list[int] = []
+    store.bulk_write(db[store.PLAYLISTS], ops, tolerate=STALE_OK, rejected=rejected)
+    return {states[i].pid for i in rejected}
 
 
-def vector_doc(row: Row, model_version: str, dim: int, now: datetime, subtype: int) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": row["pid"], "model_version": model_version,
-        "n_tracks": row["n_tracks"], "n_known": row["n_known"],
-        "modified_at": row["modified_at"], "updated_at": now, "source": SOURCE,
-    }
-    if row["deleted"]:
-        doc["deleted"] = True
-    elif row.get("vector") is not None:
-        doc["vector"] = vectors.encode(vectors.validate(row["vector"], dim), subtype)
-    return doc
-
-
-def track_updates(rows: Iterable[Row]) -> list[UpdateOne]:
-    """`tracks` upserts from the events' `track_meta` (last mention of a track wins).
-
-    `$set` of the fields given, so an event naming only some fields keeps the others.
-    """
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["deleted"] or not row.get("track_meta"):
-            continue
-        meta = json.loads(row["track_meta"])
-        for entry in meta if isinstance(meta, list) else ():
-            uri = entry.get("track_uri")
-            if isinstance(uri, str) and uri:
-                fields = {k: entry[k] for k in TRACK_META_FIELDS if k in entry and k != "track_uri"}
-                latest.setdefault(uri, {}).update(fields)
-    return [UpdateOne({"_id": uri}, {"$set": fields}, upsert=True)
-            for uri, fields in latest.items() if fields]
-
-
-def build_upserts(rows: Sequence[Row], model_version: str, dim: int, now: datetime,
-                  subtype: int) -> Upserts:
-    """The conditional whole-document replaces (and track metadata) for the newest rows."""
-    return Upserts(
-        playlists=[_conditional(r, playlist_doc(r, now)) for r in rows],
-        playlist_vectors=[_conditional(r, vector_doc(r, model_version, dim, now, subtype)) for r in rows],
-        tracks=track_updates(rows),
-    )
-
-
-def split_stale(rows: Sequence[Row], stored: Mapping[int, int]) -> tuple[list[Row], list[Row]]:
-    """(rows at least as new as what is stored, rows older than it)."""
-    fresh: list[Row] = []
-    stale: list[Row] = []
-    for row in rows:
-        (stale if stored.get(row["pid"], row["modified_at"]) > row["modified_at"] else fresh).append(row)
-    return fresh, stale
-
-
-def outcomes(newest: Sequence[Row], fresh: Sequence[Row], n_invalid: int) -> dict[str, int]:
-    """Events by result: superseded-in-batch and older-than-stored events are both stale."""
-    deleted = sum(1 for r in fresh if r["deleted"])
-    return {
-        "applied": len(fresh) - deleted,
-        "deleted": deleted,
-        "stale": sum(r["n_events"] for r in newest) - len(fresh),
-        "invalid": n_invalid,
-    }
-
-
-def unknown_tracks(fresh: Iterable[Row]) -> int:
-    return sum(r["n_tracks"] - r["n_known"] for r in fresh if not r["deleted"])
-
-
-def stored_modified_at(db: Database[dict[str, Any]], pids: Sequence[int]) -> dict[int, int]:
-    """The stored `modified_at` per pid, to skip (and count) stale rows before writing.
-
-    Only an optimisation and a count: the conditional replace stays the guard against a
-    concurrent writer.
-    """
-    if not pids:
-        return {}
-    cursor = db[store.PLAYLIST_VECTORS].find({"_id": {"$in": list(pids)}}, {"modified_at": 1})
-    return {doc["_id"]: doc["modified_at"] for doc in cursor if "modified_at" in doc}
-
-
-def write(db: Database[dict[str, Any]], upserts: Upserts) -> None:
-    """Tracks, then playlists, then playlist_vectors (the collection serving follows) last."""
-    stale_ok = frozenset({store.DUPLICATE_KEY})
-    store.bulk_write(db[store.TRACKS], upserts.tracks)
-    store.bulk_write(db[store.PLAYLISTS], upserts.playlists, tolerate=stale_ok)
-    store.bulk_write(db[store.PLAYLIST_VECTORS], upserts.playlist_vectors, tolerate=stale_ok)
+def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Sequence[Model],
+          topic: str, subtype: int, n_invalid: int) -> dict[str, int]:
+    """Write what the partition's events leave per pid; the event counts by result, plus
+    `unknown` (track occurrences the active model does not know)."""
+    now = datetime.now(UTC)
+    deletions = partition.tombstones(latest.values())
+    stale_deletions = _stale_pids(db, deletions, partition.tombstone_writes(deletions, topic, now))
+    store.bulk_write(db[store.PLAYLIST_VECTORS], partition.tombstone_vector_writes(
+        [s for s in deletions if s.pid not in stale_deletions], models, topic, now), tolerate=STALE_OK)
+    states = partition.snapshots(latest.values())
+    stale = _stale_pids(db, states, partition.snapshot_writes(states, topic, now))
+    applied = partition.applied_writes([s for s in states if s.pid not in stale], models, topic, now,
+                                       subtype)
+    store.bulk_write(db[store.TRACKS], applied.tracks)
+    # a model's vector can be newer than the playlist (e.g. written by a derive pass): stale too
+    store.bulk_write(db[store.PLAYLIST_VECTORS], applied.playlist_vectors, tolerate=STALE_OK)
+    counts = partition.outcomes(latest.values(), stale_deletions, stale, n_invalid)
+    return counts | {"unknown": applied.unknown_tracks}

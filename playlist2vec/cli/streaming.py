@@ -55,27 +55,41 @@ def stream(
 def bench_stream(
     ctx: typer.Context,
     events: Annotated[int, typer.Option(min=100, help="events to publish (distinct playlists)")] = 60_000,
-    rate: Annotated[float, typer.Option(min=1, help="target publish rate, events per second")] = 5_000.0,
-    trigger: Annotated[str, typer.Option(help="the job's micro-batch interval")] = "1s",
+    rate: Annotated[float, typer.Option(min=1, help="offered load, events per second")] = 5_000.0,
+    producers: Annotated[int, typer.Option(min=1, help="producer processes sharing the load")] = 4,
+    partitions: Annotated[int, typer.Option(min=1, help="partitions of the benchmark topic")] = 2,
+    trigger: Annotated[str, typer.Option(help="the job's micro-batch interval")] = "500ms",
     max_offsets_per_trigger: Annotated[int, typer.Option(
         min=1, help="the job's per-batch record cap")] = 20_000,
     vocab_size: Annotated[int, typer.Option(min=1, help="tracks in the synthetic active model")] = 20_000,
+    serve: Annotated[bool, typer.Option(
+        help="also run `playlist2vec serve` and measure Kafka -> servable latency")] = True,
+    samples: Annotated[int, typer.Option(min=1, help="playlists polled on serving")] = 200,
     spark_master: Annotated[str, typer.Option(help="Spark master of the job")] = "local[2]",
-    metrics_addr: Annotated[str, typer.Option(
-        help="where the benchmarked job serves metrics")] = "127.0.0.1:9118",
+    metrics_addr: Annotated[str | None, typer.Option(
+        help="where the benchmarked job serves metrics [default: a free port]")] = None,
     output: Annotated[Path | None, typer.Option(
         help="JSON result [default P2V_HOME/bench/stream.json]")] = None,
 ) -> None:
-    """Publish -> MongoDB latency (p50/p95/p99) and sustained throughput of `playlist2vec stream`."""
-    from streaming.bench import bench_stream as run
+    """Kafka -> MongoDB and Kafka -> servable latency (p50/p95/p99) and sustained throughput.
 
-    try:
-        split_addr(metrics_addr)
-    except ValueError as exc:
-        raise ConfigError(f"--metrics-addr: {exc}") from None
+    Exits non-zero when events are still missing from MongoDB at the deadline.
+    """
+    from streaming.bench import BenchOptions
+    from streaming.bench import bench_stream as run
+    from streaming.job import spark_interval
+
+    if metrics_addr is not None:
+        try:
+            split_addr(metrics_addr)
+        except ValueError as exc:
+            raise ConfigError(f"--metrics-addr: {exc}") from None
+    spark_interval(trigger)  # a bad interval fails here, not in the child minutes later
     settings = ctx.obj.model_copy(update={"spark_master": spark_master})
     target = output or settings.home / "bench" / "stream.json"
-    result = run(settings, events, rate, trigger, max_offsets_per_trigger, target, vocab_size=vocab_size,
-                 metrics_addr=metrics_addr)
+    options = BenchOptions(events=events, rate=rate, producers=producers, partitions=partitions,
+                           trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger,
+                           vocab_size=vocab_size, serve=serve, samples=samples)
+    result = run(settings, options, target, metrics_addr)
     print(json.dumps(result, indent=2))
     print(f"written to {target}")

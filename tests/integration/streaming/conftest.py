@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from playlist2vec import vectors
+from playlist2vec import store, vectors
 from playlist2vec.settings import Settings
 from streaming.bench import seed_model
 
@@ -32,10 +32,11 @@ class TinyModel:
 
 @pytest.fixture(scope="session")
 def make_model(stack_settings: Settings) -> Callable[..., TinyModel]:
-    def make(db: Any, version: str, n_tracks: int = 40, dim: int = 8, seed: int = 0) -> TinyModel:
+    def make(db: Any, version: str, n_tracks: int = 40, dim: int = 8, seed: int = 0,
+             status: str = "active") -> TinyModel:
         uris = [f"spotify:track:{version}{i:018d}"[:36] for i in range(n_tracks)]
         matrix = np.random.default_rng(seed).normal(size=(n_tracks, dim)).astype(np.float32)
-        seed_model(db, version, uris, matrix, stack_settings.vector_subtype)
+        seed_model(db, version, uris, matrix, stack_settings.vector_subtype, status)
         return TinyModel(version, uris, matrix)
 
     return make
@@ -43,7 +44,7 @@ def make_model(stack_settings: Settings) -> Callable[..., TinyModel]:
 
 def assert_vector(doc: dict[str, Any], model: TinyModel, tracks: Sequence[str]) -> None:
     expected, n_known = model.mean(tracks)
-    assert doc["model_version"] == model.version
+    assert doc["_id"]["m"] == model.version
     assert doc["n_tracks"] == len(tracks) and doc["n_known"] == n_known
     if expected is None:
         assert "vector" not in doc
@@ -72,7 +73,14 @@ def docs(db: Any, collection: str, pids: Iterable[int]) -> dict[int, dict[str, A
     return {d["_id"]: d for d in db[collection].find({"_id": {"$in": list(pids)}})}
 
 
+def vector_docs(db: Any, version: str, pids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """pid -> the `playlist_vectors` document of model `version`."""
+    keys = [{"m": version, "p": pid} for pid in pids]
+    return {d["_id"]["p"]: d for d in db[store.PLAYLIST_VECTORS].find({"_id": {"$in": keys}})}
+
+
 @pytest.fixture(scope="session")
 def helpers() -> SimpleNamespace:
     """The functions above, for test modules (which cannot import this conftest)."""
-    return SimpleNamespace(assert_vector=assert_vector, read_topic=read_topic, docs=docs)
+    return SimpleNamespace(assert_vector=assert_vector, read_topic=read_topic, docs=docs,
+                           vector_docs=vector_docs)

@@ -12,7 +12,6 @@ from playlist2vec.cli import main
 from playlist2vec.errors import InvalidInput
 from playlist2vec.events import parse_event
 from playlist2vec.settings import Settings
-from streaming.bench import child_env
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +32,7 @@ def write_slice(folder: Path, n: int) -> Path:
 def test_produce_publishes_creations_edits_deletes_and_invalid_events(
         settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str], helpers: SimpleNamespace) -> None:
-    for name, value in child_env(settings).items():
+    for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     path = write_slice(tmp_path, 10)
     code = main(["produce", "--input", str(path), "--edits", "2", "--deletes", "0.2", "--invalid", "0.1",
@@ -58,7 +57,7 @@ def test_produce_publishes_creations_edits_deletes_and_invalid_events(
 
 def test_produce_refuses_a_missing_input(settings: Settings, monkeypatch: pytest.MonkeyPatch,
                                          tmp_path: Path) -> None:
-    for name, value in child_env(settings).items():
+    for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     (tmp_path / "empty").mkdir()
     assert main(["produce", "--input", str(tmp_path / "empty")]) != 0

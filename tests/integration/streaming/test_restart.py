@@ -16,7 +16,7 @@ import pytest
 
 from playlist2vec import store, topics
 from playlist2vec.settings import Settings
-from streaming.bench import child_env, stream_command
+from streaming.bench import stream_command
 from streaming.producer import kafka_producer, publish
 from streaming.simulate import Simulator
 
@@ -45,7 +45,7 @@ def job_process(settings: Settings, tmp_path: Path) -> Iterator[Any]:
         proc = subprocess.Popen(
             stream_command("stream", "--trigger", "300 milliseconds", "--checkpoint", str(checkpoint),
                            "--max-offsets-per-trigger", "150"),
-            env=os.environ | child_env(settings), stdout=log, stderr=subprocess.STDOUT,
+            env=os.environ | settings.to_env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         procs.append(proc)
         return proc
@@ -67,7 +67,7 @@ def wait_for(what: str, check: Any, proc: subprocess.Popen[bytes], timeout_s: fl
 
 def matches(db: Any, model: Any, expected: dict[int, dict[str, Any] | None],
             helpers: SimpleNamespace) -> bool:
-    vecs = helpers.docs(db, store.PLAYLIST_VECTORS, expected)
+    vecs = helpers.vector_docs(db, "m1", expected)
     lists = helpers.docs(db, store.PLAYLISTS, expected)
     for pid, final in expected.items():
         if pid not in vecs or pid not in lists:
@@ -106,7 +106,7 @@ def test_sigkill_mid_run_then_restart_ends_in_the_expected_state(
     second = job_process()
     wait_for("the expected final state", lambda: matches(db, model, sim.expected(), helpers), second,
              START_TIMEOUT_S)
-    final = helpers.docs(db, store.PLAYLIST_VECTORS, sim.expected())
+    final = helpers.vector_docs(db, "m1", sim.expected())
     for pid, state in sim.expected().items():
         if state is not None:
             helpers.assert_vector(final[pid], model, state["tracks"])

@@ -15,7 +15,7 @@ def test_playlist_write_is_a_newer_wins_replace() -> None:
                                    "collaborative": True, "num_followers": None}, NOW)
     doc = {"_id": 7, "modified_at": 100, "updated_at": NOW, "name": "x", "tracks": ["a", "b"],
            "deleted": False, "collaborative": True}
-    assert op == ReplaceOne({"_id": 7, "modified_at": {"$lte": 100}}, doc, upsert=True)
+    assert op == ReplaceOne(documents.newer_wins(7, 100), doc, upsert=True)
 
 
 def test_a_deleted_playlist_keeps_a_marker_without_tracks() -> None:
@@ -28,7 +28,7 @@ def test_playlist_vectors_are_keyed_by_model_and_pid() -> None:
            "event_time": NOW}
     doc = documents.playlist_vector_doc(row, "m1", NOW, "stream", vectors.GENERIC_SUBTYPE)
     op = documents.playlist_vector_write(row, "m1", NOW, "stream", vectors.GENERIC_SUBTYPE)
-    assert op == ReplaceOne({"_id": {"m": "m1", "p": 3}, "modified_at": {"$lte": 9}}, doc, upsert=True)
+    assert op == ReplaceOne(documents.newer_wins({"m": "m1", "p": 3}, 9), doc, upsert=True)
     assert doc["_id"] == {"m": "m1", "p": 3} and doc["source"] == "stream"
     assert doc["event_time"] == NOW and (doc["n_tracks"], doc["n_known"]) == (4, 2)
     np.testing.assert_array_equal(vectors.decode(doc["vector"]), np.array([1.0, 2.0], np.float32))
@@ -52,3 +52,22 @@ def test_track_writes_merge_mentions_field_by_field() -> None:
     ])
     assert ops == [UpdateOne({"_id": "t1"}, {"$set": {"track_name": "new", "artist_name": "A"}},
                              upsert=True)]
+
+
+def test_a_live_snapshot_loses_a_tie_to_a_stored_deletion() -> None:
+    assert documents.newer_wins(7, 5) == {"_id": 7, "$or": [
+        {"modified_at": {"$lt": 5}}, {"modified_at": 5, "deleted": {"$ne": True}}]}
+    assert documents.newer_wins(7, 5, deleted=True) == {"_id": 7, "modified_at": {"$lte": 5}}
+
+
+def test_a_tombstone_raises_the_clock_and_yields_only_to_a_later_record_of_its_key() -> None:
+    log = {"topic": "t", "partition": 1, "offset": 9}
+    op = documents.playlist_delete_write(7, 50, log, NOW)
+    assert op._filter == {"_id": 7, "$or": [{"log.topic": {"$ne": "t"}}, {"log.partition": {"$ne": 1}},
+                                            {"log.offset": {"$lte": 9}}]}
+    assert op._doc["$max"] == {"modified_at": 50} and op._upsert
+    assert op._doc["$set"]["deleted"] is True and op._doc["$set"]["tracks"] == []
+    assert op._doc["$set"]["log"] == log
+    vec = documents.playlist_vector_delete_write("m1", 7, 50, log, NOW, "stream", NOW)
+    assert vec._filter == {"_id": {"m": "m1", "p": 7}, **documents.before(log)}
+    assert vec._doc["$unset"] == {"vector": ""} and vec._doc["$max"] == {"modified_at": 50}
