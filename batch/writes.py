@@ -47,8 +47,9 @@ def build_track_ops(rows: Iterable[Row]) -> list[UpdateOne]:
 
 
 def build_playlist_ops(rows: Iterable[Row], now: datetime) -> list[ReplaceOne]:
-    """Corpus rows (pid, name, tracks, modified_at) -> newer-wins replacements of `playlists`."""
-    return [documents.playlist_write(_fields(row), now) for row in rows]
+    """Corpus rows (pid, name, tracks, modified_at) -> replacements of `playlists` documents
+    that are older (an equal one is the same corpus row: left alone, `updated_at` included)."""
+    return [documents.playlist_write(_fields(row), now, rewrite_equal=False) for row in rows]
 
 
 def build_playlist_vector_ops(rows: Iterable[Row], version: str, now: datetime,

@@ -26,9 +26,10 @@ TRACK_FIELDS = ("track_name", "artist_name", "artist_uri", "album_name", "album_
 OPTIONAL_PLAYLIST_FIELDS = ("collaborative", "num_followers")
 
 
-def newer_wins(key: Any, modified_at: int) -> dict[str, Any]:
-    """The filter of a conditional replace: the document `key`, unless a newer one is stored."""
-    return {"_id": key, "modified_at": {"$lte": modified_at}}
+def newer_wins(key: Any, modified_at: int, rewrite_equal: bool = True) -> dict[str, Any]:
+    """The filter of a conditional replace: the document `key`, unless a newer one is stored
+    (or, with `rewrite_equal` false, one as new)."""
+    return {"_id": key, "modified_at": {"$lte" if rewrite_equal else "$lt": modified_at}}
 
 
 def playlist_vector_key(version: str, pid: int) -> dict[str, Any]:
@@ -51,9 +52,11 @@ def playlist_doc(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return doc
 
 
-def playlist_write(row: Mapping[str, Any], now: datetime) -> ReplaceOne:
+def playlist_write(row: Mapping[str, Any], now: datetime, rewrite_equal: bool = True) -> ReplaceOne:
+    """A corpus load passes `rewrite_equal=False`: reloading the same corpus then leaves the
+    stored playlists (and their `updated_at`, which a model's catch-up selects by) alone."""
     doc = playlist_doc(row, now)
-    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"]), doc, upsert=True)
+    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"], rewrite_equal), doc, upsert=True)
 
 
 def playlist_vector_doc(row: Mapping[str, Any], version: str, now: datetime, source: str,

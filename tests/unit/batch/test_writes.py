@@ -27,10 +27,10 @@ def test_track_vectors_are_inserted_under_the_model_version() -> None:
     np.testing.assert_array_equal(vectors.decode(doc["vector"]), np.float32([0.5, -1.0]))
 
 
-def test_playlists_replace_only_when_not_newer() -> None:
+def test_playlists_replace_only_older_ones() -> None:
     [op] = build_playlist_ops([{"pid": 3, "name": "n", "tracks": ["a", "b"], "modified_at": 10}], NOW)
     assert isinstance(op, ReplaceOne)
-    assert op._filter == {"_id": 3, "modified_at": {"$lte": 10}} and op._upsert
+    assert op._filter == {"_id": 3, "modified_at": {"$lt": 10}} and op._upsert
     assert op._doc == {"_id": 3, "name": "n", "tracks": ["a", "b"], "modified_at": 10,
                        "updated_at": NOW, "deleted": False}
 
