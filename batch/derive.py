@@ -3,9 +3,9 @@
 The derive pass reads every live playlist with a partitioned reader on the executors: task i
 of n opens its own client and reads the playlists with `pid % n == i` (balanced whatever the
 pids look like: corpus ids are dense, stream-only ids need not be), so the collection never
-passes through the driver. MongoDB's Spark connector is not used: its partitioners ask the
-server for `$collStats`/`splitVector`/`$sample`, which the local mongo-java-server does not
-answer, and it would add a JVM dependency for what is one query per task.
+passes through the driver. MongoDB's Spark connector is not used: its default partitioner
+sizes partitions from the `$collStats` aggregation stage, which the local mongo-java-server
+does not implement, and it would add JVM jars for what is one query per task.
 
 The catch-up recomputes, on the driver, the playlists stamped (`updated_at`) since a point in
 time: the few that changed while a model was being derived, or since it was retired. Both

@@ -7,9 +7,9 @@ each playlist holds tracks of one cluster, so neighbours share the query's clust
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
