@@ -15,6 +15,7 @@ A run that fails is marked `failed`, its own vectors are removed, and no other m
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -23,6 +24,8 @@ from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.database import Database
+from pymongo.errors import OperationFailure, PyMongoError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from batch import derive
 from playlist2vec import store
@@ -32,6 +35,9 @@ TRAINING, READY, ACTIVE, RETIRED, FAILED = "training", "ready", "active", "retir
 # A stream micro-batch stamps `updated_at` before its writes land: changes stamped this long
 # before a model stopped being written are caught up too (recomputing more is harmless).
 CATCH_UP_MARGIN = timedelta(seconds=60)
+REMOVE_ATTEMPTS = 4
+
+log = logging.getLogger(__name__)
 
 
 def new_version(now: datetime) -> str:
@@ -64,15 +70,27 @@ def activate(db: Database[dict[str, Any]], model: dict[str, Any], now: datetime)
 
 def fail(db: Database[dict[str, Any]], model: dict[str, Any], stage: str, error: str) -> dict[str, Any]:
     """Record that the run of `model` failed at `stage` (it stays out of service) and remove
-    the vectors it wrote; nothing of another model is touched."""
+    the vectors it wrote; nothing of another model is touched. Vectors that cannot be removed
+    are only logged: no one reads a failed model's vectors, `models retire` removes them later,
+    and the run's own error is the one to report."""
     failed = save(db, model, status=FAILED, error={"stage": stage, "message": error})
-    remove_vectors(db, failed["_id"])
+    try:
+        remove_vectors(db, failed["_id"])
+    except PyMongoError as exc:
+        log.warning("could not remove the vectors of failed model %s (%s): run "
+                    "`playlist2vec models retire %s`", failed["_id"], exc, failed["_id"])
     return failed
 
 
 def remove_vectors(db: Database[dict[str, Any]], version: str) -> None:
+    """Delete one model's track and playlist vectors. Repeated on a server error: the local
+    mongo-java-server's delete can lose a race with a change-stream lookup ("No document with
+    key ..."), and a repeat deletes what is left."""
+    retrying = Retrying(retry=retry_if_exception_type(OperationFailure),
+                        stop=stop_after_attempt(REMOVE_ATTEMPTS),
+                        wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
     for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS):
-        db[collection].delete_many({"_id.m": version})
+        retrying(db[collection].delete_many, {"_id.m": version})
 
 
 def _untimed(_: str) -> AbstractContextManager[None]:
