@@ -75,13 +75,13 @@ def fit_gensim(sentences: Sequence[Sequence[str]], params: Word2VecParams, worke
     return {w: model.wv[w] for w in model.wv.index_to_key}, seconds
 
 
-def _input(settings: Settings, options: BenchOptions, progress: Callable[[str], None]) -> str:
-    if options.input:
-        return options.input
-    folder = settings.home / "bench" / f"corpus-{options.playlists}-{options.seed}"
+def bench_corpus(settings: Settings, playlists: int, seed: int,
+                 progress: Callable[[str], None]) -> str:
+    """The generated corpus of the benchmarks, P2V_HOME/bench/corpus-<n>-<seed> (made once)."""
+    folder = settings.home / "bench" / f"corpus-{playlists}-{seed}"
     if not any(folder.glob("*.json")):
-        progress(f"generating {options.playlists} playlists into {folder} ...")
-        generate_corpus(options.playlists, folder, options.seed)
+        progress(f"generating {playlists} playlists into {folder} ...")
+        generate_corpus(playlists, folder, seed)
     return str(folder)
 
 
@@ -91,7 +91,7 @@ def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
     _gensim()  # fail before the long part if the optional dependency is missing
     params = options.params
     stages = Stages(progress)
-    source = _input(settings, options, progress)
+    source = options.input or bench_corpus(settings, options.playlists, options.seed, progress)
     with stages("read"):
         corpus = load_corpus(spark, source)
     try:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pymongo.database import Database
 
-from playlist2vec import store, vectors
+from playlist2vec import documents, store, vectors
 from playlist2vec.errors import InvalidInput, NotReady
 from playlist2vec.settings import Settings
 
@@ -41,15 +41,17 @@ def load_vectors(db: Database[dict[str, Any]], sample: int | None,
                  seed: int = 0) -> tuple[str, np.ndarray, list[str], np.ndarray]:
     """(model version, pids, names, vectors) of at most `sample` random active-model playlists."""
     version = store.active_model(db)["_id"]
-    query = {"model_version": version, "vector": {"$exists": True}}
-    pids = np.array([d["_id"] for d in db[store.PLAYLIST_VECTORS].find(query, {"_id": 1})])
+    query = {"_id.m": version, "vector": {"$exists": True}, "deleted": {"$ne": True}}
+    pids = np.array([d["_id"]["p"] for d in db[store.PLAYLIST_VECTORS].find(query, {"_id": 1})])
     if pids.size == 0:
         raise NotReady(f"model {version} has no playlist vectors to plot")
     if sample is not None and sample < pids.size:
         pids = np.sort(np.random.default_rng(seed).choice(pids, size=sample, replace=False))
     wanted = pids.tolist()
-    found = {d["_id"]: vectors.decode(d["vector"])
-             for d in db[store.PLAYLIST_VECTORS].find({"_id": {"$in": wanted}}, {"vector": 1})}
+    keys = [documents.playlist_vector_key(version, pid) for pid in wanted]
+    found = {d["_id"]["p"]: vectors.decode(d["vector"])
+             for d in db[store.PLAYLIST_VECTORS].find({"_id": {"$in": keys}, "vector": {"$exists": True}},
+                                                      {"vector": 1})}
     named = {d["_id"]: d.get("name") or ""
              for d in db[store.PLAYLISTS].find({"_id": {"$in": wanted}}, {"name": 1})}
     pids = np.array([p for p in wanted if p in found])  # a concurrent delete may drop one

@@ -96,12 +96,12 @@ def _track_rows(db: Database[dict[str, Any]], version: str, sample: int | None,
 def _playlist_rows(db: Database[dict[str, Any]], version: str, sample: int | None,
                    rng: random.Random) -> tuple[list[np.ndarray], list[tuple[Any, ...]]]:
     # playlists none of whose tracks the model knows have no vector: nothing to show
-    query = {"model_version": version, "vector": {"$exists": True}}
+    query = {"_id.m": version, "vector": {"$exists": True}, "deleted": {"$ne": True}}
     docs = reservoir(store.iter_docs(db[store.PLAYLIST_VECTORS], query, ["vector", "n_tracks", "n_known"]),
                      sample, rng)
-    names = _lookup(db[store.PLAYLISTS], [d["_id"] for d in docs], ["name"])
-    rows = [(d["_id"], names.get(d["_id"], {}).get("name"), d.get("n_tracks"), d.get("n_known"))
-            for d in docs]
+    names = _lookup(db[store.PLAYLISTS], [d["_id"]["p"] for d in docs], ["name"])
+    rows = [(d["_id"]["p"], names.get(d["_id"]["p"], {}).get("name"), d.get("n_tracks"),
+             d.get("n_known")) for d in docs]
     return [vectors.decode(d["vector"]) for d in docs], rows
 
 

@@ -1,23 +1,43 @@
-"""The model registry (`models` collection): versions and the training -> ready -> active lifecycle.
+"""The model registry (`models` collection): versions, the life cycle and the switch between models.
+
+    training --(all vectors written)--> ready --(catch-up)--> active --(next switch)--> retired
+        |                                 |                      ^                        |
+        +--------(any stage fails)--------+--> failed            +---- rollback/activate -+
 
 Every status change replaces the whole document (followers of the collection's change stream
-only see replacements reliably on the local server). A model becomes `active` in one replace,
-after all its vectors are written; the models active before it are then `retired`. Between
-those two writes two models are active, and readers take the newest (`store.active_model`).
-A run that fails is marked `failed`, with the stage and the error, and never becomes active.
+only see replacements reliably on the local server). A switch makes the model `ready` (the
+stream writes its vectors from then on), catches up the playlists changed since its vectors
+were derived, then marks it `active` with a fresh `activated_at` in one replace: that write
+is the switch (`store.active_model` takes the most recently activated). The models active
+before it are retired afterwards and keep their vectors, so a rollback is the same switch.
+A run that fails is marked `failed`, its own vectors are removed, and no other model is touched.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-from datetime import UTC, datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import DESCENDING
 from pymongo.database import Database
+from pymongo.errors import OperationFailure, PyMongoError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from batch import derive
 from playlist2vec import store
+from playlist2vec.errors import InvalidInput, NotFound
 
 TRAINING, READY, ACTIVE, RETIRED, FAILED = "training", "ready", "active", "retired", "failed"
+# A stream micro-batch stamps `updated_at` before its writes land: changes stamped this long
+# before a model stopped being written are caught up too (recomputing more is harmless).
+CATCH_UP_MARGIN = timedelta(seconds=60)
+REMOVE_ATTEMPTS = 4
+
+log = logging.getLogger(__name__)
 
 
 def new_version(now: datetime) -> str:
@@ -41,7 +61,7 @@ def save(db: Database[dict[str, Any]], model: dict[str, Any], **changes: Any) ->
 
 
 def activate(db: Database[dict[str, Any]], model: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Make `model` the active one, then retire every other active model."""
+    """Make `model` the active one (one replace), then retire every other active model."""
     active = save(db, model, status=ACTIVE, activated_at=now)
     for old in db[store.MODELS].find({"status": ACTIVE, "_id": {"$ne": active["_id"]}}):
         save(db, old, status=RETIRED, retired_at=now)
@@ -49,5 +69,105 @@ def activate(db: Database[dict[str, Any]], model: dict[str, Any], now: datetime)
 
 
 def fail(db: Database[dict[str, Any]], model: dict[str, Any], stage: str, error: str) -> dict[str, Any]:
-    """Record that the run of `model` failed at `stage` (it stays out of service)."""
-    return save(db, model, status=FAILED, error={"stage": stage, "message": error})
+    """Record that the run of `model` failed at `stage` (it stays out of service) and remove
+    the vectors it wrote; nothing of another model is touched. Vectors that cannot be removed
+    are only logged: no one reads a failed model's vectors, `models retire` removes them later,
+    and the run's own error is the one to report."""
+    failed = save(db, model, status=FAILED, error={"stage": stage, "message": error})
+    try:
+        remove_vectors(db, failed["_id"])
+    except PyMongoError as exc:
+        log.warning("could not remove the vectors of failed model %s (%s): run "
+                    "`playlist2vec models retire %s`", failed["_id"], exc, failed["_id"])
+    return failed
+
+
+def remove_vectors(db: Database[dict[str, Any]], version: str) -> None:
+    """Delete one model's track and playlist vectors. Repeated on a server error: the local
+    mongo-java-server's delete can lose a race with a change-stream lookup ("No document with
+    key ..."), and a repeat deletes what is left."""
+    retrying = Retrying(retry=retry_if_exception_type(OperationFailure),
+                        stop=stop_after_attempt(REMOVE_ATTEMPTS),
+                        wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+    for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS):
+        retrying(db[collection].delete_many, {"_id.m": version})
+
+
+def _untimed(_: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+def switch(db: Database[dict[str, Any]], model: dict[str, Any], since: datetime, subtype: int,
+           stage: Callable[[str], AbstractContextManager[None]] = _untimed) -> dict[str, Any]:
+    """ready -> catch-up of the playlists stamped since `since` -> active; returns the active
+    doc. `stage` times (and names, for errors) the `catch-up` and `activate` steps."""
+    if model["status"] != READY:
+        model = save(db, model, status=READY)  # from here on the stream writes its vectors too
+    with stage("catch-up"):
+        caught_up = derive.catch_up(db, model["_id"], since, datetime.now(UTC), subtype)
+        model = save(db, model, caught_up=caught_up)
+    with stage("activate"):
+        return activate(db, model, datetime.now(UTC))
+
+
+# -- the `models` commands -------------------------------------------------------------------
+
+def models(db: Database[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every model, newest first."""
+    return list(db[store.MODELS].find({}, sort=[("created_at", DESCENDING)]))
+
+
+def _get(db: Database[dict[str, Any]], version: str) -> dict[str, Any]:
+    model = db[store.MODELS].find_one({"_id": version})
+    if model is None:
+        raise NotFound(f"no model {version!r}: see `playlist2vec models list`")
+    return model
+
+
+def _servable(model: dict[str, Any]) -> bool:
+    return model["status"] in (READY, RETIRED) and not model.get("vectors_removed_at")
+
+
+def activate_version(db: Database[dict[str, Any]], version: str, subtype: int) -> dict[str, Any]:
+    """Switch to a `ready` model or a retired one whose vectors are kept."""
+    model = _get(db, version)
+    if model["status"] == ACTIVE:
+        raise InvalidInput(f"model {version} is already active")
+    if not _servable(model):
+        raise InvalidInput(f"model {version} is {model['status']}"
+                           + (" and its vectors were removed" if model.get("vectors_removed_at")
+                              else "") + ": only a ready or retired model can be activated")
+    return switch(db, model, since(model), subtype)
+
+
+def rollback(db: Database[dict[str, Any]], subtype: int) -> dict[str, Any]:
+    """Activate again the most recently active retired model whose vectors are kept."""
+    current = store.active_model(db)
+    previous = [m for m in db[store.MODELS].find(
+        {"status": RETIRED, "_id": {"$ne": current["_id"]}},
+        sort=[("activated_at", DESCENDING)]) if _servable(m)]
+    if not previous:
+        raise NotFound("no retired model with its vectors to roll back to")
+    return switch(db, previous[0], since(previous[0]), subtype)
+
+
+def retire(db: Database[dict[str, Any]], version: str) -> dict[str, Any]:
+    """Retire a model that is not active and remove its vectors now (no grace period: a
+    retired model keeps its vectors until this command)."""
+    model = _get(db, version)
+    if model["status"] in (ACTIVE, TRAINING):
+        raise InvalidInput(f"model {version} is {model['status']}: "
+                           + ("activate another model first" if model["status"] == ACTIVE
+                              else "wait for its run to end"))
+    now = datetime.now(UTC)
+    retired = save(db, model, status=RETIRED, retired_at=model.get("retired_at") or now,
+                   vectors_removed_at=now)
+    remove_vectors(db, version)
+    return retired
+
+
+def since(model: dict[str, Any]) -> datetime:
+    """The point since which `model`'s vectors may miss changes (less CATCH_UP_MARGIN): when
+    it stopped being written (retired), else when its derive pass began."""
+    point = model.get("retired_at") or model.get("derive_started_at") or model["created_at"]
+    return point - CATCH_UP_MARGIN

@@ -1,7 +1,8 @@
-"""The training job: read slices -> fit Word2Vec -> artifacts -> MongoDB writes -> activate the model.
+"""The training job: read slices -> fit -> artifacts -> writes -> derive -> ready -> catch-up -> active.
 
 Each stage is timed; a failure after the model is registered marks it `failed` with the
-stage's name and raises PipelineError, leaving the previously active model in service.
+stage's name, removes its vectors and raises PipelineError, leaving the previously active
+model in service, its vectors untouched (they are keyed by model version).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from batch import corpus as transforms
-from batch import registry, word2vec, writes
+from batch import derive, registry, word2vec, writes
 from batch.metrics import BatchMetrics
 from batch.reader import Corpus, load_corpus
 from batch.word2vec import Word2VecParams
@@ -95,9 +96,10 @@ def error_line(exc: BaseException) -> str:
 
 
 def train(settings: Settings, spark: SparkSession, options: TrainOptions,
-          sink: writes.Sink | None = None, progress: Progress = print) -> TrainReport:
+          sink: writes.Sink | None = None, progress: Progress = print,
+          stages: Stages | None = None) -> TrainReport:
     """Run the whole job on `options.input`; returns what was trained and written."""
-    stages = Stages(progress)
+    stages = stages or Stages(progress)
     with stages("read"):
         corpus = load_corpus(spark, options.input, options.skip_bad)
     try:
@@ -116,8 +118,9 @@ def corpus_stats(corpus: Corpus) -> dict[str, int]:
 
 def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, int],
                     options: TrainOptions, sink: writes.Sink | None, stages: Stages) -> TrainReport:
-    """Fit, write and activate a model trained on `playlists` (pid, name, tracks, modified_at,
-    track_meta); `stats` describes the corpus for the registry."""
+    """Fit on `playlists` (pid, name, tracks, modified_at, track_meta), load them into
+    `playlists`, derive a vector for every live playlist there, then switch to the model
+    (ready -> catch-up -> active); `stats` describes the corpus for the registry."""
     db = store.database(settings)
     store.ensure_indexes(db)
     now = datetime.now(UTC)
@@ -132,15 +135,17 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
         vectors = _fit_and_save(playlists, options.params, artifact_uri, stages)
         report.vocab_size = vectors.count()
         model = registry.save(db, model, vocab_size=report.vocab_size)
-        for collection, rows, build, tolerate in _write_plan(playlists, vectors, version, now,
-                                                             settings):
+        for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
             with stages(collection):
-                report.written[collection] = sink(rows, collection, build, tolerate)
+                report.written[collection] = sink(rows, collection, build, writes.TOLERATED)
+        with stages("derive"):
+            model = registry.save(db, model, derive_started_at=datetime.now(UTC))
+            report.written[store.PLAYLIST_VECTORS] = _derive(settings, playlists.sparkSession,
+                                                             vectors, version, sink)
+        vectors.unpersist()
         metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written)}
         model = registry.save(db, model, status=registry.READY, metrics=metrics)
-        with stages("activate"):
-            model = registry.activate(db, model, datetime.now(UTC))
-        vectors.unpersist()
+        model = registry.switch(db, model, registry.since(model), settings.vector_subtype, stages)
     except Exception as exc:
         registry.fail(db, model, stages.current, error_line(exc))
         raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
@@ -175,27 +180,29 @@ def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: st
 
 
 def _write_plan(playlists: DataFrame, vectors: DataFrame, version: str, now: datetime,
-                settings: Settings) -> list[tuple[str, DataFrame, writes.OpsBuilder, frozenset[int]]]:
-    """(collection, rows, ops builder, tolerated codes), in order: playlist vectors last, so the
-    model is complete when they land."""
-    from pyspark.sql import functions as F
-
-    subtype = settings.vector_subtype
-    means = spark_vectors.playlist_means(playlists.select("pid", "tracks"),
-                                         F.broadcast(vectors.select("track_uri", "vector")))
-    playlist_vectors = means.join(playlists.select("pid", "modified_at"), "pid")
-    build: dict[str, Any] = {
-        store.TRACK_VECTORS: functools.partial(writes.build_track_vector_ops, version=version,
-                                               subtype=subtype),
-        store.TRACKS: writes.build_track_ops,
-        store.PLAYLISTS: functools.partial(writes.build_playlist_ops, now=now),
-        store.PLAYLIST_VECTORS: functools.partial(writes.build_playlist_vector_ops, version=version,
-                                                  now=now, subtype=subtype),
-    }
+                settings: Settings) -> list[tuple[str, DataFrame, writes.OpsBuilder]]:
+    """(collection, rows, ops builder), in order: the model's track vectors, the corpus'
+    track metadata, then the corpus itself into `playlists` (newer stored edits win)."""
     return [
-        (store.TRACK_VECTORS, vectors, build[store.TRACK_VECTORS], writes.TOLERATED),
-        (store.TRACKS, transforms.catalog(playlists), build[store.TRACKS], frozenset()),
+        (store.TRACK_VECTORS, vectors,
+         functools.partial(writes.build_track_vector_ops, version=version,
+                           subtype=settings.vector_subtype)),
+        (store.TRACKS, transforms.catalog(playlists), writes.build_track_ops),
         (store.PLAYLISTS, playlists.select("pid", "name", "tracks", "modified_at"),
-         build[store.PLAYLISTS], writes.TOLERATED),
-        (store.PLAYLIST_VECTORS, playlist_vectors, build[store.PLAYLIST_VECTORS], writes.TOLERATED),
+         functools.partial(writes.build_playlist_ops, now=now)),
     ]
+
+
+def _derive(settings: Settings, spark: SparkSession, vectors: DataFrame, version: str,
+            sink: writes.Sink) -> int:
+    """Write `version`'s vector of every live playlist in `playlists` (read on the executors)."""
+    source = derive.PlaylistSource(settings.mongo_uri.get_secret_value(), settings.mongo_db,
+                                   parts=max(2, spark.sparkContext.defaultParallelism))
+    table = spark_vectors.TrackTable.collect(vectors)
+    try:
+        means = spark_vectors.playlist_means(derive.read_playlists(spark, source), table)
+        build = functools.partial(writes.build_playlist_vector_ops, version=version,
+                                  now=datetime.now(UTC), subtype=settings.vector_subtype)
+        return sink(means.drop("tracks"), store.PLAYLIST_VECTORS, build, writes.TOLERATED)
+    finally:
+        table.destroy()

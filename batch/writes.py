@@ -1,9 +1,9 @@
 """Batch writes to MongoDB: pure `build_*_ops` (rows -> pymongo operations) and the executor-side sink.
 
-Every operation writes a whole document (the local server's change streams only report
-replacements usefully) and is harmless when a retried Spark task repeats it. Playlist documents are
-replaced only when the stored one is not newer (`modified_at`), so a corpus never overwrites
-a fresher streamed edit: that conditional upsert fails with DuplicateKey, which is tolerated.
+Every operation is harmless when a retried Spark task repeats it. The documents and the
+newer-wins rule are `playlist2vec.documents`' (the stream writes the same shapes): a corpus
+never overwrites a fresher streamed edit, that conditional upsert fails with DuplicateKey,
+which is tolerated.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from pymongo import InsertOne, ReplaceOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 
-from playlist2vec import store, vectors
+from playlist2vec import documents, store, vectors
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -41,46 +41,29 @@ def build_track_vector_ops(rows: Iterable[Row], version: str, subtype: int) -> l
     ]
 
 
-def build_track_ops(rows: Iterable[Row]) -> list[ReplaceOne]:
-    """Rows of track metadata (TRACK_FIELDS, duration_ms) -> replacements of `tracks` documents."""
-    ops = []
-    for row in rows:
-        doc = {"track_name": row["track_name"], "artist_name": row["artist_name"],
-               "artist_uri": row["artist_uri"], "album_name": row["album_name"],
-               "album_uri": row["album_uri"], "duration_ms": row["duration_ms"]}
-        ops.append(ReplaceOne({"_id": row["track_uri"]}, doc, upsert=True))
-    return ops
-
-
-def _unless_newer(pid: int, modified_at: int, doc: dict[str, Any]) -> ReplaceOne:
-    return ReplaceOne({"_id": pid, "modified_at": {"$lte": modified_at}}, doc, upsert=True)
+def build_track_ops(rows: Iterable[Row]) -> list[UpdateOne]:
+    """Rows of track metadata (track_uri, TRACK_FIELDS) -> `tracks` upserts."""
+    return [documents.track_write(row["track_uri"], _fields(row)) for row in rows]
 
 
 def build_playlist_ops(rows: Iterable[Row], now: datetime) -> list[ReplaceOne]:
-    """Rows (pid, name, tracks, modified_at) -> conditional replacements of `playlists` documents."""
-    ops = []
-    for row in rows:
-        pid, modified_at = int(row["pid"]), int(row["modified_at"])
-        doc = {"name": row["name"], "tracks": list(row["tracks"]), "modified_at": modified_at,
-               "updated_at": now, "deleted": False}
-        ops.append(_unless_newer(pid, modified_at, doc))
-    return ops
+    """Corpus rows (pid, name, tracks, modified_at) -> replacements of `playlists` documents
+    that are older (an equal one is the same corpus row: left alone, `updated_at` included)."""
+    return [documents.playlist_write(_fields(row), now, rewrite_equal=False) for row in rows]
 
 
 def build_playlist_vector_ops(rows: Iterable[Row], version: str, now: datetime,
                               subtype: int) -> list[ReplaceOne]:
-    """Rows (pid, vector|None, n_tracks, n_known, modified_at) -> conditional replacements of
-    `playlist_vectors` documents (no `vector` field when no track is known)."""
-    ops = []
-    for row in rows:
-        pid, modified_at = int(row["pid"]), int(row["modified_at"])
-        doc: dict[str, Any] = {"model_version": version}
-        if row["vector"] is not None:
-            doc["vector"] = vectors.encode(row["vector"], subtype)
-        doc |= {"n_tracks": int(row["n_tracks"]), "n_known": int(row["n_known"]),
-                "modified_at": modified_at, "updated_at": now, "source": "batch"}
-        ops.append(_unless_newer(pid, modified_at, doc))
-    return ops
+    """Rows (pid, vector|None, n_tracks, n_known, modified_at, deleted) -> newer-wins
+    replacements of `version`'s `playlist_vectors` documents."""
+    return [documents.playlist_vector_write(_fields(row), version, now, "batch", subtype)
+            for row in rows]
+
+
+def _fields(row: Row) -> Mapping[str, Any]:
+    """A pyspark Row as a dict (documents.py reads optional fields with `get`)."""
+    as_dict = getattr(row, "asDict", None)
+    return as_dict() if as_dict is not None else row
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,13 @@ TRACK_FIELDS = ("track_name", "artist_name", "artist_uri", "album_name", "album_
 OPTIONAL_PLAYLIST_FIELDS = ("collaborative", "num_followers")
 
 
-def newer_wins(key: Any, modified_at: int, deleted: bool = False) -> dict[str, Any]:
+def newer_wins(key: Any, modified_at: int, deleted: bool = False,
+               rewrite_equal: bool = True) -> dict[str, Any]:
     """The filter of a conditional replace: the document `key`, unless a newer one is stored
-    (or, for a live snapshot, a deletion of the same `modified_at`)."""
-    if deleted:
-        return {"_id": key, "modified_at": {"$lte": modified_at}}
+    (or, for a live snapshot, a deletion of the same `modified_at`; or, with `rewrite_equal`
+    false, any document as new)."""
+    if deleted or not rewrite_equal:
+        return {"_id": key, "modified_at": {"$lte" if rewrite_equal else "$lt": modified_at}}
     return {"_id": key, "$or": [{"modified_at": {"$lt": modified_at}},
                                 {"modified_at": modified_at, "deleted": {"$ne": True}}]}
 
@@ -72,9 +74,12 @@ def playlist_doc(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return doc
 
 
-def playlist_write(row: Mapping[str, Any], now: datetime) -> ReplaceOne:
+def playlist_write(row: Mapping[str, Any], now: datetime, rewrite_equal: bool = True) -> ReplaceOne:
+    """A corpus load passes `rewrite_equal=False`: reloading the same corpus then leaves the
+    stored playlists (and their `updated_at`, which a model's catch-up selects by) alone."""
     doc = playlist_doc(row, now)
-    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"], doc["deleted"]), doc, upsert=True)
+    return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"], doc["deleted"], rewrite_equal), doc,
+                      upsert=True)
 
 
 def playlist_delete_write(pid: int, clock: int, log: Mapping[str, Any], now: datetime) -> UpdateOne:

@@ -111,7 +111,8 @@ class Engine:
         if self.source is None:
             return None
         try:
-            return playlist_vector(self.source.playlist_vector_docs([pid]).get(pid), version)
+            return playlist_vector(self.source.playlist_vector_docs(version, [pid]).get(pid),
+                                   version)
         except LookupError:
             return None
 
@@ -181,21 +182,24 @@ class Engine:
         follower.commit(changes)
 
     def _apply_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        """Apply each changed `{m, p}` to the state of model m, if it is served or being built;
+        changes for any other model are ignored."""
         assert self.source is not None
-        ids = {store.change_key(c) for c in changes} - {None}
-        if len(ids) < len(changes):
-            log.warning("%d change events carried no id (a writer used $set?)",
-                        sum(1 for c in changes if store.change_key(c) is None))
+        keys = [store.change_key(c) for c in changes]
+        if None in keys:
+            log.warning("%d change events carried no id (a writer used $set?)", keys.count(None))
         shard = self.options.shard
-        ids = {i for i in ids if shard is None or shard.owns(i)}
-        docs = self.source.playlist_vector_docs(ids) if ids else {}
         for state in (self._current, self._pending):
-            if state is not None:
-                state.playlists.apply(_changes_for(state, ids, docs))
-                self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
-                snapshot = state.playlists.snapshot
-                if state is self._current and snapshot and snapshot.index.accepts_updates:
-                    self.metrics.items(PLAYLISTS, len(snapshot.index))
+            if state is None:
+                continue
+            pids = {k["p"] for k in keys if isinstance(k, Mapping) and k.get("m") == state.version
+                    and (shard is None or shard.owns(k["p"]))}
+            docs = self.source.playlist_vector_docs(state.version, pids) if pids else {}
+            state.playlists.apply(_changes_for(state, pids, docs))
+            self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
+            snapshot = state.playlists.snapshot
+            if state is self._current and snapshot and snapshot.index.accepts_updates:
+                self.metrics.items(PLAYLISTS, len(snapshot.index))
 
     # -- builder thread --------------------------------------------------------------------
 

@@ -9,17 +9,18 @@ from typing import Any
 import numpy as np
 from pymongo.database import Database
 
-from playlist2vec import store, vectors
+from playlist2vec import documents, store, vectors
+from playlist2vec.errors import NotReady
 from playlist2vec.vectors import FloatArray
 
 
 def playlist_vector(doc: Mapping[str, Any] | None, version: str) -> FloatArray | None:
     """The vector a `playlist_vectors` doc gives `version`'s index: None if it is removed
     (missing, deleted, no known track); LookupError if the doc belongs to another model."""
+    if doc is not None and doc["_id"]["m"] != version:
+        raise LookupError(doc["_id"]["m"])
     if doc is None or doc.get("deleted") or doc.get("vector") is None:
         return None
-    if doc.get("model_version") != version:
-        raise LookupError(doc.get("model_version"))
     return vectors.decode(doc["vector"])
 
 
@@ -30,8 +31,10 @@ class MongoSource:
         self.db = db
 
     def active_version(self) -> str | None:
-        model = self.db[store.MODELS].find_one({"status": "active"}, {"_id": 1})
-        return None if model is None else str(model["_id"])
+        try:
+            return str(store.active_model(self.db)["_id"])
+        except NotReady:
+            return None
 
     def track_vectors(self, version: str) -> tuple[list[str], FloatArray]:
         return store.load_track_vectors(self.db, version)
@@ -40,17 +43,19 @@ class MongoSource:
         """(pids, matrix) of every live playlist vector of `version` (those `owns(pid)` keeps)."""
         pids: list[Any] = []
         rows: list[FloatArray] = []
-        query = {"model_version": version, "vector": {"$exists": True}, "deleted": {"$ne": True}}
+        query = {"_id.m": version, "vector": {"$exists": True}, "deleted": {"$ne": True}}
         for doc in store.iter_docs(self.db[store.PLAYLIST_VECTORS], query, ["vector"]):
-            if owns is None or owns(doc["_id"]):
-                pids.append(doc["_id"])
+            pid = doc["_id"]["p"]
+            if owns is None or owns(pid):
+                pids.append(pid)
                 rows.append(vectors.decode(doc["vector"]))
         return pids, (np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32))
 
-    def playlist_vector_docs(self, pids: Collection[Any]) -> dict[Any, dict[str, Any]]:
-        """Current `playlist_vectors` docs by id (ids without a doc are absent)."""
-        cursor = self.db[store.PLAYLIST_VECTORS].find({"_id": {"$in": list(pids)}})
-        return {doc["_id"]: doc for doc in cursor}
+    def playlist_vector_docs(self, version: str, pids: Collection[Any]) -> dict[Any, dict[str, Any]]:
+        """`version`'s current `playlist_vectors` docs by pid (pids without a doc are absent)."""
+        keys = [documents.playlist_vector_key(version, pid) for pid in pids]
+        cursor = self.db[store.PLAYLIST_VECTORS].find({"_id": {"$in": keys}})
+        return {doc["_id"]["p"]: doc for doc in cursor}
 
     def playlist(self, pid: Any) -> dict[str, Any] | None:
         """The `playlists` doc, None when unknown or deleted."""

@@ -15,7 +15,7 @@ from typing import Annotated
 import click
 import typer
 
-from playlist2vec.cli import batch, demo, lyrics, plot, projector, serving, stack, streaming
+from playlist2vec.cli import batch, demo, lyrics, models, plot, projector, serving, stack, streaming
 from playlist2vec.errors import P2VError
 from playlist2vec.settings import Settings
 
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 bench = typer.Typer(help="Benchmarks: numbers printed and written to a JSON file.", no_args_is_help=True)
 app.add_typer(stack.app, name="stack")
+app.add_typer(models.app, name="models")
 app.add_typer(bench, name="bench")
 app.add_typer(lyrics.app, name="lyrics")
 app.command("export-projector")(projector.export_projector)
@@ -38,6 +39,7 @@ app.command("generate")(batch.generate)
 app.command("train")(batch.train)
 app.command("evaluate")(batch.evaluate)
 bench.command("train")(batch.bench_train)
+bench.command("switch")(batch.bench_switch)
 app.command("serve")(serving.serve)
 bench.command("serve")(serving.bench_serve)
 app.command("produce")(streaming.produce)

@@ -1,4 +1,4 @@
-"""`playlist2vec generate | train | evaluate | bench train`: the batch side of the CLI (thin wrappers)."""
+"""`playlist2vec generate | train | evaluate | bench train | bench switch`: the batch side of the CLI."""
 
 from __future__ import annotations
 
@@ -144,3 +144,26 @@ def bench_train(
     report = run(settings, _spark(settings, "p2v-bench-train"), options, progress=_err)
     print("\n".join(report_lines(report)))
     print(f"report: {_write_json(report, out, settings.home / 'bench', 'train')}")
+
+
+def bench_switch(
+    ctx: typer.Context,
+    playlists: Annotated[int, typer.Option(min=100, help="generated corpus size")] = 50_000,
+    edits: Annotated[int, typer.Option(
+        min=0, help="playlists edited right after the new model's derive pass")] = 1_000,
+    before: Annotated[float, typer.Option(
+        min=1.0, help="seconds of query latency measured before the switch")] = 20.0,
+    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
+    min_count: MinCount = 5, partitions: Partitions = 2,
+    out: Out = None,
+) -> None:
+    """Train model A, serve it, train and switch to B: derive, catch-up, swap times, query p99."""
+    from batch.switch_bench import SwitchBenchOptions, report_lines
+    from batch.switch_bench import bench_switch as run
+
+    settings: Settings = ctx.obj
+    options = SwitchBenchOptions(playlists, _params(vector_size, window, iterations, min_count,
+                                                    partitions), edits, before)
+    report = run(settings, _spark(settings, "p2v-bench-switch"), options, progress=_err)
+    print("\n".join(report_lines(report)))
+    print(f"report: {_write_json(report, out, settings.home / 'bench', 'switch')}")

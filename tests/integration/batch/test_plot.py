@@ -32,14 +32,15 @@ def plant_playlists(db: Any, settings: Settings, version: str = "m1") -> np.ndar
     vector_ops, playlist_ops = [], []
     for pid, theme in enumerate(theme_of.tolist()):
         vector = centers[theme] + rng.normal(0, 0.25, DIM)
-        vector_ops.append(ReplaceOne({"_id": pid}, {
-            "_id": pid, "model_version": version, "n_tracks": 10, "n_known": 10, "source": "batch",
+        key = {"m": version, "p": pid}
+        vector_ops.append(ReplaceOne({"_id": key}, {
+            "_id": key, "n_tracks": 10, "n_known": 10, "source": "batch",
             "vector": vectors.encode(vector, settings.vector_subtype)}, upsert=True))
         playlist_ops.append(ReplaceOne({"_id": pid}, {"_id": pid, "name": f"{THEMES[theme]} mix {pid}"},
                                        upsert=True))
     # a playlist without any known track has no vector and must not be drawn
-    vector_ops.append(ReplaceOne({"_id": 999}, {"_id": 999, "model_version": version, "n_known": 0},
-                                 upsert=True))
+    empty = {"m": version, "p": 999}
+    vector_ops.append(ReplaceOne({"_id": empty}, {"_id": empty, "n_known": 0}, upsert=True))
     store.bulk_write(db[store.PLAYLIST_VECTORS], vector_ops)
     store.bulk_write(db[store.PLAYLISTS], playlist_ops)
     return theme_of

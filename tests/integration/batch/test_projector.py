@@ -34,10 +34,12 @@ def _seed(db: Any, settings: Settings) -> tuple[dict[str, np.ndarray], dict[int,
                                   for i, u in enumerate(tracks) if i != 6])  # one track lacks metadata
     playlists = {pid: rng.standard_normal(DIM).astype(np.float32) for pid in (10, 11, 12, 13)}
     db[store.PLAYLIST_VECTORS].insert_many(
-        [{"_id": pid, "model_version": "m2", "vector": enc(v), "n_tracks": pid, "n_known": pid - 5}
+        [{"_id": {"m": "m2", "p": pid}, "vector": enc(v), "n_tracks": pid, "n_known": pid - 5}
          for pid, v in playlists.items()]
-        + [{"_id": 14, "model_version": "m2", "n_tracks": 3, "n_known": 0},  # no known track: no vector
-           {"_id": 15, "model_version": "m1", "vector": enc(np.ones(3)), "n_tracks": 1, "n_known": 1}])
+        + [{"_id": {"m": "m2", "p": 14}, "n_tracks": 3, "n_known": 0},  # no known track: no vector
+           {"_id": {"m": "m1", "p": 15}, "vector": enc(np.ones(3)), "n_tracks": 1, "n_known": 1},
+           # model m1's vector of a playlist m2 also has: not m2's
+           {"_id": {"m": "m1", "p": 10}, "vector": enc(np.ones(3)), "n_tracks": 1, "n_known": 1}])
     db[store.PLAYLISTS].insert_many([{"_id": pid, "name": f"list {pid}\nnew line", "tracks": []}
                                      for pid in range(10, 16)])
     return tracks, playlists

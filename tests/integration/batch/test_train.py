@@ -18,6 +18,7 @@ from playlist2vec import store, vectors
 from playlist2vec.cli import main
 from playlist2vec.errors import PipelineError
 from playlist2vec.settings import Settings
+from tests.integration.batch import switching
 
 # each test trains on a (small) corpus: minutes on a busy 2-core machine
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -62,27 +63,24 @@ def test_train_writes_the_model_then_switches_to_it(spark: Any, settings: Settin
     assert db[store.TRACKS].count_documents({}) == len(counts)
     assert db[store.PLAYLISTS].count_documents({"deleted": False}) == len(playlists)
 
-    # a playlist vector is the mean of its known tracks' vectors
+    # a playlist vector is the mean of its known tracks' vectors, under the model's key
     uris, matrix = store.load_track_vectors(db, first["_id"])
     by_uri = dict(zip(uris, matrix, strict=True))
     for p in playlists[:50]:
-        doc = db[store.PLAYLIST_VECTORS].find_one({"_id": p["pid"]})
+        doc = db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": first["_id"], "p": p["pid"]}})
         known = [by_uri[t["track_uri"]] for t in p["tracks"] if t["track_uri"] in by_uri]
         assert doc["n_tracks"] == len(p["tracks"]) and doc["n_known"] == len(known)
-        assert doc["model_version"] == first["_id"] and doc["source"] == "batch"
+        assert doc["source"] == "batch" and doc["modified_at"] == p["modified_at"]
         np.testing.assert_allclose(vectors.decode(doc["vector"]), np.mean(known, axis=0), atol=1e-5)
     stored_playlist = db[store.PLAYLISTS].find_one({"_id": playlists[0]["pid"]})
     assert stored_playlist["tracks"] == [t["track_uri"] for t in playlists[0]["tracks"]]
 
-    # a newer (streamed) edit of a playlist must survive the corpus
+    # a newer (streamed) edit of a playlist survives the corpus and gets the new model's vector
     edited, newer = playlists[1]["pid"], playlists[1]["modified_at"] + 100
-    db[store.PLAYLISTS].replace_one({"_id": edited},
-                                    {"name": "edited", "tracks": [], "modified_at": newer,
-                                     "updated_at": datetime.now(UTC), "deleted": False})
-    db[store.PLAYLIST_VECTORS].replace_one({"_id": edited},
-                                           {"model_version": first["_id"], "n_tracks": 0,
-                                            "n_known": 0, "modified_at": newer,
-                                            "updated_at": datetime.now(UTC), "source": "stream"})
+    new_tracks = [t["track_uri"] for t in playlists[2]["tracks"]]
+    switching.stream_write(db, settings, [{"pid": edited, "name": "edited", "tracks": new_tracks,
+                                           "modified_at": newer}])
+    first_vectors = switching.model_docs(db, first["_id"])
 
     # second run of the same input: the registry switches only after every write
     seen: list[tuple[str, set[str]]] = []
@@ -97,9 +95,10 @@ def test_train_writes_the_model_then_switches_to_it(spark: Any, settings: Settin
     assert store.active_model(db)["_id"] == report.version
     assert db[store.PLAYLISTS].count_documents({}) == len(playlists)
     assert db[store.PLAYLISTS].find_one({"_id": edited})["name"] == "edited"
-    assert db[store.PLAYLIST_VECTORS].find_one({"_id": edited})["source"] == "stream"
-    assert db[store.PLAYLIST_VECTORS].count_documents({"model_version": report.version}) \
-        == len(playlists) - 1
+    # the new model derived every playlist from `playlists`, the edited one included
+    assert switching.assert_vectors_from_current_playlists(db, report.version) == len(playlists)
+    # the retired model keeps its vectors, untouched
+    assert switching.model_docs(db, first["_id"]) == first_vectors
     assert db[store.TRACK_VECTORS].count_documents({"_id.m": report.version}) == len(vocabulary)
 
 
@@ -124,5 +123,7 @@ def test_a_failure_midway_leaves_the_old_model_active(spark: Any, settings: Sett
     assert store.active_model(db)["_id"] == old["_id"]
     [failed] = db[store.MODELS].find({"_id": {"$ne": old["_id"]}})
     assert failed["status"] == registry.FAILED and failed["error"]["stage"] == store.TRACKS
+    # the failed run's own track vectors (written before the failure) are removed
+    assert db[store.TRACK_VECTORS].count_documents({}) == 0
     assert db[store.PLAYLIST_VECTORS].count_documents({}) == 0
     assert "p2v_batch_last_run_success 0.0" in metrics_path(settings).read_text()

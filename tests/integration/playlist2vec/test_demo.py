@@ -31,3 +31,36 @@ def test_demo_once_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert re.search(r"^\s{6}\S.* - \S", out, re.MULTILINE), "recommendations show track and artist names"
     stack = LocalStack(settings)
     assert stack.pid("kafka") is None and stack.pid("mongo") is None, "the demo stops the stack it started"
+
+
+def _demo_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--once", "--playlists", "1500"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("continues with:") == 2, out
+    assert re.search(r"^\s{6}\S.* - \S", out, re.MULTILINE), "no recommendations shown"
+    latency = re.search(r"a live edit travelled .* in ([0-9.]+)s", out)
+    assert latency is not None and 0 < float(latency.group(1)) < 120, out
+
+
+@pytest.mark.timeout(3600)
+def test_demo_once_twice_and_after_another_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import private_settings
+
+    settings = private_settings(tmp_path / "home", spark_master="local[2]")
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+
+    _demo_passes(capsys)
+    _demo_passes(capsys)  # the second run trains a second model over the first one's edits
+
+    other = tmp_path / "other"
+    assert main(["generate", "--playlists", "800", "--out", str(other), "--seed", "3"]) == 0
+    stack = LocalStack(settings)
+    stack.up()
+    try:
+        assert main(["train", "--input", str(other), "--iterations", "1"]) == 0
+    finally:
+        stack.down()
+    capsys.readouterr()
+    _demo_passes(capsys)

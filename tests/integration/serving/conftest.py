@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -81,10 +82,12 @@ class Catalog:
         self.activate(version)
 
     def activate(self, version: str) -> None:
-        for doc in self.db[store.MODELS].find({"status": "active"}):
-            self.db[store.MODELS].replace_one({"_id": doc["_id"]}, {**doc, "status": "retired"})
+        """As batch.registry does: the new model active (the switch), then the others retired."""
         doc = self.db[store.MODELS].find_one({"_id": version})
-        self.db[store.MODELS].replace_one({"_id": version}, {**doc, "status": "active"})
+        self.db[store.MODELS].replace_one(
+            {"_id": version}, {**doc, "status": "active", "activated_at": datetime.now(UTC)})
+        for doc in self.db[store.MODELS].find({"status": "active", "_id": {"$ne": version}}):
+            self.db[store.MODELS].replace_one({"_id": doc["_id"]}, {**doc, "status": "retired"})
 
     def write_playlist(self, pid: int, tracks: list[str], version: str = VERSION,
                        vector: np.ndarray | None = None) -> None:
@@ -93,18 +96,20 @@ class Catalog:
             {"_id": pid}, {"_id": pid, "name": f"playlist {pid}", "tracks": tracks}, upsert=True)
         mean, known = vectors.mean_vector(tracks, self.track_vectors)
         vector = mean if vector is None else vector
-        doc: dict[str, Any] = {"_id": pid, "model_version": version, "n_tracks": len(tracks),
+        key = {"m": version, "p": pid}
+        doc: dict[str, Any] = {"_id": key, "n_tracks": len(tracks),
                                "n_known": known, "modified_at": time.time(),
                                "updated_at": time.time(), "source": "stream"}
         if vector is not None:
             doc["vector"] = vectors.encode(vector, self.settings.vector_subtype)
-        self.db[store.PLAYLIST_VECTORS].bulk_write([ReplaceOne({"_id": pid}, doc, upsert=True)])
+        self.db[store.PLAYLIST_VECTORS].bulk_write([ReplaceOne({"_id": key}, doc, upsert=True)])
 
-    def delete_playlist(self, pid: int) -> None:
+    def delete_playlist(self, pid: int, version: str = VERSION) -> None:
         self.db[store.PLAYLISTS].replace_one(
             {"_id": pid}, {"_id": pid, "tracks": [], "deleted": True}, upsert=True)
+        key = {"m": version, "p": pid}
         self.db[store.PLAYLIST_VECTORS].replace_one(
-            {"_id": pid}, {"_id": pid, "model_version": VERSION, "deleted": True,
+            {"_id": key}, {"_id": key, "deleted": True,
                            "n_tracks": 0, "n_known": 0, "modified_at": time.time(),
                            "updated_at": time.time(), "source": "stream"}, upsert=True)
 

@@ -183,6 +183,50 @@ def test_model_switch_rebuilds_on_the_new_model(catalog, make_engine, wait):
     assert {catalog.cluster_of_track(s.item) for s in items} == {1}
 
 
+def test_changes_of_another_model_are_ignored(catalog, make_engine, wait, strategy):
+    engine, _ = make_engine(strategy=strategy)
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    # model m9's vector of playlist 100 points at cluster 3, m1's stays in cluster 1
+    cluster_1, cluster_3 = list(catalog.playlists[100]), list(catalog.playlists[300])
+    catalog.write_playlist(100, cluster_3, version="m9")
+    catalog.write_playlist(905, cluster_3, version="m9")
+    catalog.write_playlist(906, cluster_1)  # m1: applied after the m9 changes
+    wait(lambda: 906 in similar_pids(engine, 101), 2.0, "the m1 change after them")
+    assert 100 in similar_pids(engine, 101, k=PLAYLISTS_IN_CLUSTER)
+    assert 100 not in similar_pids(engine, 300, k=PLAYLISTS_IN_CLUSTER)
+    with pytest.raises(NotFound):
+        engine.similar_playlists(905, 5)
+
+
+def test_switch_answers_every_playlist_from_one_model_or_the_other(catalog, make_engine, wait):
+    engine, _ = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    answers: list[str] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            for pid in (100, 201, 302):
+                try:
+                    answers.append(engine.similar_playlists(pid, 5)[0])
+                except NotFound:
+                    answers.append("404")
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    try:
+        catalog.seed(version="m2", seed=1)  # writes m2 vectors, then activates m2
+        wait(lambda: engine.state().version == "m2", 30, "switch to m2")
+        wait(lambda: answers[-1] == "m2", 5, "answers of m2")
+    finally:
+        stop.set()
+        asking.join(timeout=10)
+    assert "404" not in answers
+    assert answers[0] == "m1" and answers == sorted(answers), "one switch, m1 then m2"
+
+
 def test_shard_serves_only_its_playlists(catalog, make_engine, wait):
     engine, _ = make_engine(shard=Shard(1, 2))
     engine.start()

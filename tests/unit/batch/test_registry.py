@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from batch.registry import TRAINING, new_model, new_version
+from batch.registry import CATCH_UP_MARGIN, TRAINING, new_model, new_version, since
 
 
 def test_versions_are_unique_and_sort_by_time() -> None:
@@ -21,3 +21,11 @@ def test_a_new_model_starts_training_with_its_params() -> None:
     doc = new_model(now, {"vector_size": 16}, "file:/m/x", version="w2v-x")
     assert doc["_id"] == "w2v-x" and doc["status"] == TRAINING and doc["vector_size"] == 16
     assert doc["created_at"] == now and doc["artifact_uri"] == "file:/m/x"
+
+
+def test_catch_up_starts_where_a_model_stopped_being_written_less_the_margin() -> None:
+    derived = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    retired = datetime(2026, 1, 2, 10, tzinfo=UTC)
+    model = new_model(derived - timedelta(hours=1), {}, "x") | {"derive_started_at": derived}
+    assert since(model) == derived - CATCH_UP_MARGIN
+    assert since(model | {"retired_at": retired}) == retired - CATCH_UP_MARGIN

@@ -27,22 +27,22 @@ def test_track_vectors_are_inserted_under_the_model_version() -> None:
     np.testing.assert_array_equal(vectors.decode(doc["vector"]), np.float32([0.5, -1.0]))
 
 
-def test_playlists_replace_only_when_not_newer() -> None:
+def test_playlists_replace_only_older_ones() -> None:
     [op] = build_playlist_ops([{"pid": 3, "name": "n", "tracks": ["a", "b"], "modified_at": 10}], NOW)
     assert isinstance(op, ReplaceOne)
-    assert op._filter == {"_id": 3, "modified_at": {"$lte": 10}} and op._upsert
-    assert op._doc == {"name": "n", "tracks": ["a", "b"], "modified_at": 10, "updated_at": NOW,
-                       "deleted": False}
+    assert op._filter == {"_id": 3, "modified_at": {"$lt": 10}} and op._upsert
+    assert op._doc == {"_id": 3, "name": "n", "tracks": ["a", "b"], "modified_at": 10,
+                       "updated_at": NOW, "deleted": False}
 
 
 def test_playlist_vectors_are_whole_documents_and_omit_missing_vectors() -> None:
     rows = [{"pid": 1, "vector": [1.0, 2.0], "n_tracks": 3, "n_known": 2, "modified_at": 5},
             {"pid": 2, "vector": None, "n_tracks": 4, "n_known": 0, "modified_at": 6}]
     known, unknown = build_playlist_vector_ops(rows, "v9", NOW, 9)
-    assert known._filter == {"_id": 1, "modified_at": {"$lte": 5}}
-    assert set(known._doc) == {"model_version", "vector", "n_tracks", "n_known", "modified_at",
+    assert known._filter == {"_id": {"m": "v9", "p": 1}, "modified_at": {"$lte": 5}}
+    assert set(known._doc) == {"_id", "vector", "n_tracks", "n_known", "modified_at",
                                "updated_at", "source"}
-    assert known._doc["source"] == "batch" and known._doc["model_version"] == "v9"
+    assert known._doc["source"] == "batch"
     assert known._doc["vector"].subtype == 9
     assert "vector" not in unknown._doc and unknown._doc["n_known"] == 0
 
@@ -51,4 +51,5 @@ def test_tracks_carry_their_metadata() -> None:
     row = {"track_uri": "t", "track_name": "s", "artist_name": "a", "artist_uri": "au",
            "album_name": "al", "album_uri": "alu", "duration_ms": 1000}
     [op] = build_track_ops([row])
-    assert op._filter == {"_id": "t"} and op._doc["duration_ms"] == 1000 and "_id" not in op._doc
+    assert op._filter == {"_id": "t"} and op._doc["$set"]["duration_ms"] == 1000
+    assert "_id" not in op._doc["$set"]

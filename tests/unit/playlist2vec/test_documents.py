@@ -18,6 +18,12 @@ def test_playlist_write_is_a_newer_wins_replace() -> None:
     assert op == ReplaceOne(documents.newer_wins(7, 100), doc, upsert=True)
 
 
+def test_a_corpus_load_leaves_an_equal_stored_playlist_alone() -> None:
+    op = documents.playlist_write({"pid": 7, "modified_at": 100, "name": "x", "tracks": []}, NOW,
+                                  rewrite_equal=False)
+    assert op._filter == {"_id": 7, "modified_at": {"$lt": 100}}
+
+
 def test_a_deleted_playlist_keeps_a_marker_without_tracks() -> None:
     doc = documents.playlist_doc({"pid": 7, "modified_at": 5, "deleted": True, "tracks": ["a"]}, NOW)
     assert doc["deleted"] is True and doc["tracks"] == [] and doc["modified_at"] == 5

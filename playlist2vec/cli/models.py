@@ -1,0 +1,75 @@
+"""`playlist2vec models list | activate VERSION | rollback | retire VERSION`: the model registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from playlist2vec.settings import Settings
+
+app = typer.Typer(help="List the trained models and switch between them.", no_args_is_help=True)
+Version = Annotated[str, typer.Argument(help="model version (see `models list`)")]
+
+
+@contextmanager
+def _db(settings: Settings) -> Iterator[Any]:
+    from playlist2vec import store
+
+    db = store.database(settings)
+    try:
+        yield db
+    finally:
+        db.client.close()
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+@app.command("list")
+def list_models(ctx: typer.Context) -> None:
+    """Every model, newest first: status, when created and activated, and its vectors."""
+    from batch import registry
+
+    with _db(ctx.obj) as db:
+        models = registry.models(db)
+    print(f"{'VERSION':30} {'STATUS':8} {'CREATED':19}  {'ACTIVATED':19}  {'VOCAB':>7}  VECTORS")
+    for m in models:
+        kept = "removed" if m.get("vectors_removed_at") or m["status"] == "failed" else "kept"
+        print(f"{m['_id']:30} {m['status']:8} {_when(m.get('created_at')):19}  "
+              f"{_when(m.get('activated_at')):19}  {m.get('vocab_size') or '-':>7}  {kept}")
+
+
+@app.command()
+def activate(ctx: typer.Context, version: Version) -> None:
+    """Switch to a ready or retired model (catch-up of recent changes, then active)."""
+    from batch import registry
+
+    with _db(ctx.obj) as db:
+        model = registry.activate_version(db, version, ctx.obj.vector_subtype)
+    print(f"model {model['_id']} active ({model.get('caught_up', 0)} playlists caught up)")
+
+
+@app.command()
+def rollback(ctx: typer.Context) -> None:
+    """Make the previously active (retired) model active again; its vectors are still there."""
+    from batch import registry
+
+    with _db(ctx.obj) as db:
+        model = registry.rollback(db, ctx.obj.vector_subtype)
+    print(f"rolled back: model {model['_id']} active ({model.get('caught_up', 0)} playlists "
+          "caught up)")
+
+
+@app.command()
+def retire(ctx: typer.Context, version: Version) -> None:
+    """Retire a model that is not active and remove its vectors now."""
+    from batch import registry
+
+    with _db(ctx.obj) as db:
+        registry.retire(db, version)
+    print(f"model {version} retired, its vectors removed")
