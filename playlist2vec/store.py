@@ -16,7 +16,13 @@ from bson.timestamp import Timestamp
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure, PyMongoError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+)
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from playlist2vec import vectors
@@ -106,6 +112,13 @@ def transient(exc: BaseException) -> bool:
         exc.code in TRANSIENT_CODES or exc.has_error_label("RetryableWriteError"))
 
 
+def outage(exc: BaseException) -> bool:
+    """MongoDB cannot answer now (unreachable, timed out, changing primaries): a caller should
+    retry later, and an HTTP answer is 503, not 500."""
+    return transient(exc) or isinstance(exc, ConnectionFailure) or (
+        isinstance(exc, PyMongoError) and exc.timeout)
+
+
 def bulk_write(
     collection: Collection[dict[str, Any]],
     operations: Iterable[Any],
@@ -171,15 +184,17 @@ def open_change_stream(
     resume_token: Mapping[str, Any] | None,
     start_at: Timestamp | None = None,
     batch_size: int = 1_000,
+    start_after: bool = False,
 ) -> Any:
     """A change stream that resumes after `resume_token`, or starts at `start_at` (default: now).
 
+    `start_after` opens it past an `invalidate` event's token (which `resumeAfter` refuses).
     `full_document="updateLookup"` because the local server reports wrong documentKeys on
     updates; ids are read with `change_key`.
     """
     options: dict[str, Any] = {"full_document": "updateLookup", "batch_size": batch_size}
     if resume_token is not None:
-        options["resume_after"] = resume_token
+        options["start_after" if start_after else "resume_after"] = resume_token
     else:
         options["start_at_operation_time"] = start_at or cluster_time(collection.database)
     return collection.watch(**options)
