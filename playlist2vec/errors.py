@@ -4,10 +4,12 @@ from __future__ import annotations
 
 
 class P2VError(Exception):
-    """Base class. The CLI prints `error: <message>` and exits 1; HTTP answers `status`."""
+    """Base class. The CLI prints `error: <message>` and exits 1; HTTP answers `status` (with
+    a `Retry-After` header of `retry_after` seconds when set)."""
 
     status: int = 500
     exit_code: int = 1
+    retry_after: int | None = None
 
 
 class ConfigError(P2VError):
@@ -35,10 +37,25 @@ class Unauthorized(P2VError):
     status = 401
 
 
+class PayloadTooLarge(P2VError):
+    """A request body over the configured limit."""
+
+    status = 413
+    exit_code = 2
+
+
 class NotReady(P2VError):
     """The service cannot answer yet (no index loaded, no active model)."""
 
     status = 503
+    retry_after = 5
+
+
+class Unavailable(P2VError):
+    """A backing service (MongoDB, Kafka) cannot be reached or did not answer in time."""
+
+    status = 503
+    retry_after = 5
 
 
 class StackError(P2VError):

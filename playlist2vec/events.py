@@ -18,6 +18,8 @@ from playlist2vec.errors import InvalidInput
 
 MAX_TRACKS = 10_000
 MAX_TRACK_CHARS = 256
+MAX_NAME_CHARS = 1_000
+"""Names are served back in answers (up to 1,000 per answer): bounded so answers stay small."""
 MAX_EVENT_BYTES = 1 << 20
 """Default cap on key + value bytes of one event (setting `max_event_bytes`)."""
 MAX_CLOCK_SKEW_S = 300
@@ -36,7 +38,7 @@ BAD_PID = "pid missing or not an integer"
 NEGATIVE_PID = "pid is negative"
 KEY_MISMATCH = "key does not match pid"
 BAD_MODIFIED_AT = "modified_at missing or not an integer"
-BAD_NAME = "name missing or not a string"
+BAD_NAME = f"name missing or not a string of at most {MAX_NAME_CHARS} characters"
 BAD_TRACKS = "tracks missing or not a list"
 TOO_MANY_TRACKS = f"more than {MAX_TRACKS} tracks"
 BAD_TRACK = f"a track is not a string of at most {MAX_TRACK_CHARS} characters"
@@ -101,7 +103,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value in INT64
 
 
-def _utf8(*texts: str) -> bool:
+def encodable(*texts: str) -> bool:
     """Whether the strings encode as UTF-8 (a JSON `\\ud800` escape decodes to a lone surrogate,
     which Python strings hold but UTF-8, BSON and Arrow refuse)."""
     try:
@@ -150,7 +152,7 @@ def _track_meta(meta: Any) -> tuple[dict[str, Any], ...]:
                 raise InvalidInput(BAD_TRACK_META)
             if isinstance(item, str):
                 texts.append(item)
-    if not _utf8(*texts):
+    if not encodable(*texts):
         raise InvalidInput(f"{BAD_ENCODING}: track_meta holds a lone surrogate")
     return kept
 
@@ -203,7 +205,7 @@ def parse_event(
     if body.get("deleted") is True:
         return PlaylistEvent(pid=pid, modified_at=modified_at, deleted=True)
     name, tracks = body.get("name"), body.get("tracks")
-    if not isinstance(name, str):
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
         raise InvalidInput(BAD_NAME)
     if not isinstance(tracks, list):
         raise InvalidInput(BAD_TRACKS)
@@ -211,7 +213,7 @@ def parse_event(
         raise InvalidInput(TOO_MANY_TRACKS)
     if not all(isinstance(t, str) and len(t) <= MAX_TRACK_CHARS for t in tracks):
         raise InvalidInput(BAD_TRACK)
-    if not _utf8(name, *tracks):
+    if not encodable(name, *tracks):
         raise InvalidInput(f"{BAD_ENCODING}: name or a track holds a lone surrogate")
     collaborative, followers = body.get("collaborative"), body.get("num_followers")
     if collaborative is not None and not isinstance(collaborative, bool):

@@ -94,6 +94,19 @@ class Settings(BaseSettings):
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
     )
 
+    http_max_body_bytes: int = Field(
+        1 << 20, gt=0, description="serving: largest request body; a larger one is answered 413"
+    )
+    http_mongo_timeout: float = Field(
+        2.0, gt=0,
+        description="serving: seconds a request may wait for MongoDB before it is answered 503 "
+                    "(or without names, where names are all it needs)",
+    )
+    follower_max_lag: float = Field(
+        60.0, gt=0,
+        description="serving: `/readyz` fails when a change stream has not been read for, or "
+                    "lags MongoDB by, more seconds than this",
+    )
     max_event_bytes: int = Field(
         MAX_EVENT_BYTES, gt=0,
         description="cap on one playlist event's key + value bytes; a larger one is dead-lettered "

@@ -14,7 +14,13 @@ import numpy as np
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import AutoReconnect, BulkWriteError, OperationFailure, PyMongoError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+)
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from playlist2vec import vectors
@@ -104,6 +110,13 @@ def transient(exc: BaseException) -> bool:
         exc.code in TRANSIENT_CODES or exc.has_error_label("RetryableWriteError"))
 
 
+def outage(exc: BaseException) -> bool:
+    """MongoDB cannot answer now (unreachable, timed out, changing primaries): a caller should
+    retry later, and an HTTP answer is 503, not 500."""
+    return transient(exc) or isinstance(exc, ConnectionFailure) or (
+        isinstance(exc, PyMongoError) and exc.timeout)
+
+
 def bulk_write(
     collection: Collection[dict[str, Any]],
     operations: Iterable[Any],
@@ -158,12 +171,19 @@ def bulk_write(
 
 
 def open_change_stream(
-    collection: Collection[dict[str, Any]], resume_token: Mapping[str, Any] | None, batch_size: int = 1_000
+    collection: Collection[dict[str, Any]],
+    resume_token: Mapping[str, Any] | None,
+    batch_size: int = 1_000,
+    start_after: bool = False,
 ) -> Any:
-    """A change stream that resumes after `resume_token`, or starts now."""
+    """A change stream that resumes after `resume_token`, or starts now.
+
+    `start_after` opens it past an `invalidate` event's token (which `resumeAfter` refuses).
+    """
     if resume_token is None:
         return collection.watch(batch_size=batch_size)
-    return collection.watch(resume_after=resume_token, batch_size=batch_size)
+    where = "start_after" if start_after else "resume_after"
+    return collection.watch(batch_size=batch_size, **{where: resume_token})
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:

@@ -2,30 +2,58 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import pymongo
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pymongo.errors import PyMongoError
+from starlette.exceptions import HTTPException
 
-from playlist2vec.errors import NotFound, P2VError, Unauthorized
-from playlist2vec.events import MAX_TRACK_CHARS, MAX_TRACKS
+from playlist2vec import store
+from playlist2vec.errors import NotFound, P2VError, Unauthorized, Unavailable
+from playlist2vec.events import MAX_TRACK_CHARS, MAX_TRACKS, encodable
 from playlist2vec.recommend import Scored
 from playlist2vec.settings import Settings
 from serving.engine import Engine
+from serving.http import (
+    BodyLimit,
+    Observe,
+    error_response,
+    http_error_response,
+    printable,
+    validation_error,
+)
 from serving.metrics import ServingMetrics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_K = 1000
 MAX_PID = 2**63 - 1  # BSON int64
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="number of results (1..1000)")]
+
+
+def _unicode(text: str) -> str:
+    if not encodable(text):
+        raise ValueError("not valid Unicode (a lone surrogate)")
+    return text
+
+
 Pid = Annotated[int, Path(ge=0, le=MAX_PID)]
-TrackUri = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TRACK_CHARS)]
+TrackUri = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TRACK_CHARS),
+                     AfterValidator(_unicode)]
+TrackPath = Annotated[str, Path(min_length=1, max_length=MAX_TRACK_CHARS,
+                                description="a track URI (at most 256 characters)")]
 
 
 class TrackItem(BaseModel):
@@ -59,9 +87,19 @@ class TracksQuery(BaseModel):
     k: int = Field(500, ge=1, le=MAX_K)
 
 
+class ErrorAnswer(BaseModel):
+    error: str
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorAnswer} for status in (404, 413, 422, 503)}
+
+
 class Readiness(BaseModel):
     ready: bool
     model_version: str | None = None
+    reason: str | None = None
 
 
 def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> FastAPI:
@@ -76,28 +114,65 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
             engine.stop()
 
     app = FastAPI(title="playlist2vec serving", version="1", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(Observe, metrics=metrics, routes=app.routes)  # outermost: sees every answer
 
     @app.exception_handler(P2VError)
     async def p2v_error(_: Request, exc: P2VError) -> JSONResponse:
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=exc.status)
+        return error_response(exc)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                      ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.observe_request(getattr(route, "path", "unmatched"), response.status_code,
-                                time.perf_counter() - started)
-        return response
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(validation_error(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return http_error_response(exc)
+
+    @app.exception_handler(PyMongoError)
+    async def mongo_error(_: Request, exc: PyMongoError) -> JSONResponse:
+        if store.outage(exc):
+            return error_response(Unavailable(f"MongoDB is unavailable: {printable(str(exc), 120)}"))
+        log.error("MongoDB error: %s", exc)
+        return JSONResponse({"error": "InternalError", "detail": "MongoDB refused the request"},
+                            status_code=500)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "InternalError", "detail": type(exc).__name__},
+                            status_code=500)
+
+    def bounded(route: Callable[..., T]) -> Callable[..., T]:
+        """Run a route with a deadline on every MongoDB call it makes (server selection
+        included), so an outage is a prompt 503 rather than a hung request."""
+        @functools.wraps(route)
+        def run(*args: Any, **kwargs: Any) -> T:
+            with pymongo.timeout(settings.http_mongo_timeout):
+                return route(*args, **kwargs)
+        return run
+
+    def names(lookup: Callable[[Collection[Any]], Mapping[Any, T]], ids: Collection[Any]
+              ) -> Mapping[Any, T]:
+        """Names decorate answers computed in memory: without MongoDB they are left out."""
+        if engine.source is None:
+            return {}
+        try:
+            return lookup(ids)
+        except PyMongoError as exc:
+            if not store.outage(exc):
+                raise
+            log.warning("answering without names: %s", printable(str(exc), 120))
+            return {}
 
     def track_items(scored: Sequence[Scored]) -> list[TrackItem]:
-        names = engine.source.track_names([s.item for s in scored]) if engine.source else {}
+        found = names(engine.source.track_names, [s.item for s in scored]) if engine.source else {}
         return [TrackItem(track_uri=s.item, score=s.score,
-                          track_name=names.get(s.item, {}).get("track_name"),
-                          artist_name=names.get(s.item, {}).get("artist_name")) for s in scored]
+                          track_name=found.get(s.item, {}).get("track_name"),
+                          artist_name=found.get(s.item, {}).get("artist_name")) for s in scored]
 
-    @app.get("/v1/playlists/{pid}/recommendations", response_model=TrackAnswer)
+    @app.get("/v1/playlists/{pid}/recommendations", response_model=TrackAnswer,
+             responses=ERRORS)
+    @bounded
     def playlist_recommendations(pid: Pid, k: K = 500) -> TrackAnswer:
         """Tracks to continue the playlist, excluding its own tracks."""
         playlist = engine.source.playlist(pid) if engine.source else None
@@ -106,24 +181,27 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
         version, scored = engine.recommend_tracks(playlist.get("tracks") or [], k)
         return TrackAnswer(pid=pid, model_version=version, items=track_items(scored))
 
-    @app.post("/v1/recommendations", response_model=TrackAnswer)
+    @app.post("/v1/recommendations", response_model=TrackAnswer, responses=ERRORS)
+    @bounded
     def recommendations(body: TracksQuery) -> TrackAnswer:
         """Tracks to continue an ad-hoc track list, excluding the list's own tracks."""
         version, scored = engine.recommend_tracks(body.tracks, body.k)
         return TrackAnswer(model_version=version, items=track_items(scored))
 
-    @app.get("/v1/playlists/{pid}/similar", response_model=PlaylistAnswer)
+    @app.get("/v1/playlists/{pid}/similar", response_model=PlaylistAnswer, responses=ERRORS)
+    @bounded
     def similar_playlists(pid: Pid, k: K = 10) -> PlaylistAnswer:
         """The nearest playlists (fresh: includes changes since the last index build)."""
         version, scored = engine.similar_playlists(pid, k)
-        names = engine.source.playlist_names([s.item for s in scored]) if engine.source else {}
-        items = [PlaylistItem(pid=int(s.item), score=s.score, name=names.get(s.item))
+        found = names(engine.source.playlist_names, [s.item for s in scored]) if engine.source else {}
+        items = [PlaylistItem(pid=int(s.item), score=s.score, name=found.get(s.item))
                  for s in scored]
         return PlaylistAnswer(pid=pid, model_version=version, items=items)
 
     # `:path` so the route matches whatever a track id contains (Spotify URIs carry colons)
-    @app.get("/v1/tracks/{track_uri:path}/similar", response_model=TrackAnswer)
-    def similar_tracks(track_uri: str, k: K = 10) -> TrackAnswer:
+    @app.get("/v1/tracks/{track_uri:path}/similar", response_model=TrackAnswer, responses=ERRORS)
+    @bounded
+    def similar_tracks(track_uri: TrackPath, k: K = 10) -> TrackAnswer:
         """The nearest tracks to one track."""
         version, scored = engine.similar_tracks(track_uri, k)
         return TrackAnswer(track_uri=track_uri, model_version=version, items=track_items(scored))
@@ -132,11 +210,19 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
     def healthz() -> dict[str, bool]:
         return {"ok": True}
 
-    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+    @app.get("/readyz", response_model=Readiness, response_model_exclude_none=True,
+             responses={503: {"model": Readiness}})
     def readyz() -> Any:
+        """Ready: an index is loaded and the change streams keep it fresh."""
         if not engine.ready:
-            return JSONResponse(Readiness(ready=False).model_dump(), status_code=503)
-        return Readiness(ready=True, model_version=engine.state().version)
+            return JSONResponse(Readiness(ready=False, reason="no index loaded yet").model_dump(
+                exclude_none=True), status_code=503)
+        version = engine.state().version
+        problem = engine.follower_problem(settings.follower_max_lag)
+        if problem is not None:
+            return JSONResponse(Readiness(ready=False, model_version=version, reason=problem
+                                          ).model_dump(exclude_none=True), status_code=503)
+        return Readiness(ready=True, model_version=version)
 
     @app.get("/metrics", response_class=Response)
     def metrics_endpoint() -> Response:

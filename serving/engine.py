@@ -68,6 +68,7 @@ class Engine:
         self._rebuild_requested = False
         self._reload_requested = False
         self._threads: list[threading.Thread] = []
+        self._followers: list[ChangeFollower] = []
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -124,6 +125,7 @@ class Engine:
             return
         followers = [ChangeFollower(self.source, c, self.options.instance, self.metrics)
                      for c in (store.PLAYLIST_VECTORS, store.MODELS)]
+        self._followers = followers
         for follower in followers:
             follower.open()
         self.builder.remove_stale()
@@ -140,6 +142,22 @@ class Engine:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=30)
+
+    def follower_problem(self, max_lag_s: float) -> str | None:
+        """Why answers may not be fresh (the change-stream follower is dead, stuck or behind by
+        more than `max_lag_s`), or None."""
+        if self.source is None:
+            return None
+        follow = next((t for t in self._threads if t.name == "p2v-follow"), None)
+        if follow is None or not follow.is_alive():
+            return "the change-stream follower is not running"
+        for follower in self._followers:
+            silent = time.monotonic() - follower.polled_at
+            if silent > max_lag_s:
+                return f"the {follower.collection} change stream was last read {silent:.0f} s ago"
+            if follower.lag_s > max_lag_s:
+                return f"the {follower.collection} change stream lags {follower.lag_s:.0f} s"
+        return None
 
     def request_rebuild(self) -> None:
         """Rebuild the playlist snapshot now (in the background)."""

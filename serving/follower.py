@@ -1,4 +1,5 @@
-"""Follows one collection's change stream and remembers, in serving_state, how far it applied."""
+"""Follows one collection's change stream, reopens it when it ends, and remembers, in serving_state,
+how far it applied."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from playlist2vec import store
 from serving.metrics import ServingMetrics
@@ -15,14 +16,25 @@ from serving.source import MongoSource
 
 log = logging.getLogger(__name__)
 
+# Events after which the followed documents changed without a per-document event: the state
+# must be reloaded. A real server ends the stream with `invalidate` after them; the local one
+# reports `drop` and keeps the stream open.
+VANISHED = frozenset({"drop", "rename", "dropDatabase"})
+INVALIDATE = "invalidate"
+
 
 class ChangeFollower:
-    """One change stream, resumed from the stored token.
+    """One change stream, resumed from the stored token and reopened whenever it ends.
 
     The caller applies each polled batch, then calls `commit`, so a crash between the two
     replays the batch (harmless: changes are applied by re-reading current state by id).
-    A token the server refuses means changes may have been missed: `reset` is set and the
-    caller must reload everything.
+    When changes may have been missed (a token the server refuses, the collection dropped or
+    renamed), `reset` is set and the caller must reload everything.
+
+    A stream ends when the server invalidates it (drop, rename), closes its cursor, or fails.
+    It is reopened after the last change it returned (`startAfter` past an invalidate), or,
+    when the server refuses that, from now with a reset; each reopen is counted by reason.
+    While the server is unreachable, `poll` raises and the next call tries again.
     """
 
     def __init__(self, source: MongoSource, collection: str, instance: str,
@@ -32,32 +44,55 @@ class ChangeFollower:
         self.instance = instance
         self.metrics = metrics
         self.reset = False
+        self.polled_at = time.monotonic()
+        """monotonic time of the last poll that reached the server (a health signal)"""
+        self.lag_s = 0.0
+        """seconds between the last applied change's cluster time and its application"""
         self._stream: Any = None
+        self._resume: tuple[Mapping[str, Any] | None, bool] = (None, False)
 
     def open(self) -> None:
         """Resume from the stored token, else start now (a stored but unusable token is a reset)."""
-        token = self.source.load_tokens(self.instance).get(self.collection)
-        coll = self.source.db[self.collection]
-        if token is not None:
-            try:
-                self._stream = store.open_change_stream(coll, token)
-                return
-            except PyMongoError as exc:
-                self._lost(f"cannot resume from stored token ({exc})")
-        self._stream = store.open_change_stream(coll, None)
+        self._open(self.source.load_tokens(self.instance).get(self.collection), start_after=False,
+                   refused="cannot resume from stored token")
 
     def poll(self, max_batch: int, wait_s: float, stop: Any = None) -> list[Mapping[str, Any]]:
-        """The next batch of changes; an error on the stream reopens it and flags a reset."""
+        """The next batch of changes (without the events that end a stream, which are handled here)."""
+        if self._stream is None:  # the last reopen failed (server away): try again
+            self._reopen("error")
         try:
-            return store.poll_changes(self._stream, max_batch, wait_s, stop)
+            changes = store.poll_changes(self._stream, max_batch, wait_s, stop)
         except PyMongoError as exc:
-            self._lost(f"change stream failed ({exc})")
-            self._stream = store.open_change_stream(self.source.db[self.collection], None)
+            log.warning("change stream on %s failed (%s): reopening", self.collection, exc)
+            self._keep_resume_point()
+            self._close_stream()
+            self._reopen("error")
             return []
+        self.polled_at = time.monotonic()
+        self._keep_resume_point()
+        kept, ended = [], set()
+        for change in changes:
+            op = change.get("operationType")
+            if op == INVALIDATE:
+                self._resume = (change["_id"], True)
+            if op == INVALIDATE or op in VANISHED:
+                ended.add(str(op))
+            else:
+                kept.append(change)
+        if ended:
+            self._lost(f"change stream reported {', '.join(sorted(ended))}")
+        if INVALIDATE in ended:
+            self._close_stream()
+            self._reopen("invalidated")
+        elif not self._stream.alive:
+            self._close_stream()
+            self._reopen("closed")
+        return kept
 
     def commit(self, changes: list[Mapping[str, Any]]) -> None:
         """Store the resume token of the last applied change and record metrics."""
         if not changes:
+            self.lag_s = 0.0
             self.metrics.lag(0.0)
             return
         self.source.save_token(self.instance, self.collection, changes[-1]["_id"])
@@ -65,11 +100,43 @@ class ChangeFollower:
             self.metrics.change_event(self.collection, str(change.get("operationType")))
         cluster_time = changes[-1].get("clusterTime")
         if cluster_time is not None:
-            self.metrics.lag(time.time() - cluster_time.time)
+            self.lag_s = max(0.0, time.time() - cluster_time.time)
+            self.metrics.lag(self.lag_s)
 
     def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
+        self._close_stream()
+
+    def _keep_resume_point(self) -> None:
+        """Remember where the open stream is (its latest token), to reopen it there."""
+        token = getattr(self._stream, "resume_token", None)
+        if token is not None and token != self._resume[0]:
+            self._resume = (token, False)
+
+    def _reopen(self, reason: str) -> None:
+        token, start_after = self._resume
+        self._open(token, start_after=start_after, refused=f"cannot resume the {reason} stream")
+        self.metrics.reopen(self.collection, reason)
+        log.info("reopened the %s change stream (%s)", self.collection, reason)
+
+    def _open(self, token: Mapping[str, Any] | None, *, start_after: bool, refused: str) -> None:
+        coll = self.source.db[self.collection]
+        if token is not None:
+            try:
+                self._stream = store.open_change_stream(coll, token, start_after=start_after)
+                self._resume = (token, start_after)
+                return
+            except OperationFailure as exc:  # the server refused the token (history lost, bad)
+                self._lost(f"{refused} ({exc})")
+        self._stream = store.open_change_stream(coll, None)
+        self._resume = (None, False)
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except PyMongoError as exc:  # closing a dead cursor on an unreachable server
+                log.debug("closing the %s change stream: %s", self.collection, exc)
 
     def _lost(self, why: str) -> None:
         log.warning("%s on %s: full reload", why, self.collection)

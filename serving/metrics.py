@@ -25,7 +25,7 @@ class ServingMetrics:
             ["route"], buckets=LATENCY_BUCKETS, registry=r)
         self.requests = Counter(
             "p2v_http_requests_total", "HTTP requests by route template and status code",
-            ["route", "status"], registry=r)
+            ["route", "code"], registry=r)
         self.index_items = Gauge(
             "p2v_index_items", "items in the serving snapshot index", ["index"], registry=r)
         self.index_build_duration = Histogram(
@@ -48,10 +48,14 @@ class ServingMetrics:
             "p2v_change_stream_resets_total",
             "full reloads because a stored resume token was missing, too old or invalid",
             ["collection"], registry=r)
+        self.stream_reopens = Counter(
+            "p2v_change_stream_reopens_total",
+            "change streams reopened after the server invalidated or closed them or they failed",
+            ["collection", "reason"], registry=r)
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.request_duration.labels(route=route).observe(seconds)
-        self.requests.labels(route=route, status=str(status)).inc()
+        self.requests.labels(route=route, code=str(status)).inc()
 
     def snapshot_built(self, index: str, items: int, seconds: float, built_at: float) -> None:
         self.items(index, items)
@@ -72,6 +76,9 @@ class ServingMetrics:
 
     def reset(self, collection: str) -> None:
         self.stream_resets.labels(collection=collection).inc()
+
+    def reopen(self, collection: str, reason: str) -> None:
+        self.stream_reopens.labels(collection=collection, reason=reason).inc()
 
 
 def _age_since(built_at: float) -> Callable[[], float]:

@@ -93,8 +93,8 @@ def test_every_queried_series_and_label_is_exported(source) -> None:  # type: ig
 
 def test_the_checker_rejects_a_misspelt_series_and_label() -> None:
     names = exported()
-    (name, labels), = selectors(['rate(p2v_http_requests_total{code=~"5.."}[5m])'])
-    assert name in names and labels - names[name][1] == {"code"}
+    (name, labels), = selectors(['rate(p2v_http_requests_total{status=~"5.."}[5m])'])
+    assert name in names and labels - names[name][1] == {"status"}
     (name, _), = selectors(["p2v_stream_events_count"])
     assert name not in names
 

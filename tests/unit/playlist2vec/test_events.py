@@ -72,6 +72,7 @@ def test_deletes() -> None:
         (b"7", body(tracks=[1]), "a track is not a string"),
         (b"7", body(tracks=["x" * 257]), "a track is not a string"),
         (b"7", body(name=3), "name"),
+        (b"7", body(name="x" * 1001), "name missing or not a string of at most 1000"),
         (b"7", body(collaborative="false"), "collaborative"),
         (None, None, "tombstone"),
         (b"abc", None, "tombstone"),

@@ -36,7 +36,7 @@ def test_helpers_record_values() -> None:
     metrics.change_event("playlist_vectors", "update")
     metrics.lag(-1.0)
     get = metrics.registry.get_sample_value
-    assert get("p2v_http_requests_total", {"route": "/v1/x", "status": "503"}) == 1
+    assert get("p2v_http_requests_total", {"route": "/v1/x", "code": "503"}) == 1
     assert get("p2v_http_request_duration_seconds_bucket", {"route": "/v1/x", "le": "0.0025"}) == 1
     assert get("p2v_index_items", {"index": "playlists"}) == 42
     assert 9 < get("p2v_index_age_seconds", {"index": "playlists"}) < 60
