@@ -2,11 +2,15 @@
 
 `parse_event` is the one definition: the streaming job runs it on the executors, producers and
 tests call it directly. Each rule's reason is a constant, so dead letters can be grouped by it.
+It is total: whatever bytes arrive as key and value, it returns a PlaylistEvent or raises
+InvalidInput, and a returned event holds only what MongoDB, Arrow and Spark accept (64-bit
+integers, strings that encode as UTF-8, no nesting beyond the contract's).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +18,17 @@ from playlist2vec.errors import InvalidInput
 
 MAX_TRACKS = 10_000
 MAX_TRACK_CHARS = 256
+MAX_EVENT_BYTES = 1 << 20
+"""Default cap on key + value bytes of one event (setting `max_event_bytes`)."""
+MAX_CLOCK_SKEW_S = 300
+"""Default seconds a `modified_at` may run ahead of the validator's clock (`max_clock_skew`)."""
 # JSON integers must fit MongoDB's and Spark's 64-bit integers.
 INT64 = range(-(2**63), 2**63)
+INT64_DIGITS = len(str(2**63))
 
+TOO_LARGE = "too_large"
+BAD_ENCODING = "bad_encoding"
+FUTURE_TIMESTAMP = "future_timestamp"
 BAD_TOMBSTONE = "tombstone without a decimal pid key"
 BAD_JSON = "bad JSON"
 NOT_OBJECT = "event is not a JSON object"
@@ -30,7 +42,7 @@ TOO_MANY_TRACKS = f"more than {MAX_TRACKS} tracks"
 BAD_TRACK = f"a track is not a string of at most {MAX_TRACK_CHARS} characters"
 BAD_COLLABORATIVE = "collaborative is not a boolean"
 BAD_FOLLOWERS = "num_followers is not an integer"
-BAD_TRACK_META = "track_meta is not a list of objects"
+BAD_TRACK_META = "track_meta is not a list of objects with string fields and an integer duration_ms"
 
 TRACK_META_FIELDS = (
     "track_uri",
@@ -45,7 +57,12 @@ TRACK_META_FIELDS = (
 
 @dataclass(frozen=True)
 class PlaylistEvent:
-    """A validated event: a full snapshot of a playlist, or its deletion."""
+    """A validated event: a full snapshot of a playlist, or its deletion.
+
+    `tombstone` tells a Kafka delete (null value, whose `modified_at` is its record timestamp)
+    from a `{"deleted": true}` event: the contract lets a tombstone delete whatever the
+    clocks say, while an explicit deletion obeys newer-wins like any snapshot.
+    """
 
     pid: int
     modified_at: int
@@ -55,6 +72,7 @@ class PlaylistEvent:
     collaborative: bool | None = None
     num_followers: int | None = None
     track_meta: tuple[dict[str, Any], ...] = field(default=())
+    tombstone: bool = False
 
     def to_json(self) -> bytes:
         if self.deleted:
@@ -83,23 +101,94 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value in INT64
 
 
-def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> PlaylistEvent:
-    """The event, or InvalidInput naming the rule broken.
+def _utf8(*texts: str) -> bool:
+    """Whether the strings encode as UTF-8 (a JSON `\\ud800` escape decodes to a lone surrogate,
+    which Python strings hold but UTF-8, BSON and Arrow refuse)."""
+    try:
+        "".join(texts).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode(value: bytes) -> Any:
+    """The JSON body of a value, or InvalidInput (bad_encoding or bad JSON, never another error)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{BAD_ENCODING}: not UTF-8 at byte {exc.start}") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidInput(f"{BAD_JSON}: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, an integer of > 4,300 digits
+        raise InvalidInput(f"{BAD_JSON}: {str(exc)[:200]}") from None
+
+
+def _pid_key(key: bytes | None) -> int | None:
+    """The pid a key names (its canonical decimal form), else None."""
+    if key is None or not 0 < len(key) <= INT64_DIGITS or not key.isdigit():
+        return None
+    pid = int(key)
+    return pid if pid in INT64 and str(pid).encode() == key else None
+
+
+def _track_meta(meta: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(meta, list) or not all(isinstance(m, dict) for m in meta):
+        raise InvalidInput(BAD_TRACK_META)
+    kept = tuple({k: m[k] for k in TRACK_META_FIELDS if k in m} for m in meta)
+    texts: list[str] = []
+    for entry in kept:
+        for name, item in entry.items():
+            if item is None:
+                continue
+            if not (_is_int(item) if name == "duration_ms" else isinstance(item, str)):
+                raise InvalidInput(BAD_TRACK_META)
+            if isinstance(item, str):
+                texts.append(item)
+    if not _utf8(*texts):
+        raise InvalidInput(f"{BAD_ENCODING}: track_meta holds a lone surrogate")
+    return kept
+
+
+def parse_event(
+    key: bytes | None,
+    value: bytes | None,
+    timestamp_s: int,
+    *,
+    now: float | None = None,
+    max_bytes: int = MAX_EVENT_BYTES,
+    max_skew_s: float = MAX_CLOCK_SKEW_S,
+) -> PlaylistEvent:
+    """The event, or InvalidInput naming the rule broken; never any other exception.
 
     A tombstone (null value) deletes the pid in its key; having no `modified_at` of its own, it
-    takes the Kafka record's timestamp (`timestamp_s`), which a replay repeats unchanged.
+    takes the Kafka record's timestamp (`timestamp_s`), which a replay repeats unchanged, capped
+    at `now + max_skew_s` so that a producer's wrong clock cannot make it outlive later edits
+    (a tombstone is never rejected for its clock: the contract says it always deletes). A
+    snapshot or explicit deletion whose `modified_at` is beyond `now` (default: the wall clock)
+    plus `max_skew_s` is rejected: newer-wins would otherwise freeze its playlist until then.
+    Key and value together may hold at most `max_bytes`.
     """
+    size = len(key or b"") + len(value or b"")
+    if size > max_bytes:
+        raise InvalidInput(f"{TOO_LARGE}: {size} bytes, the limit is {max_bytes}")
+    horizon = (time.time() if now is None else now) + max_skew_s
     if value is None:
-        if key is None or not key.isdigit() or int(key) not in INT64:
+        deleted_pid = _pid_key(key)
+        if deleted_pid is None:
             raise InvalidInput(BAD_TOMBSTONE)
-        return PlaylistEvent(pid=int(key), modified_at=timestamp_s, deleted=True)
-    try:
-        body = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{BAD_JSON}: {exc}") from None
+        return PlaylistEvent(pid=deleted_pid, modified_at=min(timestamp_s, int(horizon)), deleted=True,
+                             tombstone=True)
+    body = _decode(value)
     if not isinstance(body, dict):
         raise InvalidInput(NOT_OBJECT)
-    pid, modified_at = body.get("pid"), body.get("modified_at")
+    pid: Any = body.get("pid")
+    modified_at: Any = body.get("modified_at")
     if not _is_int(pid):
         raise InvalidInput(BAD_PID)
     if pid < 0:
@@ -108,6 +197,9 @@ def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> Pla
         raise InvalidInput(KEY_MISMATCH)
     if not _is_int(modified_at):
         raise InvalidInput(BAD_MODIFIED_AT)
+    if modified_at > horizon:
+        raise InvalidInput(f"{FUTURE_TIMESTAMP}: modified_at {modified_at} is more than "
+                           f"{max_skew_s:g} s ahead of {int(horizon - max_skew_s)}")
     if body.get("deleted") is True:
         return PlaylistEvent(pid=pid, modified_at=modified_at, deleted=True)
     name, tracks = body.get("name"), body.get("tracks")
@@ -119,14 +211,13 @@ def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> Pla
         raise InvalidInput(TOO_MANY_TRACKS)
     if not all(isinstance(t, str) and len(t) <= MAX_TRACK_CHARS for t in tracks):
         raise InvalidInput(BAD_TRACK)
+    if not _utf8(name, *tracks):
+        raise InvalidInput(f"{BAD_ENCODING}: name or a track holds a lone surrogate")
     collaborative, followers = body.get("collaborative"), body.get("num_followers")
     if collaborative is not None and not isinstance(collaborative, bool):
         raise InvalidInput(BAD_COLLABORATIVE)
     if followers is not None and not _is_int(followers):
         raise InvalidInput(BAD_FOLLOWERS)
-    meta = body.get("track_meta") or []
-    if not isinstance(meta, list) or not all(isinstance(m, dict) for m in meta):
-        raise InvalidInput(BAD_TRACK_META)
     return PlaylistEvent(
         pid=pid,
         modified_at=modified_at,
@@ -134,5 +225,5 @@ def parse_event(key: bytes | None, value: bytes | None, timestamp_s: int) -> Pla
         tracks=tuple(tracks),
         collaborative=collaborative,
         num_followers=followers,
-        track_meta=tuple({k: m.get(k) for k in TRACK_META_FIELDS if k in m} for m in meta),
+        track_meta=_track_meta(body.get("track_meta") or []),
     )

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playlist2vec.errors import ConfigError
+from playlist2vec.events import MAX_CLOCK_SKEW_S, MAX_EVENT_BYTES
 
 ENV_PREFIX = "P2V_"
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
@@ -77,6 +78,17 @@ class Settings(BaseSettings):
     stream_trigger: str = Field("1s", description="streaming job's micro-batch trigger interval")
     stream_max_offsets_per_trigger: int = Field(
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
+    )
+
+    max_event_bytes: int = Field(
+        MAX_EVENT_BYTES, gt=0,
+        description="cap on one playlist event's key + value bytes; a larger one is dead-lettered "
+                    "`too_large`",
+    )
+    max_clock_skew: int = Field(
+        MAX_CLOCK_SKEW_S, ge=0,
+        description="seconds an event's `modified_at` may be ahead of the validator's clock "
+                    "(beyond: dead-lettered `future_timestamp`)",
     )
 
     @field_validator("kafka_bootstrap")
