@@ -27,7 +27,7 @@ def test_the_plan_mixes_poison_edits_and_deletions_in_the_asked_proportion() -> 
     invalid = 0
     for key, value in records:
         try:
-            events.parse_event(key, value, 1_800_000_000)
+            events.parse_event(key, value, 1_800_000_000, now=1_800_000_000)
         except InvalidInput:
             invalid += 1
     assert 60 <= invalid <= 150  # 5% of 2000, give or take
@@ -38,7 +38,7 @@ def test_the_plan_mixes_poison_edits_and_deletions_in_the_asked_proportion() -> 
 def test_every_poison_record_is_rejected_by_the_contract(kind: str) -> None:
     key, value = chaos.poison_record(kind, 7, POOL[0], now=1_800_000_000, max_bytes=1 << 20)
     with pytest.raises(InvalidInput):
-        events.parse_event(key, value, 1_800_000_000)
+        events.parse_event(key, value, 1_800_000_000, now=1_800_000_000)
 
 
 def oracle() -> chaos.Oracle:
