@@ -208,10 +208,12 @@ class Oracle:
             self.invalid.add((partition, offset))
             return
         current = self.playlists.get(event.pid)
-        if value is None:  # a tombstone deletes whatever the clocks say, ordered after the stored state
-            modified_at = max(timestamp_s, current["modified_at"]) if current else timestamp_s
+        if event.tombstone:  # deletes whatever the clocks say, ordered after the stored state
+            modified_at = max(event.modified_at, current["modified_at"]) if current else event.modified_at
             self.playlists[event.pid] = {"modified_at": modified_at, "deleted": True, "tracks": []}
-        elif current is None or event.modified_at >= current["modified_at"]:
+        elif current is None or event.modified_at > current["modified_at"] or (
+                event.modified_at == current["modified_at"] and (event.deleted or not current["deleted"])):
+            # newer wins; on a tie a deletion wins (the snapshot it removed cannot come back)
             self.playlists[event.pid] = {"modified_at": event.modified_at, "deleted": event.deleted,
                                          "tracks": [] if event.deleted else list(event.tracks)}
 

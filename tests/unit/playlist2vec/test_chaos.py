@@ -68,6 +68,13 @@ def test_a_tombstone_deletes_whatever_the_clocks_say_and_is_not_undone_by_replay
     assert o.playlists[1] == {"modified_at": 101, "deleted": False, "tracks": ["recreated"]}
 
 
+def test_on_a_tie_a_deletion_wins() -> None:
+    o = oracle()
+    o.apply(0, 0, b"1", json.dumps({"pid": 1, "deleted": True, "modified_at": 100}).encode(), 1_000)
+    o.apply(0, 1, b"1", event(1, 100, ["back"]), 1_000)
+    assert o.playlists[1] == {"modified_at": 100, "deleted": True, "tracks": []}
+
+
 def test_the_oracle_records_where_invalid_records_are() -> None:
     o = oracle()
     o.apply(2, 17, b"1", b"{nope", 1_000)
