@@ -8,10 +8,6 @@ orchestrates, talks HTTP to the server and Kafka to publish one measured edit.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +21,7 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from playlist2vec import kafka_security
-from playlist2vec.errors import PipelineError
+from playlist2vec.children import Children, wait_for
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
@@ -46,72 +42,6 @@ class DemoOptions:
 class DemoResult:
     update_seconds: float
     examples: dict[int, list[str]] = field(default_factory=dict)
-
-
-class Children:
-    """The demo's child processes: started with logs under P2V_HOME/logs, all stopped at the end."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        settings.logs_dir.mkdir(parents=True, exist_ok=True)
-
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "playlist2vec.cli", *args]
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings.to_env()}
-
-    def run(self, name: str, *args: str) -> None:
-        """Run a stage to completion; its output goes to P2V_HOME/logs/demo-<name>.log."""
-        log = self.settings.logs_dir / f"demo-{name}.log"
-        with log.open("wb") as out:
-            proc = subprocess.run(
-                self.command(*args), stdout=out, stderr=subprocess.STDOUT, env=self.env(), check=False
-            )
-        if proc.returncode != 0:
-            raise PipelineError(f"`playlist2vec {' '.join(args)}` failed: {last_line(log)} (log: {log})")
-
-    def start(self, name: str, *args: str) -> None:
-        log = (self.settings.logs_dir / f"demo-{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(
-            self.command(*args), stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
-        )
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                log = self.settings.logs_dir / f"demo-{name}.log"
-                raise PipelineError(f"`{name}` exited with {proc.returncode}: {last_line(log)} (log: {log})")
-
-    def stop(self) -> None:
-        """SIGTERM (the stream job finishes its batch), then SIGKILL whoever is still there."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs.clear()
-
-
-def last_line(log: Path) -> str:
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    return lines[-1][-300:] if lines else "(no output)"
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout_s: float, children: Children) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        children.check_alive()
-        if check():
-            return
-        time.sleep(0.25)
-    raise PipelineError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
 def http_ok(client: httpx.Client, path: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Annotated
 import click
 import typer
 
-from playlist2vec.cli import batch, demo, lyrics, models, plot, projector, serving, stack, streaming
+from playlist2vec.cli import batch, chaos, demo, lyrics, models, plot, projector, serving, stack, streaming
 from playlist2vec.errors import P2VError
 from playlist2vec.settings import Settings
 
@@ -34,6 +34,7 @@ app.add_typer(lyrics.app, name="lyrics")
 app.command("export-projector")(projector.export_projector)
 bench.command("lyrics-fetch")(lyrics.bench_fetch)
 app.command("demo")(demo.demo)
+app.command("chaos")(chaos.chaos)
 app.command("plot")(plot.plot)
 app.command("generate")(batch.generate)
 app.command("train")(batch.train)
