@@ -522,7 +522,7 @@ public class MongoLauncher {
                 position = ((BsonTimestamp) startAt).getValue() - 1;
                 checkRetained(position);
             } else {
-                position = visibleTs;
+                position = Math.max(visibleTs, lostUpTo);   // from now: no history to lose
             }
             boolean lookup = "updateLookup".equals(spec.get("fullDocument"));
             ChangeCursor cursor = new ChangeCursor(cursors.generateCursorId(), namespace, position, lookup,
