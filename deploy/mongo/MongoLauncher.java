@@ -28,7 +28,6 @@
 //   so a plain pymongo watch() without a start point works and resumes.
 // - A filter that pins _id beside other fields ({_id: p, modified_at: {$lte: m}}) looks the
 //   candidates up in the _id index and matches the whole filter on them; stock scans.
-import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
