@@ -1,7 +1,7 @@
 """The MongoDB store: collection names, indexes, model registry reads, bulk writes, change streams.
 
 Only the public MongoDB API is used, so the same code runs on a real replica set and on the
-local MongoDB-wire server (deploy/mongo/MongoLauncher.java).
+local MongoDB-wire server (deploy/mongo/).
 """
 
 from __future__ import annotations

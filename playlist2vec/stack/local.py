@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 90.0
 HOST = "127.0.0.1"
+LAUNCHER_CLASS = "p2v.mongo.MongoLauncher"  # deploy/mongo/
 
 
 def kafka_properties(settings: Settings, data_dir: Path) -> str:
@@ -152,7 +153,7 @@ class LocalStack(Stack):
                 "-XX:+UseSerialGC",
                 "-cp",
                 f"{classpath}:{_compiled_launcher(root, classpath)}",
-                "MongoLauncher",
+                LAUNCHER_CLASS,
                 HOST,
                 str(self.settings.mongo_port),
                 str(data),
@@ -237,26 +238,26 @@ class LocalStack(Stack):
 
 
 def _compiled_launcher(root: Path, classpath: str) -> Path:
-    """deploy/mongo/MongoLauncher.java compiled once per source version under `root`.
+    """deploy/mongo/*.java compiled once per source version under `root`.
 
-    Compiled ahead rather than run as a single source file, so restarts skip javac (seconds on a
-    busy machine)."""
-    source = jars.DEPLOY_DIR / "mongo" / "MongoLauncher.java"
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    Compiled ahead rather than run from source, so restarts skip javac (seconds on a busy
+    machine)."""
+    sources = sorted((jars.DEPLOY_DIR / "mongo").glob("*.java"))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:16]
     classes = root / "launcher" / digest
-    if (classes / "MongoLauncher.class").exists():
+    if (classes / LAUNCHER_CLASS.replace(".", "/")).with_suffix(".class").exists():
         return classes
     shutil.rmtree(root / "launcher", ignore_errors=True)
     building = root / "launcher" / f".{digest}.{os.getpid()}"
     building.mkdir(parents=True)
     proc = subprocess.run(
-        [jars.require("javac"), "-d", str(building), "-cp", classpath, str(source)],
+        [jars.require("javac"), "-d", str(building), "-cp", classpath, *map(str, sources)],
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise StackError(f"cannot compile {source.name}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+        raise StackError(f"cannot compile deploy/mongo: {(proc.stderr or proc.stdout).strip()[-300:]}")
     building.rename(classes)
     return classes
 

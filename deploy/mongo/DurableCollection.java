@@ -1,0 +1,181 @@
+// A memory collection that journals every change of its documents, and answers _id-pinned filters from the _id index.
+package p2v.mongo;
+
+import de.bwaldvogel.mongo.MongoDatabase;
+import de.bwaldvogel.mongo.backend.ArrayFilters;
+import de.bwaldvogel.mongo.backend.CollectionOptions;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.QueryResult;
+import de.bwaldvogel.mongo.backend.memory.MemoryCollection;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.oplog.Oplog;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+import static p2v.mongo.Documents.*;
+import static p2v.mongo.Rec.*;
+
+final class DurableCollection extends MemoryCollection {
+    private final DurableBackend backend;
+    private Document runningUpdate;   // the update spec being applied, under this collection's lock
+    private String registeredAs;
+
+    DurableCollection(MongoDatabase database, String name, CollectionOptions options, CursorRegistry cursors,
+                      DurableBackend backend) {
+        super(database, name, options, cursors);
+        this.backend = backend;
+        for (Document document : backend.takeRecovered(getFullName())) {
+            addDocumentInternal(document);
+        }
+        registeredAs = getFullName();
+        backend.collections.put(registeredAs, this);
+    }
+
+    @Override
+    protected boolean tracksDataSize() {
+        return false;   // the library's size accounting needs a package-private helper
+    }
+
+    private void log(byte type, Document document, byte[] extra) {
+        String idField = getIdField();
+        Object id = idField == null ? null : document.get(idField);
+        byte[] bytes = type == DELETE && idField != null ? encode(new Document(idField, id)) : encode(document);
+        backend.log(new Rec(type, getFullName(), bytes, extra, id));
+    }
+
+    @Override
+    public synchronized void addDocument(Document document) {
+        super.addDocument(document);
+        log(INSERT, document, null);
+    }
+
+    @Override
+    public synchronized Document updateDocuments(Document selector, Document update, ArrayFilters arrayFilters,
+                                                 boolean multi, boolean upsert, Oplog oplog) {
+        runningUpdate = update;
+        try {
+            return super.updateDocuments(selector, update, arrayFilters, multi, upsert, oplog);
+        } finally {
+            runningUpdate = null;
+        }
+    }
+
+    @Override
+    public synchronized Document findAndModify(Document query) {
+        runningUpdate = (Document) query.get("update");
+        try {
+            return super.findAndModify(query);
+        } finally {
+            runningUpdate = null;
+        }
+    }
+
+    @Override
+    protected void handleUpdate(Integer position, Document oldDocument, Document newDocument) {
+        super.handleUpdate(position, oldDocument, newDocument);
+        if (getIdField() == null) {   // system.indexes: no identity but the content
+            log(DELETE, oldDocument, null);
+            log(INSERT, newDocument, null);
+            return;
+        }
+        boolean replacement = runningUpdate != null
+            && runningUpdate.keySet().stream().noneMatch(key -> key.startsWith("$"));
+        if (replacement) {
+            log(REPLACE, newDocument, null);
+        } else {
+            log(UPDATE, newDocument, encode(describeUpdate(oldDocument, newDocument)));
+        }
+    }
+
+    private static Document describeUpdate(Document before, Document after) {
+        Document updated = new Document();
+        after.forEach((key, value) -> {
+            if (!before.containsKey(key) || !java.util.Objects.equals(before.get(key), value)) {
+                updated.put(key, value);
+            }
+        });
+        List<String> removed = before.keySet().stream().filter(key -> !after.containsKey(key))
+            .collect(Collectors.toList());
+        return new Document("updatedFields", updated).append("removedFields", removed)
+            .append("truncatedArrays", List.of());
+    }
+
+    @Override
+    public synchronized void removeDocument(Document document) {
+        super.removeDocument(document);
+        log(DELETE, document, null);
+    }
+
+    @Override
+    public synchronized void drop() {
+        super.drop();
+        backend.collections.remove(registeredAs, this);
+        backend.log(new Rec(DROP, getFullName(), encode(new Document()), null, null));
+    }
+
+    @Override
+    public synchronized void renameTo(MongoDatabase newDatabase, String newCollectionName) {
+        String from = getFullName();
+        super.renameTo(newDatabase, newCollectionName);
+        backend.collections.remove(registeredAs, this);
+        registeredAs = getFullName();
+        backend.collections.put(registeredAs, this);
+        backend.log(new Rec(RENAME, from, encode(new Document("to", registeredAs)), null, null));
+    }
+
+    @Override
+    protected QueryResult queryDocuments(Document query, Document orderBy, int skip, int limit, int batchSize,
+                                         Document fieldSelector) {
+        String id = getIdField();
+        if (id != null && query.size() > 1 && query.containsKey(id)) {
+            Document byId = new Document(id, query.get(id));
+            for (Index<Integer> index : getIndexes()) {
+                if (index.canHandle(byId)) {
+                    return matchDocuments(query, index.getPositions(byId), orderBy, skip, limit, batchSize,
+                        fieldSelector);
+                }
+            }
+        }
+        return super.queryDocuments(query, orderBy, skip, limit, batchSize, fieldSelector);
+    }
+
+    synchronized Document findById(Object id) {
+        for (Document document : queryDocuments(new Document(getIdField(), id), null, 0, 1, 0, null)) {
+            return document.cloneDeeply();
+        }
+        return null;
+    }
+
+    // The documents as snapshot records, encoded a chunk at a time under the lock (updates
+    // change documents in place), so writers wait only briefly and one chunk is in memory.
+    Iterable<List<Rec>> snapshotChunks() {
+        List<Document> documents = new ArrayList<>();
+        String ns;
+        synchronized (this) {
+            ns = getFullName();
+            for (Document document : queryDocuments(new Document(), null, 0, 0, 0, null)) {
+                documents.add(document);
+            }
+        }
+        return () -> new java.util.Iterator<>() {
+            int start;
+
+            public boolean hasNext() {
+                return start < documents.size();
+            }
+
+            public List<Rec> next() {
+                List<Rec> chunk = new ArrayList<>(1000);
+                synchronized (DurableCollection.this) {
+                    for (Document document : documents.subList(start, Math.min(documents.size(), start + 1000))) {
+                        chunk.add(new Rec(SNAPSHOT_DOC, ns, encode(document), null, null));
+                    }
+                }
+                start += 1000;
+                return chunk;
+            }
+        };
+    }
+}
