@@ -10,12 +10,11 @@ stream writes its vectors from then on), catches up the playlists changed since 
 were derived, then marks it `active` with a fresh `activated_at` in one replace: that write
 is the switch (`store.active_model` takes the most recently activated). The models active
 before it are retired afterwards and keep their vectors, so a rollback is the same switch.
-A run that fails is marked `failed`, its own vectors are removed, and no other model is touched.
+A run that fails is marked `failed` and no other model is touched.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -24,8 +23,6 @@ from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.database import Database
-from pymongo.errors import OperationFailure, PyMongoError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from batch import derive
 from playlist2vec import store
@@ -35,9 +32,6 @@ TRAINING, READY, ACTIVE, RETIRED, FAILED = "training", "ready", "active", "retir
 # A stream micro-batch stamps `updated_at` before its writes land: changes stamped this long
 # before a model stopped being written are caught up too (recomputing more is harmless).
 CATCH_UP_MARGIN = timedelta(seconds=60)
-REMOVE_ATTEMPTS = 4
-
-log = logging.getLogger(__name__)
 
 
 def new_version(now: datetime) -> str:
@@ -69,28 +63,16 @@ def activate(db: Database[dict[str, Any]], model: dict[str, Any], now: datetime)
 
 
 def fail(db: Database[dict[str, Any]], model: dict[str, Any], stage: str, error: str) -> dict[str, Any]:
-    """Record that the run of `model` failed at `stage` (it stays out of service) and remove
-    the vectors it wrote; nothing of another model is touched. Vectors that cannot be removed
-    are only logged: no one reads a failed model's vectors, `models retire` removes them later,
-    and the run's own error is the one to report."""
-    failed = save(db, model, status=FAILED, error={"stage": stage, "message": error})
-    try:
-        remove_vectors(db, failed["_id"])
-    except PyMongoError as exc:
-        log.warning("could not remove the vectors of failed model %s (%s): run "
-                    "`playlist2vec models retire %s`", failed["_id"], exc, failed["_id"])
-    return failed
+    """Record that the run of `model` failed at `stage`; it stays out of service. Its vectors
+    are left where they are (keyed by its version, nobody reads them; `models retire` removes
+    them): removing them here would add a second failure path to the one being reported."""
+    return save(db, model, status=FAILED, error={"stage": stage, "message": error})
 
 
 def remove_vectors(db: Database[dict[str, Any]], version: str) -> None:
-    """Delete one model's track and playlist vectors. Repeated on a server error: the local
-    mongo-java-server's delete can lose a race with a change-stream lookup ("No document with
-    key ..."), and a repeat deletes what is left."""
-    retrying = Retrying(retry=retry_if_exception_type(OperationFailure),
-                        stop=stop_after_attempt(REMOVE_ATTEMPTS),
-                        wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+    """Delete one model's track and playlist vectors."""
     for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS):
-        retrying(db[collection].delete_many, {"_id.m": version})
+        db[collection].delete_many({"_id.m": version})
 
 
 def _untimed(_: str) -> AbstractContextManager[None]:
@@ -152,8 +134,8 @@ def rollback(db: Database[dict[str, Any]], subtype: int) -> dict[str, Any]:
 
 
 def retire(db: Database[dict[str, Any]], version: str) -> dict[str, Any]:
-    """Retire a model that is not active and remove its vectors now (no grace period: a
-    retired model keeps its vectors until this command)."""
+    """Retire a model that is not active (a failed one too) and remove its vectors now (no
+    grace period: a retired model keeps its vectors until this command)."""
     model = _get(db, version)
     if model["status"] in (ACTIVE, TRAINING):
         raise InvalidInput(f"model {version} is {model['status']}: "

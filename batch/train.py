@@ -1,8 +1,8 @@
 """The training job: read slices -> fit -> artifacts -> writes -> derive -> ready -> catch-up -> active.
 
 Each stage is timed; a failure after the model is registered marks it `failed` with the
-stage's name, removes its vectors and raises PipelineError, leaving the previously active
-model in service, its vectors untouched (they are keyed by model version).
+stage's name and raises PipelineError, leaving the previously active model in service, its
+vectors untouched (every vector is keyed by its model version).
 """
 
 from __future__ import annotations

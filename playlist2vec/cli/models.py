@@ -39,7 +39,7 @@ def list_models(ctx: typer.Context) -> None:
         models = registry.models(db)
     print(f"{'VERSION':30} {'STATUS':8} {'CREATED':19}  {'ACTIVATED':19}  {'VOCAB':>7}  VECTORS")
     for m in models:
-        kept = "removed" if m.get("vectors_removed_at") or m["status"] == "failed" else "kept"
+        kept = "removed" if m.get("vectors_removed_at") else "kept"
         print(f"{m['_id']:30} {m['status']:8} {_when(m.get('created_at')):19}  "
               f"{_when(m.get('activated_at')):19}  {m.get('vocab_size') or '-':>7}  {kept}")
 
@@ -67,7 +67,7 @@ def rollback(ctx: typer.Context) -> None:
 
 @app.command()
 def retire(ctx: typer.Context, version: Version) -> None:
-    """Retire a model that is not active and remove its vectors now."""
+    """Retire a model that is not active (a failed one too) and remove its vectors now."""
     from batch import registry
 
     with _db(ctx.obj) as db:
