@@ -14,13 +14,13 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException
 
 from playlist2vec import store
 from playlist2vec.errors import NotFound, P2VError, Unauthorized, Unavailable
-from playlist2vec.events import MAX_TRACK_CHARS, MAX_TRACKS, encodable
+from playlist2vec.events import MAX_TRACK_CHARS, MAX_TRACKS
 from playlist2vec.recommend import Scored
 from playlist2vec.settings import Settings
 from serving.engine import Engine
@@ -43,15 +43,9 @@ MAX_PID = 2**63 - 1  # BSON int64
 K = Annotated[int, Query(ge=1, le=MAX_K, description="number of results (1..1000)")]
 
 
-def _unicode(text: str) -> str:
-    if not encodable(text):
-        raise ValueError("not valid Unicode (a lone surrogate)")
-    return text
-
-
 Pid = Annotated[int, Path(ge=0, le=MAX_PID)]
-TrackUri = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TRACK_CHARS),
-                     AfterValidator(_unicode)]
+# pydantic refuses strings with lone surrogates itself (as 422; the answer must not echo them)
+TrackUri = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TRACK_CHARS)]
 TrackPath = Annotated[str, Path(min_length=1, max_length=MAX_TRACK_CHARS,
                                 description="a track URI (at most 256 characters)")]
 

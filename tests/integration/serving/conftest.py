@@ -6,6 +6,9 @@ each playlist holds tracks of one cluster, so neighbours share the query's clust
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 from pymongo import ReplaceOne
 
 from playlist2vec import store, vectors
@@ -129,12 +133,14 @@ def make_engine(settings: Settings, tmp_path: Any) -> Iterator[EngineFactory]:
     """Engines over the test database (stopped at the end); options override the defaults."""
     started: list[Engine] = []
 
-    def factory(**options: Any) -> tuple[Engine, ServingMetrics]:
+    def factory(through: Settings | None = None, **options: Any) -> tuple[Engine, ServingMetrics]:
+        """`through`: settings to reach MongoDB with (default: the test's)."""
         metrics = ServingMetrics()
         values: dict[str, Any] = {"indexes_dir": tmp_path / "indexes", "poll_wait": 0.05,
                                   "rebuild_interval": 3600.0, "instance": "test"}
         values.update(options)
-        engine = Engine(MongoSource(store.database(settings)), ServeOptions(**values), metrics)
+        engine = Engine(MongoSource(store.database(through or settings)), ServeOptions(**values),
+                        metrics)
         started.append(engine)
         return engine, metrics
 
@@ -163,3 +169,66 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 @pytest.fixture
 def wait() -> Callable[..., Any]:
     return wait_until
+
+
+class TcpProxy:
+    """A loopback TCP forwarder to `target` that a test can cut (refuse and drop every
+    connection, as a dead server does) and restore on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in [*sockets, *([listener] if listener else [])]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept/recv
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                if listener.fileno() == -1:
+                    return
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(src, dst), daemon=True).start()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def mongo_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
+    """A cuttable proxy in front of the test MongoDB, and settings that go through it."""
+    proxy = TcpProxy(("127.0.0.1", settings.mongo_port))
+    proxied = settings.model_copy(
+        update={"mongo_uri": SecretStr(f"mongodb://127.0.0.1:{proxy.port}")})
+    yield proxy, proxied
+    proxy.cut()

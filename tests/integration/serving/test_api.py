@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from schemathesis import GenerationMode
 
@@ -152,3 +154,119 @@ def test_fuzzing_the_openapi_finds_no_server_error(live_url: str, mode: Generati
                 response.json()
 
         no_5xx()
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one series in a /metrics answer (0 when absent)."""
+    for family in text_string_to_metric_families(metrics_text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+def test_lone_surrogates_in_a_body_are_422_json(client):
+    raw = b'{"tracks": ["\\ud800"], "k": 3}'  # a JSON escape Python decodes to a lone surrogate
+    response = client.post("/v1/recommendations", content=raw,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "InvalidInput"  # before: 500, rendering the echoed input
+    not_utf8 = client.post("/v1/recommendations", content=b'{"tracks": ["\xff"]}',
+                           headers={"content-type": "application/json"})
+    assert 400 <= not_utf8.status_code < 500 and "error" in not_utf8.json()
+
+
+def test_bodies_over_the_limit_are_413_declared_or_streamed(catalog, settings, make_engine, wait):
+    small = settings.model_copy(update={"http_max_body_bytes": 10_000})
+    engine, metrics = make_engine()
+    with TestClient(create_app(small, engine, metrics)) as test_client:
+        wait(lambda: engine.ready, 30, "first index")
+        tracks = ["spotify:track:c0t01"] * 2_000  # ~46 KB of JSON
+        response = test_client.post("/v1/recommendations", json={"tracks": tracks, "k": 3})
+        assert response.status_code == 413 and response.json()["error"] == "PayloadTooLarge"
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts what arrives
+            yield b'{"tracks": ["spotify:track:c0t01"'
+            for _ in range(1_000):
+                yield b', "spotify:track:c0t02"'
+            yield b'], "k": 3}'
+
+        streamed = test_client.post("/v1/recommendations", content=chunks(),
+                                    headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        fits = test_client.post("/v1/recommendations", json={"tracks": tracks[:100], "k": 3})
+        assert fits.status_code == 200
+        text = test_client.get("/metrics").text
+        assert sample(text, "p2v_http_requests_total", route="/v1/recommendations", code="413") == 2
+
+
+def test_a_25_mb_body_is_refused_before_it_is_parsed(client):
+    body = b'{"tracks": [' + b'"spotify:track:c0t01",' * 1_200_000 + b'"x"], "k": 3}'
+    started = time.monotonic()
+    response = client.post("/v1/recommendations", content=body,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert time.monotonic() - started < 5  # before: 11 s of CPU, then 422
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/tracks/spotify:track:" + "x" * 300 + "/similar",
+    "/v1/playlists/" + "9" * 10_000 + "/similar",
+    "/v1/playlists/" + "9" * 5_000 + "/recommendations",
+])
+def test_over_long_path_parameters_are_422_and_not_echoed(client, path):
+    response = client.get(path)
+    assert response.status_code == 422
+    assert response.json()["error"] == "InvalidInput"
+    assert len(response.content) < 1_000
+
+
+def test_every_answer_is_counted_by_route_and_code(client):
+    client.get("/v1/playlists/200/similar")
+    client.get("/v1/playlists/4242/similar")
+    client.get("/v1/playlists/x/similar")
+    client.get("/no/such/route")
+    text = client.get("/metrics").text
+    route = "/v1/playlists/{pid}/similar"
+    for code in ("200", "404", "422"):
+        assert sample(text, "p2v_http_requests_total", route=route, code=code) == 1, code
+    assert sample(text, "p2v_http_request_duration_seconds_count", route=route) == 3
+    assert sample(text, "p2v_http_requests_total", route="unmatched", code="404") == 1
+
+
+def test_mongodb_down_is_503_where_needed_while_memory_answers(catalog, settings, make_engine,
+                                                               mongo_proxy, wait):
+    proxy, through = mongo_proxy
+    fast = settings.model_copy(update={"http_mongo_timeout": 1.0, "follower_max_lag": 3.0})
+    engine, metrics = make_engine(through=through)
+    with TestClient(create_app(fast, engine, metrics)) as test_client:
+        wait(lambda: test_client.get("/readyz").status_code == 200, 30, "ready")
+        proxy.cut()
+
+        started = time.monotonic()
+        needs_mongo = test_client.get("/v1/playlists/200/recommendations", params={"k": 3})
+        assert time.monotonic() - started < 10
+        assert needs_mongo.status_code == 503, needs_mongo.text
+        assert needs_mongo.json()["error"] == "Unavailable"
+        assert int(needs_mongo.headers["Retry-After"]) > 0
+
+        seeds = {"tracks": ["spotify:track:c3t00", "spotify:track:c3t01"], "k": 4}
+        adhoc = test_client.post("/v1/recommendations", json=seeds)
+        assert adhoc.status_code == 200 and len(adhoc.json()["items"]) == 4
+        assert adhoc.json()["items"][0]["track_name"] is None  # names need MongoDB
+        similar = test_client.get("/v1/playlists/100/similar", params={"k": 2})
+        assert similar.status_code == 200 and len(similar.json()["items"]) == 2
+        assert test_client.get("/v1/tracks/spotify:track:c0t05/similar").status_code == 200
+
+        not_ready = wait(lambda: (r := test_client.get("/readyz")).status_code == 503 and r, 30,
+                         "readiness to notice the dead change streams")
+        assert "change stream" in not_ready.json()["reason"]
+        text = test_client.get("/metrics").text
+        route = "/v1/playlists/{pid}/recommendations"
+        assert sample(text, "p2v_http_requests_total", route=route, code="503") == 1
+        assert sample(text, "p2v_http_request_duration_seconds_count", route=route) == 1
+
+        proxy.restore()
+        wait(lambda: test_client.get("/readyz").status_code == 200, 60, "ready again")
+        again = test_client.get("/v1/playlists/200/recommendations", params={"k": 3})
+        assert again.status_code == 200 and again.json()["items"][0]["track_name"]

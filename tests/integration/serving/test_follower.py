@@ -1,0 +1,67 @@
+"""Change streams that end: a dropped collection means a full reload, a stream the server
+invalidates is reopened past the invalidate and followed on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from playlist2vec import store
+from playlist2vec.errors import NotFound
+from serving.source import MongoSource
+
+pytestmark = pytest.mark.integration
+
+
+def similar_pids(engine: Any, pid: int, k: int = 4) -> list[int]:
+    return [s.item for s in engine.similar_playlists(pid, k)[1]]
+
+
+def counter(metrics: Any, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_a_dropped_collection_is_reloaded_not_served_from_memory(catalog, db, make_engine, wait):
+    engine, metrics = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    assert {p // 100 for p in similar_pids(engine, 100)} == {1}
+
+    db.drop_collection(store.PLAYLIST_VECTORS)  # no per-document events: the vectors vanish
+    for pid in (0, 1, 2, 3, 4):
+        catalog.write_playlist(pid, catalog.playlists[pid])
+
+    def gone() -> bool:
+        try:
+            engine.similar_playlists(100, 4)
+        except NotFound:
+            return True
+        return False
+
+    wait(gone, 30, "the dropped playlists to leave the index")  # before: served for ever
+    assert counter(metrics, "p2v_change_stream_resets_total",
+                   collection=store.PLAYLIST_VECTORS) >= 1
+    assert set(similar_pids(engine, 0)) <= {1, 2, 3, 4}
+
+
+def test_an_invalidated_stream_is_reopened_and_followed(catalog, db, make_engine, wait):
+    # Resuming after a drop's token, the server answers `invalidate` and closes the cursor,
+    # as a real server does right after a drop or rename.
+    watch = store.open_change_stream(db[store.PLAYLIST_VECTORS], None)
+    db.drop_collection(store.PLAYLIST_VECTORS)
+    drop = wait(lambda: next((c for c in store.poll_changes(watch, 100, 0.2)
+                              if c["operationType"] == "drop"), None), 10, "the drop event")
+    watch.close()
+    for pid, tracks in list(catalog.playlists.items()):
+        catalog.write_playlist(pid, tracks)
+    MongoSource(db).save_token("test", store.PLAYLIST_VECTORS, drop["_id"])
+
+    engine, metrics = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    catalog.write_playlist(960, catalog.playlists[300])
+    wait(lambda: 960 in similar_pids(engine, 300, k=6), 10,
+         "a change after the invalidate to be served")  # before: the stream was dead, silently
+    assert counter(metrics, "p2v_change_stream_reopens_total",
+                   collection=store.PLAYLIST_VECTORS, reason="invalidated") == 1
