@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     serving_instance: str = Field(
         "serving", description="serving instance name: its resume tokens in `serving_state`"
     )
-    stream_trigger: str = Field("1s", description="streaming job's micro-batch trigger interval")
+    stream_trigger: str = Field("250ms", description="streaming job's micro-batch trigger interval")
     stream_max_offsets_per_trigger: int = Field(
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
     )

@@ -36,7 +36,7 @@ def produce(
 def stream(
     ctx: typer.Context,
     trigger: Annotated[str | None, typer.Option(
-        help="micro-batch interval [env P2V_STREAM_TRIGGER, default 1s]")] = None,
+        help="micro-batch interval [env P2V_STREAM_TRIGGER, default 250ms]")] = None,
     checkpoint: Annotated[Path | None, typer.Option(
         help="checkpoint folder [default P2V_HOME/checkpoints/stream]")] = None,
     max_offsets_per_trigger: Annotated[int | None, typer.Option(
@@ -58,7 +58,7 @@ def bench_stream(
     rate: Annotated[float, typer.Option(min=1, help="offered load, events per second")] = 5_000.0,
     producers: Annotated[int, typer.Option(min=1, help="producer processes sharing the load")] = 4,
     partitions: Annotated[int, typer.Option(min=1, help="partitions of the benchmark topic")] = 2,
-    trigger: Annotated[str, typer.Option(help="the job's micro-batch interval")] = "500ms",
+    trigger: Annotated[str, typer.Option(help="the job's micro-batch interval")] = "250ms",
     max_offsets_per_trigger: Annotated[int, typer.Option(
         min=1, help="the job's per-batch record cap")] = 20_000,
     vocab_size: Annotated[int, typer.Option(min=1, help="tracks in the synthetic active model")] = 20_000,
