@@ -207,6 +207,7 @@ class Engine:
         shard = self.options.shard
         ids = {i for i in ids if shard is None or shard.owns(i)}
         docs = self.source.playlist_vector_docs(ids) if ids else {}
+        applied_at = time.time()
         for state in (self._current, self._pending):
             if state is not None:
                 state.playlists.apply(_changes_for(state, ids, docs))
@@ -214,6 +215,8 @@ class Engine:
                 snapshot = state.playlists.snapshot
                 if state is self._current and snapshot and snapshot.index.accepts_updates:
                     self.metrics.items(PLAYLISTS, len(snapshot.index))
+        for doc in docs.values():
+            self.metrics.servable(doc, applied_at)
 
     # -- builder thread --------------------------------------------------------------------
 
