@@ -207,6 +207,7 @@ class Engine:
         if None in keys:
             log.warning("%d change events carried no id (a writer used $set?)", keys.count(None))
         shard = self.options.shard
+        applied_at = time.time()
         for state in (self._current, self._pending):
             if state is None:
                 continue
@@ -216,8 +217,11 @@ class Engine:
             state.playlists.apply(_changes_for(state, pids, docs))
             self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
             snapshot = state.playlists.snapshot
-            if state is self._current and snapshot and snapshot.index.accepts_updates:
-                self.metrics.items(PLAYLISTS, len(snapshot.index))
+            if state is self._current:
+                if snapshot and snapshot.index.accepts_updates:
+                    self.metrics.items(PLAYLISTS, len(snapshot.index))
+                for doc in docs.values():
+                    self.metrics.servable(doc, applied_at)
 
     # -- builder thread --------------------------------------------------------------------
 

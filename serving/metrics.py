@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,6 +14,11 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 BUILD_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 """Seconds: a small test index up to a large model's full rebuild."""
+
+FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+"""Seconds: the seconds-level target (10 s end to end is the objective the alerts burn) up to
+half an hour behind."""
+FRESHNESS_OBJECTIVE_S = 10.0
 
 
 class ServingMetrics:
@@ -48,6 +55,11 @@ class ServingMetrics:
             "p2v_change_stream_resets_total",
             "full reloads because a stored resume token was missing, too old or invalid",
             ["collection"], registry=r)
+        self.freshness = Histogram(
+            "p2v_freshness_seconds",
+            "age of a playlist change when it became servable here, by stage: Kafka record to "
+            "MongoDB write, MongoDB write to servable, Kafka record to servable (end_to_end)",
+            ["stage"], buckets=FRESHNESS_BUCKETS, registry=r)
         self.stream_reopens = Counter(
             "p2v_change_stream_reopens_total",
             "change streams reopened after the server invalidated or closed them or they failed",
@@ -77,9 +89,29 @@ class ServingMetrics:
     def reset(self, collection: str) -> None:
         self.stream_resets.labels(collection=collection).inc()
 
+    def servable(self, doc: Mapping[str, Any], at: float) -> None:
+        """Freshness of one applied `playlist_vectors` doc (its `event_time` is the Kafka record
+        time, absent for batch writes; `updated_at` its write), servable since `at`."""
+        event, written = _epoch(doc.get("event_time")), _epoch(doc.get("updated_at"))
+        stages = {"mongo_to_servable": (written, at), "kafka_to_mongo": (event, written),
+                  "end_to_end": (event, at)}
+        for stage, (start, end) in stages.items():
+            if start is not None and end is not None:
+                self.freshness.labels(stage=stage).observe(max(0.0, end - start))
+
     def reopen(self, collection: str, reason: str) -> None:
         self.stream_reopens.labels(collection=collection, reason=reason).inc()
 
 
 def _age_since(built_at: float) -> Callable[[], float]:
     return lambda: time.time() - built_at
+
+
+def _epoch(value: Any) -> float | None:
+    """Seconds since the epoch of a stored time (a naive UTC datetime, as pymongo returns, or a
+    number), None when absent."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

@@ -47,7 +47,9 @@ def test_rule_tests_catch_a_broken_threshold(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("alert", ["P2VStreamLagGrowing", "P2VDeadLetterRate", "P2VIndexStale",
-                                   "P2VChangeStreamLag", "P2VHTTP5xxRate"])
+                                   "P2VChangeStreamLag", "P2VHTTP5xxRate", "P2VStreamDown",
+                                   "P2VStreamCrashLooping", "P2VChangeStreamUnstable",
+                                   "P2VFreshnessBudgetBurn"])
 def test_every_alert_the_issue_asks_for_has_a_rule_test(alert: str) -> None:
     assert f"alert: {alert}" in (PROMETHEUS / "rules.yml").read_text()
     assert f"alertname: {alert}" in (PROMETHEUS / "rules_test.yml").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
@@ -42,3 +43,18 @@ def test_helpers_record_values() -> None:
     assert 9 < get("p2v_index_age_seconds", {"index": "playlists"}) < 60
     assert get("p2v_change_events_total", {"collection": "playlist_vectors", "op": "update"}) == 1
     assert get("p2v_change_stream_lag_seconds") == 0
+
+
+def test_freshness_by_stage_from_stored_times() -> None:
+    metrics = ServingMetrics(CollectorRegistry())
+    event = datetime(2026, 1, 1, 12, 0, 0)  # naive UTC, as pymongo returns it
+    written = event + timedelta(seconds=3)
+    servable = written.replace(tzinfo=UTC).timestamp() + 0.5
+    metrics.servable({"event_time": event, "updated_at": written}, servable)
+    metrics.servable({"updated_at": written.replace(tzinfo=UTC).timestamp()}, servable)  # batch
+    get = metrics.registry.get_sample_value
+    assert get("p2v_freshness_seconds_sum", {"stage": "kafka_to_mongo"}) == 3.0
+    assert get("p2v_freshness_seconds_sum", {"stage": "end_to_end"}) == 3.5
+    assert get("p2v_freshness_seconds_count", {"stage": "end_to_end"}) == 1
+    assert get("p2v_freshness_seconds_count", {"stage": "mongo_to_servable"}) == 2
+    assert get("p2v_freshness_seconds_bucket", {"stage": "end_to_end", "le": "5.0"}) == 1
