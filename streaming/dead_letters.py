@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from kafka import KafkaProducer
 
+from playlist2vec import kafka_security
+from playlist2vec.settings import Settings
+
 ACK_TIMEOUT_S = 30.0
 VALUE_CAP = 512 * 1024
 KEY_CAP = 4 * 1024
@@ -48,8 +51,8 @@ def dead_letter(key: bytes | None, value: bytes | None, reason: str, topic: str,
     return DeadLetter(key=key, value=value, headers=headers)
 
 
-def producer(bootstrap: str) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5,
+def producer(settings: Settings) -> KafkaProducer:
+    return KafkaProducer(**kafka_security.client_config(settings), acks="all", linger_ms=5,
                          max_request_size=MAX_REQUEST_BYTES, client_id="playlist2vec-stream-dlq")
 
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from kafka import KafkaProducer
 from pymongo.database import Database
 
+from playlist2vec import kafka_security, store, topics
 from playlist2vec import spark as spark_factory
-from playlist2vec import store, topics
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.settings import Settings
 from streaming import dead_letters, transform
@@ -108,7 +108,7 @@ def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
 def kafka_source(spark: SparkSession, settings: Settings, options: StreamOptions) -> DataFrame:
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**kafka_security.spark_options(settings))
         .option("subscribe", settings.playlist_topic)
         .option("startingOffsets", "earliest")
         .option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
@@ -176,7 +176,7 @@ def start(spark: SparkSession, settings: Settings, options: StreamOptions,
     models = WriteModels(spark, db)
     models.current()
     ctx = BatchContext(settings=settings, db=db, models=models, metrics=metrics,
-                       producer=dead_letters.producer(settings.kafka_bootstrap))
+                       producer=dead_letters.producer(settings))
     name = f"p2v-stream-{settings.playlist_topic}-{uuid.uuid4().hex[:6]}"
     listener = MetricsListener(metrics, name)
     spark.streams.addListener(listener)

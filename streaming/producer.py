@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from tqdm import tqdm
 
-from playlist2vec import topics
+from playlist2vec import kafka_security, topics
 from playlist2vec.errors import StackError
 from playlist2vec.settings import Settings
 from streaming.simulate import SimEvent, Simulator, read_slices
@@ -39,7 +39,7 @@ class PublishReport:
 
 def kafka_producer(settings: Settings) -> KafkaProducer:
     try:
-        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all",
+        return KafkaProducer(**kafka_security.client_config(settings), acks="all",
                              linger_ms=10, batch_size=256 * 1024, client_id="playlist2vec-produce")
     except KafkaError as exc:
         raise StackError(f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}") from None

@@ -26,7 +26,7 @@ def test_a_write_that_keeps_failing_fails_the_batch_with_the_reason(
     unreachable = settings.model_copy(update={"mongo_uri": SecretStr(f"mongodb://127.0.0.1:{free_port()}")})
     models = WriteModels(spark, db)
     ctx = job.BatchContext(settings=unreachable, db=db, models=models,
-                           producer=dead_letters.producer(settings.kafka_bootstrap),
+                           producer=dead_letters.producer(settings),
                            metrics=StreamMetrics(CollectorRegistry()))
     rows = spark.createDataFrame(
         [(b"1", b'{"pid": 1, "name": "x", "tracks": [], "modified_at": 1}', 0, 0, datetime.now(UTC))],
