@@ -3,15 +3,17 @@ settings' credentials, a wrong password is refused, and no secret shows on a com
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from pydantic import SecretStr
 
-from playlist2vec import kafka_security, topics
+from playlist2vec import kafka_security, store, topics, vectors
 from playlist2vec.errors import StackError
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
@@ -76,3 +78,41 @@ def test_spark_reads_through_sasl(scram_settings: Settings, spark: Any) -> None:
     reader = spark.read.format("kafka").options(**kafka_security.spark_options(scram_settings))
     rows = reader.option("subscribe", scram_settings.dlq_topic).option("startingOffsets", "earliest").load()
     assert sorted(int(r.key) for r in rows.select("key").collect()) == list(range(20))
+
+
+@pytest.mark.spark
+def test_the_stream_job_runs_through_sasl(scram_settings: Settings, spark: Any, tmp_path: Path) -> None:
+    scram_settings = scram_settings.model_copy(update={"playlist_topic": "sasl", "dlq_topic": "sasl.dlq"})
+    topics.ensure_topics(scram_settings)
+    from prometheus_client import CollectorRegistry
+
+    from streaming import job
+    from streaming.bench import seed_model
+    from streaming.metrics import StreamMetrics
+
+    db = store.database(scram_settings)
+    uris = [f"spotify:track:sasl{i:018d}" for i in range(4)]
+    matrix = np.eye(4, dtype=np.float32)
+    seed_model(db, "sasl-model", uris, matrix, scram_settings.vector_subtype)
+    producer = KafkaProducer(**kafka_security.client_config(scram_settings))
+    for pid in range(3):
+        body = {"pid": pid, "name": "n", "tracks": uris[pid:pid + 2], "modified_at": 1_700_000_000}
+        producer.send(scram_settings.playlist_topic, key=str(pid).encode(), value=json.dumps(body).encode())
+    producer.send(scram_settings.playlist_topic, key=b"9", value=b"{broken")
+    producer.flush()
+    producer.close()
+    running = job.start(spark, scram_settings,
+                        job.StreamOptions(checkpoint=tmp_path / "cp", trigger="1 second",
+                                          max_offsets_per_trigger=100, available_now=True),
+                        StreamMetrics(CollectorRegistry()))
+    assert running.query.awaitTermination(240)
+    running.close()
+    assert running.query.exception() is None
+    stored = {d["_id"]["p"]: d for d in db[store.PLAYLIST_VECTORS].find({"_id.m": "sasl-model"})}
+    assert sorted(stored) == [0, 1, 2]
+    np.testing.assert_allclose(vectors.decode(stored[1]["vector"]), [0, 0.5, 0.5, 0])
+    dead = KafkaConsumer(scram_settings.dlq_topic, **kafka_security.client_config(scram_settings),
+                         auto_offset_reset="earliest", consumer_timeout_ms=20_000)
+    assert next(iter(dead)).key == b"9"
+    dead.close()
+    db.client.close()
