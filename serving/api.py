@@ -125,8 +125,9 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
 
     @app.exception_handler(PyMongoError)
     async def mongo_error(_: Request, exc: PyMongoError) -> JSONResponse:
-        if store.outage(exc):
-            return error_response(Unavailable(f"MongoDB is unavailable: {printable(str(exc), 120)}"))
+        if store.outage(exc):  # the client learns what to do, not the topology
+            log.warning("answering 503, MongoDB is unavailable: %s", printable(str(exc), 200))
+            return error_response(Unavailable("MongoDB is unavailable; retry later"))
         log.error("MongoDB error: %s", exc)
         return JSONResponse({"error": "InternalError", "detail": "MongoDB refused the request"},
                             status_code=500)
@@ -148,8 +149,6 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
     def names(lookup: Callable[[Collection[Any]], Mapping[Any, T]], ids: Collection[Any]
               ) -> Mapping[Any, T]:
         """Names decorate answers computed in memory: without MongoDB they are left out."""
-        if engine.source is None:
-            return {}
         try:
             return lookup(ids)
         except PyMongoError as exc:

@@ -144,7 +144,7 @@ def test_fuzzing_the_openapi_finds_no_server_error(live_url: str, mode: Generati
         if mode is GenerationMode.NEGATIVE and not any(len(part) for part in inputs):
             continue  # nothing schemathesis can break (a header is always some string)
         @given(case=operation.as_strategy(mode))
-        @hypothesis_settings(max_examples=20, deadline=None, database=None,
+        @hypothesis_settings(max_examples=30, deadline=None, database=None,
                              suppress_health_check=list(HealthCheck))
         def no_5xx(case: Any) -> None:
             response = case.call(base_url=live_url, timeout=30)

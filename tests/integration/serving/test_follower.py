@@ -65,3 +65,13 @@ def test_an_invalidated_stream_is_reopened_and_followed(catalog, db, make_engine
          "a change after the invalidate to be served")  # before: the stream was dead, silently
     assert counter(metrics, "p2v_change_stream_reopens_total",
                    collection=store.PLAYLIST_VECTORS, reason="invalidated") == 1
+
+
+def test_readiness_names_a_dead_or_silent_follower(catalog, make_engine, wait):
+    engine, _ = make_engine()
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    wait(lambda: engine.follower_problem(max_lag_s=60) is None, 5, "healthy follower")
+    engine.stop()  # the follower thread ends; the loaded index would still answer
+    assert engine.ready
+    assert engine.follower_problem(max_lag_s=60) == "the change-stream follower is not running"
