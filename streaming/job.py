@@ -26,7 +26,7 @@ from playlist2vec import kafka_security, store, topics
 from playlist2vec import spark as spark_factory
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.settings import Settings
-from streaming import dead_letters, transform
+from streaming import dead_letters, partition, transform
 from streaming.listener import MetricsListener
 from streaming.metrics import StreamMetrics
 from streaming.model import WriteModels
@@ -93,7 +93,8 @@ def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
     task = transform.PartitionTask(
         mongo_uri=ctx.settings.mongo_uri.get_secret_value(), mongo_db=ctx.settings.mongo_db,
         topic=ctx.settings.playlist_topic, subtype=ctx.settings.vector_subtype,
-        models=tuple((m.version, m.track_vectors) for m in models))
+        models=tuple((m.version, m.track_vectors) for m in models),
+        limits=partition.Limits(ctx.settings.max_event_bytes, ctx.settings.max_clock_skew))
     counts, letters = transform.summarise(transform.batch_results(batch, task).toArrow())
     written = time.perf_counter()
     dead_letters.publish(ctx.producer, ctx.settings.dlq_topic, letters)

@@ -23,7 +23,7 @@ from pymongo import ReplaceOne, UpdateOne
 
 from playlist2vec import documents, vectors
 from playlist2vec.errors import InvalidInput
-from playlist2vec.events import PlaylistEvent, parse_event
+from playlist2vec.events import MAX_CLOCK_SKEW_S, MAX_EVENT_BYTES, PlaylistEvent, parse_event
 
 SOURCE = "stream"
 UNPARSABLE = "unparsable"  # parse_event raised something other than InvalidInput
@@ -50,6 +50,14 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The contract's configurable limits (settings `max_event_bytes`, `max_clock_skew`)."""
+
+    max_bytes: int = MAX_EVENT_BYTES
+    max_skew_s: float = MAX_CLOCK_SKEW_S
+
+
+@dataclass(frozen=True)
 class Rejected:
     record: Record
     reason: str
@@ -61,10 +69,11 @@ def _storable(event: PlaylistEvent) -> None:
     bson.encode({"name": event.name, "tracks": list(event.tracks), "meta": list(event.track_meta)})
 
 
-def parse(record: Record) -> PlaylistEvent | str:
+def parse(record: Record, limits: Limits = Limits()) -> PlaylistEvent | str:
     """The event, or the reason it is a dead letter. Never raises: no input stops the stream."""
     try:
-        event = parse_event(record.key, record.value, record.timestamp_us // 1_000_000)
+        event = parse_event(record.key, record.value, record.timestamp_us // 1_000_000,
+                            max_bytes=limits.max_bytes, max_skew_s=limits.max_skew_s)
     except InvalidInput as exc:
         return str(exc)[:REASON_CHARS]
     except Exception as exc:  # the last line of defence: whatever parse_event misses is one bad event
@@ -110,12 +119,13 @@ class Latest:
             self.event, self.record = event, record
 
 
-def newest_per_pid(records: Iterable[Record]) -> tuple[dict[int, Latest], list[Rejected]]:
+def newest_per_pid(records: Iterable[Record], limits: Limits = Limits()
+                   ) -> tuple[dict[int, Latest], list[Rejected]]:
     """(pid -> what its events leave, dead letters), taking records in offset order."""
     latest: dict[int, Latest] = {}
     dead: list[Rejected] = []
     for record in sorted(records, key=lambda r: r.offset):
-        parsed = parse(record)
+        parsed = parse(record, limits)
         if isinstance(parsed, str):
             dead.append(Rejected(record, parsed))
         else:

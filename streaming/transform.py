@@ -10,14 +10,14 @@ another task's records.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from playlist2vec.spark_vectors import TrackTable
 from streaming import dead_letters, partition, sink
 from streaming.dead_letters import DeadLetter
-from streaming.partition import Model, Record
+from streaming.partition import Limits, Model, Record
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,6 +37,7 @@ class PartitionTask:
     topic: str
     subtype: int
     models: tuple[tuple[str, TrackTable], ...]  # (version, its broadcast table), active first
+    limits: Limits = field(default_factory=Limits)
 
 
 def _records(batches: Iterator[pa.RecordBatch]) -> list[Record]:
@@ -67,7 +68,7 @@ def _result_batch(letters: list[DeadLetter], counts: dict[str, int]) -> pa.Recor
 def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """One partition's records -> MongoDB writes; yields its dead letters and counts."""
     records = _records(batches)
-    latest, dead = partition.newest_per_pid(records)
+    latest, dead = partition.newest_per_pid(records, task.limits)
     counts: dict[str, int] = {"invalid": len(dead)}
     if latest:
         models = [Model(version, table.lookup()) for version, table in task.models]

@@ -51,7 +51,7 @@ def test_records_are_taken_in_offset_order() -> None:
 
 
 def test_a_tombstone_beats_newer_clocks_before_it_and_is_ordered_after_them() -> None:
-    future = 1_800_000_000
+    future = 1_790_000_000
     latest, _ = partition.newest_per_pid([snap(1, 1, future), tomb(2, 1)])
     state = latest[1]
     assert state.event is None and state.tombstone_clock == future
@@ -93,7 +93,7 @@ def test_anything_an_event_can_do_is_a_dead_letter_with_a_reason(
 
 
 def test_parse_catches_whatever_parse_event_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: Any) -> Any:
+    def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(partition, "parse_event", broken)
@@ -105,15 +105,15 @@ MODELS = [Model("A", {"a": np.array([1.0, 0.0], np.float32), "b": np.array([0.0,
 
 
 def test_tombstones_write_every_model_with_their_clock_and_position() -> None:
-    latest, _ = partition.newest_per_pid([snap(1, 1, 1_800_000_000), tomb(2, 1)])
+    latest, _ = partition.newest_per_pid([snap(1, 1, 1_790_000_000), tomb(2, 1)])
     states = partition.tombstones(latest.values())
     log = {"topic": "t", "partition": 0, "offset": 2}
     assert partition.tombstone_writes(states, "t", NOW) == [
-        documents.playlist_delete_write(1, 1_800_000_000, log, NOW)]
+        documents.playlist_delete_write(1, 1_790_000_000, log, NOW)]
     vecs = partition.tombstone_vector_writes(states, MODELS, "t", NOW)
     assert [op._filter["_id"] for op in vecs] == [{"m": "A", "p": 1}, {"m": "B", "p": 1}]
     assert all(op._filter["$or"] == documents.before(log)["$or"] for op in vecs)
-    assert all(op._doc["$max"] == {"modified_at": 1_800_000_000} and op._upsert for op in vecs)
+    assert all(op._doc["$max"] == {"modified_at": 1_790_000_000} and op._upsert for op in vecs)
     assert vecs[0]._doc["$set"]["event_time"] == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
@@ -136,7 +136,7 @@ def test_snapshots_are_conditional_and_vectors_are_written_per_model() -> None:
 
 def test_outcomes_count_every_valid_event_once() -> None:
     records = [snap(1, 1, 5), snap(2, 1, 6),            # pid 1: one superseded, then applied
-               snap(3, 2, 5), tomb(4, 2), snap(5, 2, 2_000_000_000),  # pid 2: stale, deleted, stale in db
+               snap(3, 2, 5), tomb(4, 2), snap(5, 2, 1_790_000_000),  # pid 2: stale, deleted, stale in db
                rec(6, b"3", json.dumps({"pid": 3, "deleted": True, "modified_at": 1}).encode()),
                rec(7, b"x", b"{")]
     latest, dead = partition.newest_per_pid(records)
