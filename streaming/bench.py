@@ -38,7 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import InsertOne
 from pymongo.database import Database
 
-from playlist2vec import store, topics, vectors
+from playlist2vec import kafka_security, store, topics, vectors
 from playlist2vec.errors import PipelineError
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.settings import Settings
@@ -85,7 +85,7 @@ class ProducerShare:
     """One producer process's part: pids `index`, `index + n`, ... below `n_events`, each at
     `started + pid / rate` (all producers share one schedule, so the total is steady)."""
 
-    bootstrap: str
+    kafka: dict[str, Any]  # kafka_security.client_config: servers and security
     topic: str
     index: int
     n: int
@@ -99,7 +99,7 @@ def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked
     """Publish one share (in a child process): connect, meet the others at `ready`, learn the
     common start time (`started`, set by the parent before `go`), publish, add the
     acknowledged count to `acked`."""
-    producer = KafkaProducer(bootstrap_servers=share.bootstrap.split(","), acks=1, linger_ms=5,
+    producer = KafkaProducer(**share.kafka, acks=1, linger_ms=5,
                              batch_size=512 * 1024, client_id=f"p2v-bench-{share.index}")
     vocab = vocabulary(share.vocab_size)
     rng = random.Random(share.seed * 1000 + share.index)
@@ -129,8 +129,9 @@ def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[fl
     ready, go = mp.Barrier(options.producers + 1), mp.Barrier(options.producers + 1)
     started, acked = mp.Value("d", 0.0), mp.Value("q", 0)
     procs = [mp.Process(target=publish_share, daemon=True, args=(
-        ProducerShare(bench.kafka_bootstrap, bench.playlist_topic, i, options.producers, options.events,
-                      options.rate, options.vocab_size, options.seed), ready, go, started, acked))
+        ProducerShare(kafka_security.client_config(bench), bench.playlist_topic, i, options.producers,
+                      options.events, options.rate, options.vocab_size, options.seed),
+        ready, go, started, acked))
              for i in range(options.producers)]
     for proc in procs:
         proc.start()
@@ -265,7 +266,7 @@ def _warm_up(bench: Settings, options: BenchOptions, children: Children) -> None
     (about 20 s on a loaded 2-core machine). Their pids (from `options.events` up) are outside
     the measured range."""
     _poll("the job's first micro-batch", lambda: _batches(bench) >= 1, READY_TIMEOUT_S, children)
-    producer = KafkaProducer(bootstrap_servers=bench.kafka_bootstrap.split(","))
+    producer = KafkaProducer(**kafka_security.client_config(bench))
     rng = random.Random(options.seed)
     try:
         for partition in range(options.partitions):
