@@ -400,11 +400,7 @@ def run_chaos(settings: Settings, options: ChaosOptions, say: Say = print) -> Ch
                              record.timestamp // 1000)
             report.invalid = len(oracle.invalid)
             say("chaos: waiting for MongoDB and the server to converge")
-            report.mismatches = _settle(db, http, oracle, version, options, children, report)
-            sources = dead_letter_sources(settings)
-            wanted = {f"{settings.playlist_topic}/{p}/{o}" for p, o in oracle.invalid}
-            report.dlq_missing = len(wanted - set(sources))
-            report.dlq_duplicates = len(sources) - len(set(sources))
+            report.mismatches = _settle(settings, db, http, oracle, version, options, children, report)
         db.client.close()
     finally:
         children.stop()
@@ -423,19 +419,25 @@ def _ok(http: httpx.Client, path: str) -> bool:
         return False
 
 
-def _settle(db: Any, http: httpx.Client, oracle: Oracle, version: str, options: ChaosOptions,
-            children: Children, report: ChaosReport) -> dict[str, int]:
-    """Poll until MongoDB and the served answers equal the oracle, or the deadline; the last counts."""
+def _settle(settings: Settings, db: Any, http: httpx.Client, oracle: Oracle, version: str,
+            options: ChaosOptions, children: Children, report: ChaosReport) -> dict[str, int]:
+    """Poll until MongoDB, the dead letters and the served answers equal the oracle, or the
+    deadline; the last comparison counts. (The job writes MongoDB from its tasks and publishes
+    a batch's dead letters after them, so MongoDB can be complete before the letters are.)"""
     rng = random.Random(options.seed + 2)
+    wanted = {f"{settings.playlist_topic}/{p}/{o}" for p, o in oracle.invalid}
     deadline = time.monotonic() + options.settle_timeout_s
     while True:
         restart_crashed(children, report)
         try:
+            sources = dead_letter_sources(settings)
+            report.dlq_missing = len(wanted - set(sources))
+            report.dlq_duplicates = len(sources) - len(set(sources))
             found = mismatches(db, oracle, version)
             # -1: not checked yet (the server is only compared once MongoDB matches)
             found["served"] = served_mismatches(db, http, version, rng) if not any(found.values()) else -1
-        except PyMongoError:
+        except (PyMongoError, KafkaError):  # a service still recovering: look again
             found = {"playlists": -1, "vectors": -1, "served": -1}
-        if not any(found.values()) or time.monotonic() > deadline:
+        if (not any(found.values()) and not report.dlq_missing) or time.monotonic() > deadline:
             return found
         time.sleep(2.0)
