@@ -189,10 +189,14 @@ def measure_update(
     model: dict[str, Any],
     children: Children,
 ) -> float:
-    """Give `edited` the tracks of `model` and time until the server says they are alike."""
-    event = snapshot(edited, tracks_from=model)
+    """Give `edited` the tracks of `model` and time until the server says they are alike.
+
+    `model` is published too, with the same contents: the stored playlist of that pid may be
+    another corpus's (newest `modified_at` wins), and the two must match whatever was there.
+    """
     started = time.monotonic()
-    producer.send(settings.playlist_topic, key=event.key, value=event.to_json()).get(timeout=30)
+    for event in (snapshot(model), snapshot(edited, tracks_from=model)):
+        producer.send(settings.playlist_topic, key=event.key, value=event.to_json()).get(timeout=30)
 
     def served() -> bool:
         reply = http.get(f"/v1/playlists/{edited['pid']}/similar", params={"k": 3})
