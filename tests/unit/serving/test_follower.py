@@ -118,5 +118,5 @@ def test_a_token_the_server_refuses_means_a_fresh_stream_and_a_reload() -> None:
     f, collection, metrics = follower(Stream([change(1)], alive=False), Stream([]), Stream([]))
     collection.refuse = True
     f.poll(10, 0)
-    assert "start_at_operation_time" in collection.watches[-1] and f.reset
+    assert not {"resume_after", "start_after"} & set(collection.watches[-1]) and f.reset
     assert reopens(metrics, "closed") == 1
