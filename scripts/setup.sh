@@ -14,7 +14,7 @@ if ((${#need_apt[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-for tool in java mvn; do
+for tool in java javac mvn; do
     command -v "$tool" >/dev/null || { echo "setup: $tool not found: install a JDK 17+ and Maven" >&2; exit 1; }
 done
 
