@@ -12,6 +12,7 @@ search over MongoDB.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -180,7 +181,8 @@ class Publisher(threading.Thread):
                 # Kafka is down: start again from this chunk (a resent record is harmless:
                 # the oracle replays the topic as it is, duplicates included)
                 if producer is not None:
-                    producer.close(timeout=1)
+                    with contextlib.suppress(KafkaError):  # its unsent records are resent below
+                        producer.close(timeout=1)
                 producer = None
                 time.sleep(1.0)
                 continue
