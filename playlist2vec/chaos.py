@@ -310,6 +310,7 @@ class Faults(threading.Thread):
         self.options, self.stack, self.children = options, stack, children
         self.started, self.report, self.lock = started, report, lock
         self.error: BaseException | None = None
+        self.down: str | None = None  # the victim of the running round, until it is restarted
 
     def run(self) -> None:
         try:
@@ -319,9 +320,11 @@ class Faults(threading.Thread):
                 with self.lock:
                     self.report.faults.append((round(time.monotonic() - self.started, 1), victim))
                     self._kill(victim)
+                    self.down = victim
                 time.sleep(self.rng.uniform(0.5, 3.0))
                 with self.lock:
                     self._restart(victim)
+                    self.down = None
         except BaseException as exc:  # reported by the caller
             self.error = exc
 
@@ -342,10 +345,11 @@ class Faults(threading.Thread):
             self.stack.up()
 
 
-def restart_crashed(children: Children, report: ChaosReport) -> None:
-    """A job that died of an outage (not of our kill) is restarted, as a supervisor would."""
+def restart_crashed(children: Children, report: ChaosReport, down: str | None = None) -> None:
+    """A job that died of an outage (not of our kill: `down` is left down) is restarted, as a
+    supervisor would."""
     for name in ("stream", "serve"):
-        if not children.alive(name):
+        if name != down and not children.alive(name):
             report.restarts[name] = report.restarts.get(name, 0) + 1
             children.start(name)
 
@@ -388,7 +392,7 @@ def run_chaos(settings: Settings, options: ChaosOptions, say: Say = print) -> Ch
             while publisher.is_alive() or faults.is_alive():
                 time.sleep(0.5)
                 with lock:
-                    restart_crashed(children, report)
+                    restart_crashed(children, report, faults.down)
             for thread in (publisher, faults):
                 if thread.error is not None:
                     raise PipelineError(f"chaos {thread.name} failed: {thread.error}")
