@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -15,8 +15,8 @@ from playlist2vec.errors import ConfigError
 from playlist2vec.events import MAX_CLOCK_SKEW_S, MAX_EVENT_BYTES
 
 ENV_PREFIX = "P2V_"
-KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
-KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -38,10 +38,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     playlist_topic: str = Field("playlists", description="playlist events topic")
     dlq_topic: str = Field("playlists.dlq", description="rejected events, with the reason")
-    kafka_security_protocol: str = Field(
+    kafka_security_protocol: KafkaProtocol = Field(
         "PLAINTEXT", description="Kafka security protocol: PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL"
     )
-    kafka_sasl_mechanism: str = Field(
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
         "SCRAM-SHA-512", description="Kafka SASL mechanism: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"
     )
     kafka_sasl_username: str | None = Field(None, description="Kafka SASL user (SASL_* protocols)")
@@ -123,20 +123,6 @@ class Settings(BaseSettings):
     def _bootstrap_is_host_ports(cls, value: str) -> str:
         for part in value.split(","):
             split_addr(part.strip())
-        return value
-
-    @field_validator("kafka_security_protocol")
-    @classmethod
-    def _known_protocol(cls, value: str) -> str:
-        if value not in KAFKA_PROTOCOLS:
-            raise ValueError(f"expected one of {', '.join(KAFKA_PROTOCOLS)}")
-        return value
-
-    @field_validator("kafka_sasl_mechanism")
-    @classmethod
-    def _known_mechanism(cls, value: str) -> str:
-        if value not in KAFKA_SASL_MECHANISMS:
-            raise ValueError(f"expected one of {', '.join(KAFKA_SASL_MECHANISMS)}")
         return value
 
     @model_validator(mode="after")
