@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from playlist2vec import events
 from playlist2vec.errors import InvalidInput
 from playlist2vec.events import (
     BAD_ENCODING,
@@ -276,3 +277,34 @@ def test_any_json_gives_an_event_or_invalid_input(key: bytes | None, body: Any) 
 @hypothesis_settings(max_examples=300, deadline=None)
 def test_any_event_like_json_gives_an_event_or_invalid_input(event: tuple[bytes | None, bytes]) -> None:
     check_total(*event)
+
+
+def outcome(parse: Any, *args: Any, **kwargs: Any) -> PlaylistEvent | str:
+    try:
+        return parse(*args, **kwargs)  # type: ignore[no-any-return]
+    except InvalidInput as exc:
+        return str(exc)
+
+
+INTS = st.integers(min_value=0, max_value=10**9) | st.integers(min_value=-(2**64), max_value=2**64)
+CONTRACT_LIKE = st.fixed_dictionaries(
+    {"pid": INTS, "modified_at": INTS, "name": ANY_TEXT, "tracks": st.lists(ANY_TEXT, max_size=3)},
+    optional={"deleted": st.none() | st.booleans(), "collaborative": st.none() | st.booleans() | INTS,
+              "num_followers": st.none() | INTS, "track_meta": st.none() | st.lists(st.fixed_dictionaries(
+                  {}, optional={f: st.none() | ANY_TEXT | INTS for f in TRACK_META_FIELDS}), max_size=3)})
+
+
+@st.composite
+def contract_like_events(draw: st.DrawFn) -> tuple[bytes | None, bytes]:
+    """Bodies of the contract's shape with values of right and wrong types and ranges."""
+    fields = draw(CONTRACT_LIKE)
+    key = draw(st.sampled_from([None, b"7", str(fields["pid"]).encode()]))
+    return key, json.dumps(fields).encode()
+
+
+@given(event=mutated_events() | contract_like_events())
+@hypothesis_settings(max_examples=500, deadline=None)
+def test_the_typed_path_agrees_with_the_general_one(event: tuple[bytes | None, bytes]) -> None:
+    key, value = event
+    assert outcome(parse_event, key, value, 0, now=NOW) == outcome(
+        events._parse_general, key, value, NOW + MAX_CLOCK_SKEW_S, MAX_CLOCK_SKEW_S)
