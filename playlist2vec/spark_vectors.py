@@ -1,6 +1,6 @@
 """The playlist-mean maths as a pure Spark transformation, shared by batch and streaming.
 
-Each playlist's vector is `vectors.mean_vector` itself, run vectorised per Arrow batch on the
+Each playlist's vector is the mean of `vectors.TrackIndex.means`, run per Arrow batch on the
 executors against a broadcast track table: one numpy definition, no explode/join/aggregate.
 (The earlier explode + broadcast join + Summarizer plan cost two shuffles and a re-broadcast of
 the vocabulary per query: about 3 s per streaming micro-batch even for 100 events.)
@@ -8,7 +8,7 @@ the vocabulary per query: about 3 s per streaming micro-batch even for 100 event
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,36 +39,32 @@ class TrackTable:
         flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         return cls(track_vectors.sparkSession, uris, flat.reshape(len(uris), dim))
 
-    def lookup(self) -> Mapping[str, np.ndarray]:
-        """uri -> vector, on an executor (or the driver): built once per process."""
-        return track_lookup(self.broadcast)
+    def index(self) -> vectors.TrackIndex:
+        """The track index, on an executor (or the driver): built once per process."""
+        return track_index(self.broadcast)
 
     def destroy(self) -> None:
         self.broadcast.destroy()
 
 
-def track_lookup(broadcast: Broadcast[tuple[list[str], np.ndarray]]) -> Mapping[str, np.ndarray]:
-    """The uri -> vector dict, built once per executor process: a worker keeps one Broadcast
-    object per broadcast id across tasks, so the dict rides on it."""
-    lookup: Mapping[str, np.ndarray] | None = getattr(broadcast, "_p2v_lookup", None)
-    if lookup is None:
-        uris, matrix = broadcast.value
-        lookup = dict(zip(uris, matrix, strict=True))
-        broadcast._p2v_lookup = lookup  # type: ignore[attr-defined]
-    return lookup
+def track_index(broadcast: Broadcast[tuple[list[str], np.ndarray]]) -> vectors.TrackIndex:
+    """The TrackIndex of a broadcast table, built once per executor process: a worker keeps one
+    Broadcast object per broadcast id across tasks, so the index rides on it."""
+    index: vectors.TrackIndex | None = getattr(broadcast, "_p2v_index", None)
+    if index is None:
+        index = vectors.TrackIndex.of(*broadcast.value)
+        broadcast._p2v_index = index  # type: ignore[attr-defined]
+    return index
 
 
 def _means(batches: Iterator[pa.RecordBatch], broadcast: Any) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
-    lookup = track_lookup(broadcast)
+    index = track_index(broadcast)
     for batch in batches:
-        means, sizes, known = [], [], []
-        for tracks in batch.column("tracks").to_pylist():
-            mean, n_known = vectors.mean_vector(tracks or (), lookup)
-            means.append(mean)
-            sizes.append(len(tracks or ()))
-            known.append(n_known)
+        playlists = [tracks or () for tracks in batch.column("tracks").to_pylist()]
+        means, known = index.means(playlists)
+        sizes = [len(tracks) for tracks in playlists]
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, pa.array(means, pa.list_(pa.float32())), pa.array(sizes, pa.int32()),
              pa.array(known, pa.int32())],

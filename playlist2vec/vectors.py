@@ -8,6 +8,7 @@ evaluation and serving all call these, so there is one definition of each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from bson.binary import Binary, BinaryVectorDtype
@@ -18,6 +19,7 @@ FloatArray = np.ndarray
 
 
 VECTOR_SUBTYPE = 9  # BSON binary vector
+FLOAT32_HEADER = BinaryVectorDtype.FLOAT32.value + b"\x00"  # dtype byte, no padding bits
 GENERIC_SUBTYPE = 0  # same bytes, for servers that predate BSON vectors (mongo-java-server 1.47)
 
 
@@ -28,14 +30,13 @@ def encode(vector: Sequence[float] | FloatArray, subtype: int = VECTOR_SUBTYPE) 
     `subtype` only changes the label, see `Settings.vector_subtype`.
     """
     array = validate(vector)
-    binary = Binary.from_vector(array.tolist(), BinaryVectorDtype.FLOAT32)
-    return binary if subtype == VECTOR_SUBTYPE else Binary(bytes(binary), subtype)
+    return Binary(FLOAT32_HEADER + array.astype("<f4", copy=False).tobytes(), subtype)
 
 
 def decode(value: Binary | bytes) -> FloatArray:
     """The float32 numpy array stored by `encode`, whichever subtype labels it."""
     payload = bytes(value)
-    if payload[:1] != b"\x27":
+    if payload[:1] != FLOAT32_HEADER[:1]:
         raise InvalidInput("stored vector is not a float32 BSON vector payload")
     return np.frombuffer(payload, dtype="<f4", offset=2).astype(np.float32)
 
@@ -66,6 +67,46 @@ def mean_vector(
     # playlist's 20-60 rows (the stream's hottest line), same result
     mean: FloatArray = (np.asarray(known).sum(axis=0, dtype=np.float64) / len(known)).astype(np.float32)
     return mean, len(known)
+
+
+@dataclass(frozen=True)
+class TrackIndex:
+    """A model's track vectors as rows of one matrix, with each uri's row: the means of many
+    playlists in a few numpy operations (`means`), the same values as `mean_vector` per playlist."""
+
+    rows: Mapping[str, int]
+    matrix: FloatArray  # float32, one row per track
+
+    @classmethod
+    def of(cls, uris: Sequence[str], matrix: FloatArray) -> TrackIndex:
+        return cls({uri: i for i, uri in enumerate(uris)}, np.asarray(matrix, dtype=np.float32))
+
+    def means(self, playlists: Sequence[Sequence[str]], chunk: int = 1024
+              ) -> tuple[list[FloatArray | None], list[int]]:
+        """(mean vector or None, number of known track occurrences) of each playlist."""
+        means: list[FloatArray | None] = []
+        known: list[int] = []
+        for start in range(0, len(playlists), chunk):
+            part_means, part_known = self._means(playlists[start:start + chunk])
+            means.extend(part_means)
+            known.extend(part_known)
+        return means, known
+
+    def _means(self, playlists: Sequence[Sequence[str]]) -> tuple[list[FloatArray | None], list[int]]:
+        lengths = np.fromiter(map(len, playlists), np.int64, len(playlists))
+        rows = np.fromiter((self.rows.get(t, -1) for tracks in playlists for t in tracks), np.int64,
+                           int(lengths.sum()))
+        owner = np.repeat(np.arange(len(playlists)), lengths)
+        found = rows >= 0
+        counts = np.bincount(owner[found], minlength=len(playlists))
+        # the known rows in playlist order, plus a zero row so every segment start is in range
+        # (a trailing empty segment starts at the end); float64 sums, as in mean_vector
+        gathered = np.zeros((int(counts.sum()) + 1, self.matrix.shape[1]), np.float64)
+        gathered[:-1] = self.matrix[rows[found]]
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        sums = np.add.reduceat(gathered, starts, axis=0)
+        means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+        return [m if n else None for m, n in zip(means, counts.tolist(), strict=True)], counts.tolist()
 
 
 def normalize(matrix: FloatArray) -> FloatArray:

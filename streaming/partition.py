@@ -12,13 +12,12 @@ what a later record of its key wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import bson
-import numpy as np
 from pymongo import ReplaceOne, UpdateOne
 
 from playlist2vec import documents, vectors
@@ -135,10 +134,10 @@ def newest_per_pid(records: Iterable[Record], limits: Limits = Limits()
 
 @dataclass(frozen=True)
 class Model:
-    """A model the stream writes vectors for: its version and uri -> track vector lookup."""
+    """A model the stream writes vectors for: its version and track index."""
 
     version: str
-    lookup: Mapping[str, np.ndarray]
+    index: vectors.TrackIndex
 
 
 def tombstones(latest: Iterable[Latest]) -> list[Latest]:
@@ -194,25 +193,18 @@ def applied_writes(applied: Iterable[Latest], models: Sequence[Model], topic: st
                    subtype: int) -> Applied:
     """Per model, the mean vector of each applied snapshot; and the track metadata it carried."""
     out = Applied()
-    meta: list[Mapping[str, Any]] = []
-    for state in applied:
-        row = event_row(state, topic)
-        event = state.event
-        assert event is not None
-        for i, model in enumerate(models):
-            if event.deleted:
-                vector, n_known = None, 0
-            else:
-                vector, n_known = vectors.mean_vector(event.tracks, model.lookup)
-            n_tracks = 0 if event.deleted else len(event.tracks)
+    events = [s.event for s in applied if s.event is not None]
+    rows = [event_row(s, topic) for s in applied if s.event is not None]
+    playlists = [() if e.deleted else e.tracks for e in events]
+    for i, model in enumerate(models):
+        means, known = model.index.means(playlists)
+        for row, tracks, vector, n_known in zip(rows, playlists, means, known, strict=True):
             if i == 0:
-                out.unknown_tracks += n_tracks - n_known
+                out.unknown_tracks += len(tracks) - n_known
             out.playlist_vectors.append(documents.playlist_vector_write(
-                row | {"vector": vector, "n_tracks": n_tracks, "n_known": n_known},
+                row | {"vector": vector, "n_tracks": len(tracks), "n_known": n_known},
                 model.version, now, SOURCE, subtype))
-        if not event.deleted:
-            meta.extend(event.track_meta)
-    out.tracks = documents.track_writes(meta)
+    out.tracks = documents.track_writes([m for e in events if not e.deleted for m in e.track_meta])
     return out
 
 

@@ -71,7 +71,7 @@ def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Ite
     latest, dead = partition.newest_per_pid(records, task.limits)
     counts: dict[str, int] = {"invalid": len(dead)}
     if latest:
-        models = [Model(version, table.lookup()) for version, table in task.models]
+        models = [Model(version, table.index()) for version, table in task.models]
         db = sink.client(task.mongo_uri)[task.mongo_db]
         counts = sink.write(db, latest, models, task.topic, task.subtype, len(dead))
     letters = [dead_letters.dead_letter(r.record.key, r.record.value, r.reason, task.topic,

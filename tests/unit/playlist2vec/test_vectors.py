@@ -21,6 +21,14 @@ def test_codec_round_trips_through_bson(values: list[float], subtype: int) -> No
     np.testing.assert_array_equal(decoded, np.asarray(values, dtype=np.float32))
 
 
+@given(st.lists(finite, min_size=1, max_size=64))
+def test_encode_writes_pymongos_float32_vector_layout(values: list[float]) -> None:
+    from bson.binary import Binary, BinaryVectorDtype
+
+    assert vectors.encode(values) == Binary.from_vector(
+        np.asarray(values, np.float32).tolist(), BinaryVectorDtype.FLOAT32)
+
+
 @pytest.mark.parametrize("bad", [[], [[1.0, 2.0]], [1.0, float("nan")], [float("inf")]])
 def test_encode_rejects_bad_vectors(bad: list) -> None:
     with pytest.raises(InvalidInput):
@@ -43,6 +51,26 @@ def test_mean_vector_counts_known_occurrences() -> None:
     assert known == 3
     np.testing.assert_allclose(mean, [2 / 3, 1.0], rtol=1e-6)
     assert vectors.mean_vector(["zz"], table) == (None, 0)
+
+
+UNIVERSE = [f"t{i}" for i in range(12)]  # t10, t11 unknown to the index below
+
+
+@given(playlists=st.lists(st.lists(st.sampled_from(UNIVERSE), max_size=8), max_size=40),
+       chunk=st.integers(min_value=1, max_value=50))
+def test_track_index_means_equal_mean_vector_exactly(playlists: list[list[str]], chunk: int) -> None:
+    matrix = np.random.default_rng(1).normal(size=(10, 5)).astype(np.float32)
+    index = vectors.TrackIndex.of(UNIVERSE[:10], matrix)
+    lookup = dict(zip(UNIVERSE[:10], matrix, strict=True))
+    means, known = index.means(playlists, chunk=chunk)
+    for tracks, mean, n_known in zip(playlists, means, known, strict=True):
+        expected, expected_known = vectors.mean_vector(tracks, lookup)
+        assert n_known == expected_known
+        if expected is None:
+            assert mean is None
+        else:
+            assert mean is not None and mean.dtype == np.float32
+            np.testing.assert_array_equal(mean, expected)
 
 
 def test_cosine_top_k_orders_and_excludes() -> None:

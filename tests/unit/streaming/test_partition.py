@@ -100,8 +100,8 @@ def test_parse_catches_whatever_parse_event_raises(monkeypatch: pytest.MonkeyPat
     assert partition.parse(snap(1, 1, 1)) == f"{partition.UNPARSABLE}: RuntimeError: boom"
 
 
-MODELS = [Model("A", {"a": np.array([1.0, 0.0], np.float32), "b": np.array([0.0, 1.0], np.float32)}),
-          Model("B", {"a": np.array([2.0, 2.0], np.float32)})]
+MODELS = [Model("A", vectors.TrackIndex.of(["a", "b"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))),
+          Model("B", vectors.TrackIndex.of(["a"], np.array([[2.0, 2.0]], np.float32)))]
 
 
 def test_tombstones_write_every_model_with_their_clock_and_position() -> None:
