@@ -1,6 +1,10 @@
 """Kafka client security from the settings: one place that turns P2V_KAFKA_SECURITY_* into the
-options of every Kafka client the project creates (kafka-python producers, consumers and admin
-clients; Spark's Kafka source).
+options of every Kafka client the project creates: librdkafka (confluent-kafka) producers,
+kafka-python consumers and admin clients, Spark's Kafka source.
+
+Producers are on the hot path (the `produce` command, the benchmark's publishers, the dead-letter
+producer), so they use librdkafka: about 6 us of CPU per event against about 310 us with
+kafka-python. The admin client and the consumers are not, and stay on kafka-python for now.
 
 Secrets go into client objects only: never into a log line, a command line or an error message.
 """
@@ -26,6 +30,20 @@ def client_config(settings: Settings) -> dict[str, Any]:
                    "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
     if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
         config["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    return config
+
+
+def librdkafka_config(settings: Settings) -> dict[str, str]:
+    """Configuration of a librdkafka (confluent-kafka) client: bootstrap servers and security."""
+    config = {"bootstrap.servers": settings.kafka_bootstrap,
+              "security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl:
+        assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
+        config |= {"sasl.mechanism": settings.kafka_sasl_mechanism,
+                   "sasl.username": settings.kafka_sasl_username,
+                   "sasl.password": settings.kafka_sasl_password.get_secret_value()}
+    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
+        config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
     return config
 
 
