@@ -31,7 +31,8 @@ class Producer:
     """A confluent-kafka producer from the settings plus librdkafka `options` (`acks`,
     `linger.ms`, `message.max.bytes`, ...), connected before it is returned: unreachable Kafka
     (or refused credentials) raise StackError within `connect_timeout_s`. `acked` counts the
-    records the broker acknowledged."""
+    records the broker acknowledged. After a refused record the producer is spent: every later
+    `send` or `flush` raises that failure again (make a new one to go on)."""
 
     def __init__(self, settings: Settings, options: Mapping[str, Any] | None = None,
                  topic: str | None = None, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
