@@ -19,17 +19,33 @@ SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
 
 
+def _login(settings: Settings) -> tuple[str, str, str] | None:
+    """(mechanism, username, password) for the SASL_* protocols, else None."""
+    if not settings.kafka_sasl:
+        return None
+    # both guaranteed by the settings' validation
+    assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
+    return (settings.kafka_sasl_mechanism, settings.kafka_sasl_username,
+            settings.kafka_sasl_password.get_secret_value())
+
+
+def _ca_file(settings: Settings) -> str | None:
+    """The PEM CA bundle for the *SSL protocols when one is set (else the system's CAs serve)."""
+    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
+        return str(settings.kafka_ssl_cafile)
+    return None
+
+
 def client_config(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for a kafka-python client (bootstrap servers and security)."""
     config: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap.split(","),
                               "security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl:
-        assert settings.kafka_sasl_password is not None  # guaranteed by the settings' validation
-        config |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
-                   "sasl_plain_username": settings.kafka_sasl_username,
-                   "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
-    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
-        config["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    if login := _login(settings):
+        mechanism, username, password = login
+        config |= {"sasl_mechanism": mechanism, "sasl_plain_username": username,
+                   "sasl_plain_password": password}
+    if ca_file := _ca_file(settings):
+        config["ssl_cafile"] = ca_file
     return config
 
 
@@ -37,13 +53,11 @@ def librdkafka_config(settings: Settings) -> dict[str, str]:
     """Configuration of a librdkafka (confluent-kafka) client: bootstrap servers and security."""
     config = {"bootstrap.servers": settings.kafka_bootstrap,
               "security.protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl:
-        assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
-        config |= {"sasl.mechanism": settings.kafka_sasl_mechanism,
-                   "sasl.username": settings.kafka_sasl_username,
-                   "sasl.password": settings.kafka_sasl_password.get_secret_value()}
-    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
-        config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
+    if login := _login(settings):
+        mechanism, username, password = login
+        config |= {"sasl.mechanism": mechanism, "sasl.username": username, "sasl.password": password}
+    if ca_file := _ca_file(settings):
+        config["ssl.ca.location"] = ca_file
     return config
 
 
@@ -61,14 +75,9 @@ def spark_options(settings: Settings) -> dict[str, str]:
     """`kafka.*` options of Spark's Kafka source and sink (bootstrap servers and security)."""
     options = {"kafka.bootstrap.servers": settings.kafka_bootstrap,
                "kafka.security.protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl:
-        assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
-        options |= {"kafka.sasl.mechanism": settings.kafka_sasl_mechanism,
-                    "kafka.sasl.jaas.config": jaas_config(settings.kafka_sasl_mechanism,
-                                                          settings.kafka_sasl_username,
-                                                          settings.kafka_sasl_password.get_secret_value())}
-    if settings.kafka_security_protocol.endswith("SSL") and settings.kafka_ssl_cafile is not None:
-        # a PEM bundle, as kafka-python takes it (Kafka clients 2.7+ read PEM trust stores)
-        options |= {"kafka.ssl.truststore.type": "PEM",
-                    "kafka.ssl.truststore.location": str(settings.kafka_ssl_cafile)}
+    if login := _login(settings):
+        options |= {"kafka.sasl.mechanism": login[0], "kafka.sasl.jaas.config": jaas_config(*login)}
+    if ca_file := _ca_file(settings):
+        # a PEM bundle, as kafka-python and librdkafka take it (Kafka clients 2.7+ read PEM trust stores)
+        options |= {"kafka.ssl.truststore.type": "PEM", "kafka.ssl.truststore.location": ca_file}
     return options
