@@ -12,7 +12,6 @@ search over MongoDB.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import os
@@ -28,13 +27,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
 from playlist2vec import events, kafka_security, store, vectors
 from playlist2vec.children import Children, wait_for
-from playlist2vec.errors import ConfigError, PipelineError
+from playlist2vec.errors import ConfigError, PipelineError, StackError
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings, split_addr
 from playlist2vec.stack import LocalStack
 
@@ -158,13 +158,14 @@ class Publisher(threading.Thread):
         except BaseException as exc:  # reported by the caller
             self.error = exc
 
-    def _producer(self) -> KafkaProducer:
-        return KafkaProducer(**kafka_security.client_config(self.settings), acks="all", linger_ms=5,
-                             max_request_size=4 << 20, request_timeout_ms=10_000, retries=3)
+    def _producer(self) -> Producer:
+        return Producer(self.settings, {"acks": "all", "linger.ms": 5, "message.max.bytes": 4 << 20,
+                                        "request.timeout.ms": 10_000, "retries": 3,
+                                        "message.timeout.ms": 30_000})
 
     def _publish(self) -> None:
         chunk = max(1, int(self.rate // 10))
-        producer: KafkaProducer | None = None
+        producer: Producer | None = None
         position = 0
         while position < len(self.records):
             if time.monotonic() > self.deadline:
@@ -173,16 +174,14 @@ class Publisher(threading.Thread):
             batch = self.records[position:position + chunk]
             try:
                 producer = producer or self._producer()
-                futures = [producer.send(self.settings.playlist_topic, key=k, value=v) for k, v in batch]
-                producer.flush(timeout=30)
-                for future in futures:
-                    future.get(timeout=30)
-            except (KafkaError, AssertionError):
+                for key, value in batch:
+                    producer.send(self.settings.playlist_topic, key=key, value=value)
+                producer.flush()
+            except StackError:
                 # Kafka is down: start again from this chunk (a resent record is harmless:
                 # the oracle replays the topic as it is, duplicates included)
                 if producer is not None:
-                    with contextlib.suppress(KafkaError):  # its unsent records are resent below
-                        producer.close(timeout=1)
+                    producer.close()  # drops its unsent records: they are resent below
                 producer = None
                 time.sleep(1.0)
                 continue

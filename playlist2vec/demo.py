@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from playlist2vec import kafka_security
 from playlist2vec.children import Children, wait_for
 from playlist2vec.events import PlaylistEvent
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
 
 Say = Callable[[str], None]
+ACK_TIMEOUT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,14 @@ def run_demo(
                 "the server's index", lambda: http_ok(http, "/readyz"), options.ready_timeout_s, children
             )
             sample = read_playlists(corpus, 40)
-            producer = KafkaProducer(**kafka_security.client_config(settings))
+            producer = Producer(settings, {"message.timeout.ms": ACK_TIMEOUT_MS})
             # the playlists shown are published first: the store may hold another corpus's
             # contents for their pids (newest modified_at wins)
             shown = sample[:3]
             for playlist in shown:
                 event = snapshot(playlist)
-                producer.send(settings.playlist_topic, key=event.key, value=event.to_json()).get(timeout=30)
+                producer.send(settings.playlist_topic, key=event.key, value=event.to_json())
+            producer.flush()
             wait_for(
                 "the streaming job's first batch",
                 lambda: stream_events_seen(settings) >= len(shown),
@@ -199,7 +200,7 @@ def continuation(http: httpx.Client, pid: int, children: Children) -> list[str]:
 
 def measure_update(
     settings: Settings,
-    producer: KafkaProducer,
+    producer: Producer,
     http: httpx.Client,
     candidates: list[dict[str, Any]],
     children: Children,
@@ -221,6 +222,7 @@ def measure_update(
     edited, model = next(((e, m) for e, m in pairs if not alike(e, m)), (candidates[0], candidates[1]))
     started = time.monotonic()
     for event in (snapshot(model), snapshot(edited, tracks_from=model)):
-        producer.send(settings.playlist_topic, key=event.key, value=event.to_json()).get(timeout=30)
+        producer.send(settings.playlist_topic, key=event.key, value=event.to_json())
+    producer.flush()
     wait_for("the edit to reach the served answer", lambda: alike(edited, model), 120, children)
     return time.monotonic() - started

@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import InsertOne
 from pymongo.database import Database
 
-from playlist2vec import kafka_security, store, topics, vectors
+from playlist2vec import store, topics, vectors
 from playlist2vec.errors import PipelineError
 from playlist2vec.events import PlaylistEvent
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 
 READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
@@ -85,8 +85,7 @@ class ProducerShare:
     """One producer process's part: pids `index`, `index + n`, ... below `n_events`, each at
     `started + pid / rate` (all producers share one schedule, so the total is steady)."""
 
-    kafka: dict[str, Any]  # kafka_security.client_config: servers and security
-    topic: str
+    settings: Settings  # Kafka servers, security and the topic
     index: int
     n: int
     n_events: int
@@ -99,27 +98,24 @@ def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked
     """Publish one share (in a child process): connect, meet the others at `ready`, learn the
     common start time (`started`, set by the parent before `go`), publish, add the
     acknowledged count to `acked`."""
-    producer = KafkaProducer(**share.kafka, acks=1, linger_ms=5,
-                             batch_size=512 * 1024, client_id=f"p2v-bench-{share.index}")
+    topic = share.settings.playlist_topic
     vocab = vocabulary(share.vocab_size)
     rng = random.Random(share.seed * 1000 + share.index)
-    producer.partitions_for(share.topic)  # metadata fetched before the clock starts
-    ready.wait()
-    go.wait()
-    futures = []
-    try:
+    # the topic's metadata is fetched on connecting, before the clock starts
+    with Producer(share.settings, {"acks": 1, "linger.ms": 5, "batch.size": 512 * 1024,
+                                   "message.timeout.ms": 60_000, "client.id": f"p2v-bench-{share.index}"},
+                  topic=topic) as producer:
+        ready.wait()
+        go.wait()
         for pid in range(share.index, share.n_events, share.n):
             ahead = started.value + pid / share.rate - time.time()
             if ahead > 0:
                 time.sleep(ahead)  # pacing to the schedule, not waiting for a condition
             event = bench_event(pid, vocab, rng)
-            futures.append(producer.send(share.topic, key=event.key, value=event.to_json()))
-        producer.flush()
-        done = sum(1 for f in futures if f.get(timeout=60) is not None)
+            producer.send(topic, key=event.key, value=event.to_json())
+        producer.flush()  # raises (failing this process) if any event was not acknowledged
         with acked.get_lock():
-            acked.value += done
-    finally:
-        producer.close()
+            acked.value += producer.acked
 
 
 def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[float], None]) -> int:
@@ -129,8 +125,8 @@ def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[fl
     ready, go = mp.Barrier(options.producers + 1), mp.Barrier(options.producers + 1)
     started, acked = mp.Value("d", 0.0), mp.Value("q", 0)
     procs = [mp.Process(target=publish_share, daemon=True, args=(
-        ProducerShare(kafka_security.client_config(bench), bench.playlist_topic, i, options.producers,
-                      options.events, options.rate, options.vocab_size, options.seed),
+        ProducerShare(bench, i, options.producers, options.events, options.rate, options.vocab_size,
+                      options.seed),
         ready, go, started, acked))
              for i in range(options.producers)]
     for proc in procs:
@@ -266,15 +262,12 @@ def _warm_up(bench: Settings, options: BenchOptions, children: Children) -> None
     (about 20 s on a loaded 2-core machine). Their pids (from `options.events` up) are outside
     the measured range."""
     _poll("the job's first micro-batch", lambda: _batches(bench) >= 1, READY_TIMEOUT_S, children)
-    producer = KafkaProducer(**kafka_security.client_config(bench))
     rng = random.Random(options.seed)
-    try:
+    with Producer(bench) as producer:
         for partition in range(options.partitions):
             event = bench_event(options.events + partition, vocabulary(options.vocab_size), rng)
-            producer.send(bench.playlist_topic, key=event.key, value=event.to_json(),
-                          partition=partition).get(timeout=60)
-    finally:
-        producer.close()
+            producer.send(bench.playlist_topic, key=event.key, value=event.to_json(), partition=partition)
+        producer.flush()
     _poll("the warm-up micro-batch", lambda: _batches(bench) >= WARM_UP_BATCHES, READY_TIMEOUT_S,
           children)
 

@@ -2,8 +2,8 @@
 
 A letter keeps the original key and value up to a cap; beyond it the bytes are truncated and
 `size` and `sha256` headers (`key_size`, `key_sha256` for a key) describe the original, so
-the DLQ producer never refuses a letter, whatever arrived (the cap plus headers fits Kafka's
-default 1 MiB record limit).
+the DLQ producer never refuses a letter, whatever arrived (the cap plus headers fits its
+librdkafka `message.max.bytes` and Kafka's default 1 MiB record limit).
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kafka import KafkaProducer
-
-from playlist2vec import kafka_security
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 
 ACK_TIMEOUT_S = 30.0
 VALUE_CAP = 512 * 1024
 KEY_CAP = 4 * 1024
-MAX_REQUEST_BYTES = 1024 * 1024  # the producer's max_request_size: a capped letter always fits
+MAX_MESSAGE_BYTES = 1024 * 1024  # the producer's message.max.bytes: a capped letter always fits
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,15 @@ def dead_letter(key: bytes | None, value: bytes | None, reason: str, topic: str,
     return DeadLetter(key=key, value=value, headers=headers)
 
 
-def producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(**kafka_security.client_config(settings), acks="all", linger_ms=5,
-                         max_request_size=MAX_REQUEST_BYTES, client_id="playlist2vec-stream-dlq")
+def producer(settings: Settings) -> Producer:
+    return Producer(settings, {"acks": "all", "linger.ms": 5, "message.max.bytes": MAX_MESSAGE_BYTES,
+                               "message.timeout.ms": int(ACK_TIMEOUT_S * 1000),
+                               "client.id": "playlist2vec-stream-dlq"})
 
 
-def publish(producer: KafkaProducer, topic: str, letters: Iterable[DeadLetter]) -> int:
-    """Send and wait for the broker's acknowledgement, so a batch commits only after its letters."""
-    futures = [producer.send(topic, key=letter.key, value=letter.value, headers=letter.headers)
-               for letter in letters]
+def publish(producer: Producer, topic: str, letters: Iterable[DeadLetter]) -> None:
+    """Send and wait for the broker's acknowledgement, so a batch commits only after its letters
+    (StackError instead of losing one)."""
+    for letter in letters:
+        producer.send(topic, key=letter.key, value=letter.value, headers=letter.headers)
     producer.flush()
-    for future in futures:
-        future.get(timeout=ACK_TIMEOUT_S)  # raises the broker's error instead of losing a letter
-    return len(futures)

@@ -19,12 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kafka import KafkaProducer
 from pymongo.database import Database
 
 from playlist2vec import kafka_security, store, topics
 from playlist2vec import spark as spark_factory
 from playlist2vec.errors import ConfigError, PipelineError
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from streaming import dead_letters, partition, transform
 from streaming.listener import MetricsListener
@@ -77,7 +77,7 @@ class BatchContext:
     settings: Settings
     db: Database[dict[str, Any]]
     models: WriteModels
-    producer: KafkaProducer
+    producer: Producer
     metrics: StreamMetrics
 
 

@@ -10,12 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from tqdm import tqdm
 
-from playlist2vec import kafka_security, topics
-from playlist2vec.errors import StackError
+from playlist2vec import topics
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from streaming.simulate import SimEvent, Simulator, read_slices
 
@@ -37,35 +35,28 @@ class PublishReport:
         return f"published {self.total} events in {self.seconds:.1f}s ({rate:.0f}/s): {kinds}"
 
 
-def kafka_producer(settings: Settings) -> KafkaProducer:
-    try:
-        return KafkaProducer(**kafka_security.client_config(settings), acks="all",
-                             linger_ms=10, batch_size=256 * 1024, client_id="playlist2vec-produce")
-    except KafkaError as exc:
-        raise StackError(f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}") from None
+def kafka_producer(settings: Settings) -> Producer:
+    return Producer(settings, {"acks": "all", "linger.ms": 10, "batch.size": 256 * 1024,
+                               "message.timeout.ms": int(ACK_TIMEOUT_S * 1000),
+                               "client.id": "playlist2vec-produce"})
 
 
-def publish(producer: KafkaProducer, topic: str, events: Iterable[SimEvent], rate: float = 0.0,
+def publish(producer: Producer, topic: str, events: Iterable[SimEvent], rate: float = 0.0,
             total: int | None = None, progress: bool = True) -> PublishReport:
-    """Send `events` paced to `rate` per second (0: as fast as possible); waits for every ack."""
+    """Send `events` paced to `rate` per second (0: as fast as possible); waits for every ack
+    (StackError if any event was refused or not acknowledged within ACK_TIMEOUT_S)."""
     counts: Counter[str] = Counter()
     started = time.monotonic()
-    futures = []
     with tqdm(total=total, unit="ev", disable=not progress, mininterval=0.5) as bar:
         for i, event in enumerate(events):
             if rate > 0:
                 ahead = started + i / rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)  # pacing, not waiting for a condition
-            futures.append(producer.send(topic, key=event.key, value=event.value))
+            producer.send(topic, key=event.key, value=event.value)
             counts[event.kind.split(":")[0]] += 1
             bar.update()
         producer.flush()
-    try:
-        for future in futures:
-            future.get(timeout=ACK_TIMEOUT_S)
-    except KafkaError as exc:
-        raise StackError(f"publishing to {topic} failed: {exc}") from None
     return PublishReport(counts=counts, seconds=time.monotonic() - started)
 
 

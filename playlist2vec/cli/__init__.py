@@ -67,9 +67,11 @@ def root(
     )
     for noisy in ("py4j", "pymongo", "httpx"):  # httpx logs every request at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # kafka-python logs every refused connection of a readiness probe at ERROR; our own
-    # errors say what failed in one line.
-    logging.getLogger("kafka").setLevel(logging.CRITICAL if log_level.upper() != "DEBUG" else logging.DEBUG)
+    # kafka-python and librdkafka log every refused connection (of a readiness probe, of a
+    # producer waiting out an outage) at ERROR; our own errors say what failed in one line.
+    for kafka_logger in ("kafka", "librdkafka"):
+        logging.getLogger(kafka_logger).setLevel(
+            logging.CRITICAL if log_level.upper() != "DEBUG" else logging.DEBUG)
     ctx.obj = Settings.load(home=home, kafka_bootstrap=kafka_bootstrap, mongo_uri=mongo_uri,
                             mongo_db=mongo_db, spark_master=spark_master)
 

@@ -1,5 +1,6 @@
-"""Kafka with SASL/SCRAM on the local stack: every client the project creates logs in with the
-settings' credentials, a wrong password is refused, and no secret shows on a command line."""
+"""Kafka with SASL/SCRAM on the local stack: every client the project creates (librdkafka
+producers, kafka-python admin and consumers, Spark) logs in with the settings' credentials, a
+wrong password is refused, and no secret shows on a command line."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from pydantic import SecretStr
 
 from playlist2vec import kafka_security, store, topics, vectors
 from playlist2vec.errors import StackError
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
 from tests.conftest import private_settings
@@ -40,11 +42,11 @@ def scram_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
 def test_clients_log_in_with_the_settings_credentials(scram_settings: Settings) -> None:
     assert scram_settings.playlist_topic in topics.admin(scram_settings).list_topics()
-    producer = KafkaProducer(**kafka_security.client_config(scram_settings))
-    for i in range(5):
-        producer.send(scram_settings.playlist_topic, key=str(i).encode(), value=b"{}")
-    producer.flush()
-    producer.close()
+    with Producer(scram_settings) as producer:
+        for i in range(5):
+            producer.send(scram_settings.playlist_topic, key=str(i).encode(), value=b"{}")
+        producer.flush()
+        assert producer.acked == 5
     consumer = KafkaConsumer(scram_settings.playlist_topic, **kafka_security.client_config(scram_settings),
                              auto_offset_reset="earliest", consumer_timeout_ms=20_000)
     keys = sorted(int(m.key) for _, m in zip(range(5), consumer, strict=False))
@@ -56,6 +58,9 @@ def test_a_wrong_password_is_refused(scram_settings: Settings) -> None:
     wrong = scram_settings.model_copy(update={"kafka_sasl_password": SecretStr("not-it")})
     with pytest.raises(StackError, match="unreachable"):
         topics.admin(wrong, timeout_ms=5_000)
+    with pytest.raises(StackError, match=r"unreachable: .*[Aa]uthentication") as failure:
+        Producer(wrong, connect_timeout_s=5.0)
+    assert "not-it" not in str(failure.value)
 
 
 def test_no_secret_on_a_command_line(scram_settings: Settings) -> None:
@@ -70,11 +75,10 @@ def test_no_secret_on_a_command_line(scram_settings: Settings) -> None:
 
 @pytest.mark.spark
 def test_spark_reads_through_sasl(scram_settings: Settings, spark: Any) -> None:
-    producer = KafkaProducer(**kafka_security.client_config(scram_settings))
-    for i in range(20):
-        producer.send(scram_settings.dlq_topic, key=str(i).encode(), value=b"x")
-    producer.flush()
-    producer.close()
+    with Producer(scram_settings) as producer:
+        for i in range(20):
+            producer.send(scram_settings.dlq_topic, key=str(i).encode(), value=b"x")
+        producer.flush()
     reader = spark.read.format("kafka").options(**kafka_security.spark_options(scram_settings))
     rows = reader.option("subscribe", scram_settings.dlq_topic).option("startingOffsets", "earliest").load()
     assert sorted(int(r.key) for r in rows.select("key").collect()) == list(range(20))
@@ -94,13 +98,13 @@ def test_the_stream_job_runs_through_sasl(scram_settings: Settings, spark: Any, 
     uris = [f"spotify:track:sasl{i:018d}" for i in range(4)]
     matrix = np.eye(4, dtype=np.float32)
     seed_model(db, "sasl-model", uris, matrix, scram_settings.vector_subtype)
-    producer = KafkaProducer(**kafka_security.client_config(scram_settings))
-    for pid in range(3):
-        body = {"pid": pid, "name": "n", "tracks": uris[pid:pid + 2], "modified_at": 1_700_000_000}
-        producer.send(scram_settings.playlist_topic, key=str(pid).encode(), value=json.dumps(body).encode())
-    producer.send(scram_settings.playlist_topic, key=b"9", value=b"{broken")
-    producer.flush()
-    producer.close()
+    with Producer(scram_settings) as producer:
+        for pid in range(3):
+            body = {"pid": pid, "name": "n", "tracks": uris[pid:pid + 2], "modified_at": 1_700_000_000}
+            producer.send(scram_settings.playlist_topic, key=str(pid).encode(),
+                          value=json.dumps(body).encode())
+        producer.send(scram_settings.playlist_topic, key=b"9", value=b"{broken")
+        producer.flush()
     running = job.start(spark, scram_settings,
                         job.StreamOptions(checkpoint=tmp_path / "cp", trigger="1 second",
                                           max_offsets_per_trigger=100, available_now=True),

@@ -17,10 +17,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from playlist2vec import events, store, topics
+from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from streaming import dead_letters, job
 from streaming.metrics import StreamMetrics
@@ -215,14 +215,10 @@ def test_poison_events_are_dead_letters_and_the_stream_goes_on(harness: Harness,
         (b"460", huge),
     ]
     # the largest record the contract allows through Kafka needs a producer that sends it
-    producer = KafkaProducer(bootstrap_servers=harness.settings.kafka_bootstrap.split(","),
-                             max_request_size=4 * 1024 * 1024)
-    try:
+    with Producer(harness.settings, {"message.max.bytes": 4 * 1024 * 1024}) as producer:
         for key, value in poison:
             producer.send(harness.settings.playlist_topic, key=key, value=value)
         producer.flush()
-    finally:
-        producer.close()
     invalid_before = harness.counted("invalid")
     harness.send(snapshot(470, "after the poison", [u[0]], 1))
 

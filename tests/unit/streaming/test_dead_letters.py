@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from streaming.dead_letters import KEY_CAP, MAX_REQUEST_BYTES, VALUE_CAP, dead_letter
+from streaming.dead_letters import KEY_CAP, MAX_MESSAGE_BYTES, VALUE_CAP, dead_letter
 
 
 def test_original_bytes_and_reason_headers() -> None:
@@ -24,7 +24,7 @@ def test_over_the_cap_a_letter_keeps_a_prefix_its_size_and_hash() -> None:
     assert headers["sha256"] == hashlib.sha256(value).hexdigest().encode()
     assert headers["key_size"] == str(len(key)).encode()
     size = len(letter.key or b"") + len(letter.value or b"") + sum(len(k) + len(v) for k, v in letter.headers)
-    assert size < MAX_REQUEST_BYTES - 4096
+    assert size < MAX_MESSAGE_BYTES - 4096
 
 
 def test_a_reason_quoting_a_lone_surrogate_still_encodes() -> None:
