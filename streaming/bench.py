@@ -317,7 +317,7 @@ def bench_stream(settings: Settings, options: BenchOptions, output: Path,
             _poll("serving's /healthz", lambda: _get(f"http://{bench.http_addr}/healthz") == 200,
                   READY_TIMEOUT_S, children)
         result = _measure(bench, options, db, children)
-        # the listener counts a batch after its writes land: wait for that report too
+        # the progress counts a batch after its writes land: wait for that report too
         _poll("the last batch's progress report", lambda: _batches(bench) >= WARM_UP_BATCHES + 1,
               STOP_TIMEOUT_S, children)
         job_metrics = _scrape(bench.stream_metrics_addr)

@@ -256,10 +256,10 @@ def test_every_written_model_gets_its_vector_from_its_own_tracks(harness: Harnes
     assert helpers.vector_docs(harness.db, "m3", [481]) == {}
 
 
-def test_metrics_are_fed_by_the_listener_and_the_batches(harness: Harness) -> None:
+def test_metrics_are_fed_by_the_progress_and_the_batches(harness: Harness) -> None:
     harness.send(snapshot(500, "m", harness.model.uris[:3], 1))
     value = harness.metrics.registry.get_sample_value
-    deadline = time.monotonic() + 30  # the listener hears of progress asynchronously
+    deadline = time.monotonic() + 30  # the progress is polled asynchronously
     while (value("p2v_stream_kafka_lag_messages", {"partition": "1"}) is None
            and time.monotonic() < deadline):
         time.sleep(0.1)

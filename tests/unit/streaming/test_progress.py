@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streaming.listener import kafka_lag
+from streaming.progress import kafka_lag
 
 
 def test_lag_is_latest_minus_end_per_partition() -> None:
