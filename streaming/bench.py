@@ -82,8 +82,9 @@ def vocabulary(size: int) -> list[str]:
 
 @dataclass(frozen=True)
 class ProducerShare:
-    """One producer process's part: pids `index`, `index + n`, ... below `n_events`, each at
-    `started + pid / rate` (all producers share one schedule, so the total is steady)."""
+    """One producer process's part: pids `first + index`, `first + index + n`, ... below
+    `first + n_events`, each at `started + (pid - first) / rate` (all producers share one
+    schedule, so the total is steady)."""
 
     settings: Settings  # Kafka servers, security and the topic
     index: int
@@ -92,6 +93,7 @@ class ProducerShare:
     rate: float
     vocab_size: int
     seed: int
+    first: int = 0
 
 
 def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked: Any) -> None:
@@ -107,8 +109,8 @@ def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked
                   topic=topic) as producer:
         ready.wait()
         go.wait()
-        for pid in range(share.index, share.n_events, share.n):
-            ahead = started.value + pid / share.rate - time.time()
+        for pid in range(share.first + share.index, share.first + share.n_events, share.n):
+            ahead = started.value + (pid - share.first) / share.rate - time.time()
             if ahead > 0:
                 time.sleep(ahead)  # pacing to the schedule, not waiting for a condition
             event = bench_event(pid, vocab, rng)
@@ -118,15 +120,17 @@ def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked
             acked.value += producer.acked
 
 
-def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[float], None]) -> int:
-    """Publish with `options.producers` processes on one schedule; `started_at` hears the start
-    time once every producer is connected. Returns the number of acknowledged events."""
+def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[float], None],
+                events: int | None = None, first: int = 0) -> int:
+    """Publish `events` (default `options.events`) playlists from pid `first` with
+    `options.producers` processes on one schedule; `started_at` hears the start time once every
+    producer is connected. Returns the number of acknowledged events."""
     mp = multiprocessing.get_context("spawn")
     ready, go = mp.Barrier(options.producers + 1), mp.Barrier(options.producers + 1)
     started, acked = mp.Value("d", 0.0), mp.Value("q", 0)
     procs = [mp.Process(target=publish_share, daemon=True, args=(
-        ProducerShare(bench, i, options.producers, options.events, options.rate, options.vocab_size,
-                      options.seed),
+        ProducerShare(bench, i, options.producers, options.events if events is None else events,
+                      options.rate, options.vocab_size, options.seed, first),
         ready, go, started, acked))
              for i in range(options.producers)]
     for proc in procs:
@@ -272,6 +276,20 @@ def _warm_up(bench: Settings, options: BenchOptions, children: Children) -> None
           children)
 
 
+def _warm_load(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]],
+               children: Children) -> None:
+    """`options.warm_up_s` of load at the offered rate, written before the measured run starts:
+    the JVMs (Spark, the local MongoDB server) compile their hot paths under load, and a
+    steady state is measured rather than the first seconds. Pids after the warm-up ones."""
+    events = int(options.warm_up_s * options.rate)
+    if events <= 0:
+        return
+    first = options.events + options.partitions
+    publish_all(bench, options, lambda _started: None, events=events, first=first)
+    _poll("the warm-up load in MongoDB", lambda: db[store.PLAYLIST_VECTORS].count_documents(
+        {"_id.m": MODEL, "_id.p": {"$gte": first}}) >= events, DRAIN_TIMEOUT_S, children)
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     events: int
@@ -285,6 +303,7 @@ class BenchOptions:
     serve: bool = True
     samples: int = 200
     seed: int = 0
+    warm_up_s: float = 15.0  # seconds of load at the offered rate before the measured run
 
 
 def bench_stream(settings: Settings, options: BenchOptions, output: Path,
@@ -316,6 +335,7 @@ def bench_stream(settings: Settings, options: BenchOptions, output: Path,
             children["serve"] = _start(["serve"], bench.to_env(), logs / f"bench-serve-{suffix}.log")
             _poll("serving's /healthz", lambda: _get(f"http://{bench.http_addr}/healthz") == 200,
                   READY_TIMEOUT_S, children)
+        _warm_load(bench, options, db, children)
         result = _measure(bench, options, db, children)
         # the progress counts a batch after its writes land: wait for that report too
         _poll("the last batch's progress report", lambda: _batches(bench) >= WARM_UP_BATCHES + 1,
@@ -384,7 +404,7 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         "offered_rate_per_s": options.rate, "producers": options.producers,
         "partitions": options.partitions, "trigger": options.trigger,
         "max_offsets_per_trigger": options.max_offsets_per_trigger, "spark_master": bench.spark_master,
-        "vocab_size": options.vocab_size, "dim": options.dim,
+        "vocab_size": options.vocab_size, "dim": options.dim, "warm_up_s": options.warm_up_s,
         "all_written_after_first_publish_s": round(drained_s - min(due.values(), default=0.0), 2),
         "servable_samples": len(due) if poller is not None else 0,
         **latency_stats(docs, poller.seen if poller is not None else {}),

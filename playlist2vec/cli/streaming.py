@@ -65,6 +65,9 @@ def bench_stream(
     serve: Annotated[bool, typer.Option(
         help="also run `playlist2vec serve` and measure Kafka -> servable latency")] = True,
     samples: Annotated[int, typer.Option(min=1, help="playlists polled on serving")] = 200,
+    warm_up: Annotated[float, typer.Option(
+        min=0, help="seconds of load at --rate before the measured run (JVMs compile their hot "
+        "paths; a steady state is measured)")] = 15.0,
     spark_master: Annotated[str, typer.Option(help="Spark master of the job")] = "local[2]",
     metrics_addr: Annotated[str | None, typer.Option(
         help="where the benchmarked job serves metrics [default: a free port]")] = None,
@@ -89,7 +92,7 @@ def bench_stream(
     target = output or settings.home / "bench" / "stream.json"
     options = BenchOptions(events=events, rate=rate, producers=producers, partitions=partitions,
                            trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger,
-                           vocab_size=vocab_size, serve=serve, samples=samples)
+                           vocab_size=vocab_size, serve=serve, samples=samples, warm_up_s=warm_up)
     result = run(settings, options, target, metrics_addr)
     print(json.dumps(result, indent=2))
     print(f"written to {target}")

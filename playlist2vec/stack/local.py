@@ -150,7 +150,10 @@ class LocalStack(Stack):
             [
                 java,
                 f"-Xmx{self.settings.mongo_heap}",
-                "-XX:+UseSerialGC",
+                # G1: the serial collector stopped every write for 1-2 s once the data and
+                # the oplog filled the heap's old generation
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=50",
                 "-cp",
                 f"{classpath}:{_compiled_launcher(root, classpath)}",
                 LAUNCHER_CLASS,

@@ -21,11 +21,12 @@ def test_bench_stream_accounts_for_every_event(settings: Settings, tmp_path: Pat
         monkeypatch.setenv(name, value)
     output = tmp_path / "stream.json"
     code = main(["bench", "stream", "--events", "300", "--rate", "300", "--producers", "2",
-                 "--vocab-size", "500", "--no-serve", "--output", str(output)])
+                 "--vocab-size", "500", "--no-serve", "--warm-up", "1", "--output", str(output)])
     assert code == 0
     report = json.loads(output.read_text())
     assert f"written to {output}" in capsys.readouterr().out
     assert report["complete"] and report["events"] == report["events_measured"] == report["acked"] == 300
+    assert report["warm_up_s"] == 1  # 300 warm-up events, written before the measured ones
     assert 0 <= report["kafka_to_mongo_p50_s"] <= report["kafka_to_mongo_p95_s"] \
         <= report["kafka_to_mongo_p99_s"] <= report["kafka_to_mongo_max_s"] < 600
     assert report["sustained_throughput_per_s"] > 0 and report["published_rate_per_s"] > 0
