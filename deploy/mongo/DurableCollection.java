@@ -1,4 +1,5 @@
-// A memory collection that journals every change of its documents, and answers _id-pinned filters from the _id index.
+// A memory collection that journals every change of its documents, and answers _id-pinned and
+// _id-$in filters from the _id index.
 package p2v.mongo;
 
 import de.bwaldvogel.mongo.MongoDatabase;
@@ -11,7 +12,10 @@ import de.bwaldvogel.mongo.backend.memory.MemoryCollection;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.oplog.Oplog;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 import static p2v.mongo.Documents.*;
@@ -129,6 +133,12 @@ final class DurableCollection extends MemoryCollection {
     protected QueryResult queryDocuments(Document query, Document orderBy, int skip, int limit, int batchSize,
                                          Document fieldSelector) {
         String id = getIdField();
+        if (id != null && query.containsKey(id)) {
+            List<Object> keys = inKeys(query.get(id));
+            if (keys != null) {
+                return byIds(query, keys, orderBy, skip, limit, batchSize, fieldSelector);
+            }
+        }
         if (id != null && query.size() > 1 && query.containsKey(id)) {
             Document byId = new Document(id, query.get(id));
             for (Index<Integer> index : getIndexes()) {
@@ -139,6 +149,53 @@ final class DurableCollection extends MemoryCollection {
             }
         }
         return super.queryDocuments(query, orderBy, skip, limit, batchSize, fieldSelector);
+    }
+
+    // The keys of an `_id: {$in: [...]}` filter, when each is a plain value (no regex, null or
+    // operator document): those are answered by one index lookup per key. The library matches
+    // every candidate against the whole list, which costs O(keys^2): 0.3 s for 1,000 keys.
+    private static List<Object> inKeys(Object condition) {
+        if (!(condition instanceof Document) || ((Document) condition).size() != 1) {
+            return null;
+        }
+        Object in = ((Document) condition).get("$in");
+        if (!(in instanceof Collection)) {
+            return null;
+        }
+        List<Object> keys = new ArrayList<>();
+        for (Object key : (Collection<?>) in) {
+            boolean plain = key instanceof Number || key instanceof String
+                || (key instanceof Document && ((Document) key).keySet().stream().noneMatch(k -> k.startsWith("$")));
+            if (!plain) {
+                return null;
+            }
+            keys.add(key);
+        }
+        return keys;
+    }
+
+    private QueryResult byIds(Document query, List<Object> keys, Document orderBy, int skip, int limit,
+                              int batchSize, Document fieldSelector) {
+        String id = getIdField();
+        Index<Integer> idIndex = null;
+        for (Index<Integer> index : getIndexes()) {
+            if (index.canHandle(new Document(id, keys.isEmpty() ? 0 : keys.get(0)))) {
+                idIndex = index;
+                break;
+            }
+        }
+        if (idIndex == null) {
+            return super.queryDocuments(query, orderBy, skip, limit, batchSize, fieldSelector);
+        }
+        Set<Integer> positions = new LinkedHashSet<>();
+        for (Object key : keys) {
+            for (Integer position : idIndex.getPositions(new Document(id, key))) {
+                positions.add(position);
+            }
+        }
+        Document rest = new Document(query);
+        rest.remove(id);
+        return matchDocuments(rest, positions, orderBy, skip, limit, batchSize, fieldSelector);
     }
 
     synchronized Document findById(Object id) {

@@ -91,6 +91,19 @@ def test_plain_watch_delivers_each_kind_of_change_and_resumes_after_a_token(db: 
     ]
 
 
+def test_id_in_filters_answer_from_the_index_as_the_library_matches(db: Any) -> None:
+    coll = db["by_ids"]
+    coll.insert_many([{"_id": {"m": "a", "p": i}, "x": i % 3} for i in range(2000)]
+                     + [{"_id": i, "x": 0} for i in range(50)] + [{"_id": "s", "x": 1}])
+    keys = [{"m": "a", "p": i} for i in range(0, 2000, 7)] + [{"m": "a", "p": 5000}, {"p": 1, "m": "a"}]
+    got = {d["_id"]["p"] for d in coll.find({"_id": {"$in": keys + keys[:3]}})}
+    assert got == set(range(0, 2000, 7)), "one per key; a missing key or another field order finds nothing"
+    got = {d["_id"]["p"] for d in coll.find({"_id": {"$in": keys}, "x": 1})}
+    assert got == {p for p in range(0, 2000, 7) if p % 3 == 1}, "the other conditions still apply"
+    assert {d["_id"] for d in coll.find({"_id": {"$in": [3, 3.0, "s", 99]}})} == {3, "s"}
+    assert list(coll.find({"_id": {"$in": []}})) == []
+
+
 def test_update_lookup_reads_the_current_document(db: Any) -> None:
     coll = db["looked_up"]
     stream = coll.watch(full_document="updateLookup")
