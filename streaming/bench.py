@@ -257,6 +257,12 @@ def _batches(bench: Settings) -> float:
     return _scrape(bench.stream_metrics_addr).get("p2v_stream_batches_total", 0.0)
 
 
+def _applied(bench: Settings) -> float:
+    """Events the job has written (every benchmark event is a new playlist, so all apply): read
+    from its metrics, as a count over the collection would load the server being measured."""
+    return _scrape(bench.stream_metrics_addr).get('p2v_stream_events_total{"result": "applied"}', 0.0)
+
+
 WARM_UP_BATCHES = 2  # the empty first batch, then the one with the warm-up records
 
 
@@ -276,18 +282,18 @@ def _warm_up(bench: Settings, options: BenchOptions, children: Children) -> None
           children)
 
 
-def _warm_load(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]],
-               children: Children) -> None:
+def _warm_load(bench: Settings, options: BenchOptions, children: Children) -> None:
     """`options.warm_up_s` of load at the offered rate, written before the measured run starts:
     the JVMs (Spark, the local MongoDB server) compile their hot paths under load, and a
     steady state is measured rather than the first seconds. Pids after the warm-up ones."""
     events = int(options.warm_up_s * options.rate)
     if events <= 0:
         return
-    first = options.events + options.partitions
-    publish_all(bench, options, lambda _started: None, events=events, first=first)
-    _poll("the warm-up load in MongoDB", lambda: db[store.PLAYLIST_VECTORS].count_documents(
-        {"_id.m": MODEL, "_id.p": {"$gte": first}}) >= events, DRAIN_TIMEOUT_S, children)
+    before = _applied(bench)
+    publish_all(bench, options, lambda _started: None, events=events,
+                first=options.events + options.partitions)
+    _poll("the warm-up load in MongoDB", lambda: _applied(bench) >= before + events, DRAIN_TIMEOUT_S,
+          children)
 
 
 @dataclass(frozen=True)
@@ -335,7 +341,7 @@ def bench_stream(settings: Settings, options: BenchOptions, output: Path,
             children["serve"] = _start(["serve"], bench.to_env(), logs / f"bench-serve-{suffix}.log")
             _poll("serving's /healthz", lambda: _get(f"http://{bench.http_addr}/healthz") == 200,
                   READY_TIMEOUT_S, children)
-        _warm_load(bench, options, db, children)
+        _warm_load(bench, options, children)
         result = _measure(bench, options, db, children)
         # the progress counts a batch after its writes land: wait for that report too
         _poll("the last batch's progress report", lambda: _batches(bench) >= WARM_UP_BATCHES + 1,
@@ -376,22 +382,18 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         if poller is not None:
             poller.start()
 
+    before = _applied(bench)
     acked = publish_all(bench, options, started_at)
     vecs = db[store.PLAYLIST_VECTORS]
-
     measured = {"_id.m": MODEL, "_id.p": {"$lt": options.events}}  # not the warm-up playlists
-
-    def written() -> int:
-        return vecs.count_documents(measured)
-
     try:
-        _poll("every event in MongoDB", lambda: written() >= options.events, DRAIN_TIMEOUT_S, children)
-        complete = True
+        _poll("every event in MongoDB", lambda: _applied(bench) - before >= options.events,
+              DRAIN_TIMEOUT_S, children)
     except PipelineError:
         if any(child.poll() is not None for child in children.values()):
             raise
-        complete = False
     drained_s = time.time()
+    complete = vecs.count_documents(measured) >= options.events
     if poller is not None:
         deadline = time.monotonic() + (DRAIN_TIMEOUT_S if complete else 0)
         while poller.is_alive() and len(poller.seen) < len(due) and time.monotonic() < deadline:
