@@ -48,7 +48,7 @@ def validate(vector: Sequence[float] | FloatArray, dim: int | None = None) -> Fl
         raise InvalidInput(f"vector must be a non-empty 1-D array, got shape {array.shape}")
     if dim is not None and array.size != dim:
         raise InvalidInput(f"vector has dimension {array.size}, expected {dim}")
-    if not np.all(np.isfinite(array)):
+    if not np.isfinite(array).all():
         raise InvalidInput("vector contains NaN or infinity")
     return array
 
@@ -101,10 +101,10 @@ class TrackIndex:
         counts = np.bincount(owner[found], minlength=len(playlists))
         # the known rows in playlist order, plus a zero row so every segment start is in range
         # (a trailing empty segment starts at the end); float64 sums, as in mean_vector
-        gathered = np.zeros((int(counts.sum()) + 1, self.matrix.shape[1]), np.float64)
+        gathered = np.zeros((int(counts.sum()) + 1, self.matrix.shape[1]), np.float32)
         gathered[:-1] = self.matrix[rows[found]]
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        sums = np.add.reduceat(gathered, starts, axis=0)
+        sums = np.add.reduceat(gathered, starts, axis=0, dtype=np.float64)
         means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
         return [m if n else None for m, n in zip(means, counts.tolist(), strict=True)], counts.tolist()
 
