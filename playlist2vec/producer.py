@@ -59,6 +59,11 @@ class Producer:
         elif self._failure is None:
             self._failure = f"publishing to {message.topic()} failed: {error.str()}"
 
+    @property
+    def failed(self) -> bool:
+        """Whether a record was refused (the producer is spent)."""
+        return self._failure is not None
+
     def _raise_failure(self) -> None:
         if self._failure is not None:
             raise StackError(self._failure)

@@ -49,10 +49,25 @@ def dead_letter(key: bytes | None, value: bytes | None, reason: str, topic: str,
     return DeadLetter(key=key, value=value, headers=headers)
 
 
+_PRODUCERS: dict[tuple[str, str], Producer] = {}
+
+
 def producer(settings: Settings) -> Producer:
     return Producer(settings, {"acks": "all", "linger.ms": 5, "message.max.bytes": MAX_MESSAGE_BYTES,
                                "message.timeout.ms": int(ACK_TIMEOUT_S * 1000),
                                "client.id": "playlist2vec-stream-dlq"})
+
+
+def shared_producer(settings: Settings) -> Producer:
+    """One DLQ producer per executor process and Kafka cluster, reused by its tasks (a Python
+    worker outlives its tasks); a producer spent by a refused letter is replaced."""
+    key = (settings.kafka_bootstrap, settings.kafka_security_protocol)
+    current = _PRODUCERS.get(key)
+    if current is None or current.failed:
+        if current is not None:
+            current.close()
+        _PRODUCERS[key] = current = producer(settings)
+    return current
 
 
 def publish(producer: Producer, topic: str, letters: Iterable[DeadLetter]) -> None:

@@ -1,9 +1,9 @@
 """The streaming job: Kafka source -> (per partition: validate, newest per pid, vectors, MongoDB writes).
 
 `process_batch` is the foreachBatch sink: one Spark job per micro-batch, no shuffle, the
-writes done by the executors (`transform`), dead letters published by the driver before the
-batch commits. `start` wires the query; `run` is the long-running entry point (metrics
-endpoint, signal handling, stop between batches).
+writes and the dead letters done by the executors (`transform`) before the batch commits.
+`start` wires the query; `run` is the long-running entry point (metrics endpoint, signal
+handling, stop between batches).
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from pymongo.database import Database
 from playlist2vec import kafka_security, store, topics
 from playlist2vec import spark as spark_factory
 from playlist2vec.errors import ConfigError, PipelineError
-from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
-from streaming import dead_letters, partition, transform
+from streaming import dead_letters, transform
 from streaming.metrics import StreamMetrics
 from streaming.model import WriteModels
 from streaming.progress import ProgressPoller
@@ -78,32 +77,24 @@ class BatchContext:
     settings: Settings
     db: Database[dict[str, Any]]
     models: WriteModels
-    producer: Producer
     metrics: StreamMetrics
 
 
 def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
-    """One micro-batch: the executors write MongoDB, the driver publishes the dead letters.
+    """One micro-batch: the executors write MongoDB and publish the dead letters.
 
-    Only counts and dead letters (capped in size) reach the driver. Writes are idempotent and
-    letters are published before the batch commits, so a batch re-run after a crash is
-    harmless; a write failure fails the batch (and the query), so nothing is skipped.
+    Only counts reach the driver. Writes are idempotent and each task waits for its letters'
+    acknowledgements, so the batch commits after both and a batch re-run after a crash is
+    harmless; a write or publish failure fails the batch (and the query), so nothing is skipped.
     """
     started = time.perf_counter()
     models = ctx.models.current()
-    task = transform.PartitionTask(
-        mongo_uri=ctx.settings.mongo_uri.get_secret_value(), mongo_db=ctx.settings.mongo_db,
-        topic=ctx.settings.playlist_topic, subtype=ctx.settings.vector_subtype,
-        models=tuple((m.version, m.track_vectors) for m in models),
-        limits=partition.Limits(ctx.settings.max_event_bytes, ctx.settings.max_clock_skew))
-    counts, letters = transform.summarise(transform.batch_results(batch, task).toArrow())
-    written = time.perf_counter()
-    dead_letters.publish(ctx.producer, ctx.settings.dlq_topic, letters)
+    task = transform.PartitionTask(ctx.settings, tuple((m.version, m.track_vectors) for m in models))
+    counts = transform.summarise(transform.batch_results(batch, task).toArrow())
     unknown = counts.pop("unknown")
     ctx.metrics.record_events(counts)
     ctx.metrics.record_unknown_tracks(unknown)
-    log.info("batch %d: %.2fs (dead letters %.2fs), models %s, %s", batch_id,
-             time.perf_counter() - started, time.perf_counter() - written,
+    log.info("batch %d: %.2fs, models %s, %s", batch_id, time.perf_counter() - started,
              [m.version for m in models], counts)
 
 
@@ -153,7 +144,6 @@ class RunningStream:
 
     def close(self) -> None:
         self.progress.stop()
-        self.ctx.producer.close()
         self.ctx.models.close()
         self.ctx.db.client.close()
 
@@ -178,8 +168,8 @@ def start(spark: SparkSession, settings: Settings, options: StreamOptions,
     store.ensure_indexes(db)
     models = WriteModels(spark, db)
     models.current()
-    ctx = BatchContext(settings=settings, db=db, models=models, metrics=metrics,
-                       producer=dead_letters.producer(settings))
+    dead_letters.producer(settings).close()  # unreachable Kafka fails here, with its reason
+    ctx = BatchContext(settings=settings, db=db, models=models, metrics=metrics)
     name = f"p2v-stream-{settings.playlist_topic}-{uuid.uuid4().hex[:6]}"
     writer = (kafka_source(spark, settings, options).writeStream.queryName(name)
               .foreachBatch(partial(process_batch, ctx))

@@ -1,22 +1,23 @@
 """A micro-batch as one Spark job without a shuffle: each Kafka partition's task does all of it.
 
 The task parses and validates its records, keeps the newest event per pid, computes the mean
-vectors against every written model's broadcast track table and writes to MongoDB itself;
-only the counts and the dead letters come back to the driver. The Kafka source reads each
-topic partition as one Spark partition, and the Kafka key is the pid, so no pid needs
-another task's records.
+vectors against every written model's broadcast track table, writes to MongoDB and publishes
+its dead letters itself (waiting for the acknowledgements); only counts come back to the
+driver, so no flood of bad (and up to 1 MiB) events can fill the driver's memory. The Kafka
+source reads each topic partition as one Spark partition, and the Kafka key is the pid, so no
+pid needs another task's records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from playlist2vec.settings import Settings
 from playlist2vec.spark_vectors import TrackTable
 from streaming import dead_letters, partition, sink
-from streaming.dead_letters import DeadLetter
 from streaming.partition import Limits, Model, Record
 
 if TYPE_CHECKING:
@@ -24,20 +25,16 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 COUNTS = ("applied", "stale", "deleted", "invalid", "unknown")
-RESULT_SCHEMA = ("key binary, value binary, headers array<struct<name:string,value:binary>>, "
-                 + ", ".join(f"{name} long" for name in COUNTS))
+RESULT_SCHEMA = ", ".join(f"{name} long" for name in COUNTS)
 
 
 @dataclass(frozen=True)
 class PartitionTask:
-    """What every partition task of a batch needs (pickled to the executors with the function)."""
+    """What every partition task of a batch needs (pickled to the executors with the function):
+    the settings (MongoDB, Kafka and its security, topics, limits) and the models written."""
 
-    mongo_uri: str
-    mongo_db: str
-    topic: str
-    subtype: int
+    settings: Settings
     models: tuple[tuple[str, TrackTable], ...]  # (version, its broadcast table), active first
-    limits: Limits = field(default_factory=Limits)
 
 
 def _records(batches: Iterator[pa.RecordBatch]) -> list[Record]:
@@ -49,39 +46,31 @@ def _records(batches: Iterator[pa.RecordBatch]) -> list[Record]:
     return records
 
 
-def _result_batch(letters: list[DeadLetter], counts: dict[str, int]) -> pa.RecordBatch:
+def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """One partition's records -> MongoDB writes and dead letters; yields its counts."""
     import pyarrow as pa
 
-    header = pa.struct([("name", pa.string()), ("value", pa.binary())])
-    n = len(letters) + 1  # the letters, then one row of counts
-    columns: dict[str, Any] = {
-        "key": pa.array([x.key for x in letters] + [None], pa.binary()),
-        "value": pa.array([x.value for x in letters] + [None], pa.binary()),
-        "headers": pa.array([[{"name": k, "value": v} for k, v in x.headers] for x in letters] + [None],
-                            pa.list_(header)),
-    }
-    for name in COUNTS:
-        columns[name] = pa.array([None] * (n - 1) + [counts.get(name, 0)], pa.int64())
-    return pa.RecordBatch.from_pydict(columns)
-
-
-def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """One partition's records -> MongoDB writes; yields its dead letters and counts."""
+    settings = task.settings
     records = _records(batches)
-    latest, dead = partition.newest_per_pid(records, task.limits)
+    latest, dead = partition.newest_per_pid(
+        records, Limits(settings.max_event_bytes, settings.max_clock_skew))
     counts: dict[str, int] = {"invalid": len(dead)}
     if latest:
         models = [Model(version, table.index()) for version, table in task.models]
-        db = sink.client(task.mongo_uri)[task.mongo_db]
-        counts = sink.write(db, latest, models, task.topic, task.subtype, len(dead))
-    letters = [dead_letters.dead_letter(r.record.key, r.record.value, r.reason, task.topic,
-                                        r.record.partition, r.record.offset) for r in dead]
-    yield _result_batch(letters, counts)
+        db = sink.client(settings.mongo_uri.get_secret_value())[settings.mongo_db]
+        counts = sink.write(db, latest, models, settings.playlist_topic, settings.vector_subtype,
+                            len(dead))
+    if dead:
+        dead_letters.publish(dead_letters.shared_producer(settings), settings.dlq_topic, [
+            dead_letters.dead_letter(r.record.key, r.record.value, r.reason, settings.playlist_topic,
+                                     r.record.partition, r.record.offset) for r in dead])
+    yield pa.RecordBatch.from_pydict({name: [counts.get(name, 0)] for name in COUNTS},
+                                     schema=pa.schema([(name, pa.int64()) for name in COUNTS]))
 
 
 def batch_results(kafka_rows: DataFrame, task: PartitionTask) -> DataFrame:
-    """Kafka source rows -> one row per dead letter (key, value, headers) and one row of COUNTS
-    per partition; evaluating it performs the batch's writes."""
+    """Kafka source rows -> one row of COUNTS per partition; evaluating it performs the
+    batch's writes and publishes its dead letters."""
     from pyspark.sql import functions as F
 
     rows = kafka_rows.select("key", "value", "partition", "offset",
@@ -89,15 +78,6 @@ def batch_results(kafka_rows: DataFrame, task: PartitionTask) -> DataFrame:
     return rows.mapInArrow(partial(run_partition, task), RESULT_SCHEMA)
 
 
-def summarise(results: pa.Table) -> tuple[dict[str, int], list[DeadLetter]]:
-    """(summed COUNTS, dead letters) from the collected `batch_results`."""
-    counts = dict.fromkeys(COUNTS, 0)
-    letters: list[DeadLetter] = []
-    for row in results.to_pylist():
-        if row["applied"] is not None:
-            for name in COUNTS:
-                counts[name] += row[name]
-        else:
-            letters.append(DeadLetter(row["key"], row["value"],
-                                      [(h["name"], h["value"]) for h in row["headers"]]))
-    return counts, letters
+def summarise(results: pa.Table) -> dict[str, int]:
+    """The summed COUNTS of the collected `batch_results`."""
+    return {name: int(sum(results.column(name).to_pylist())) for name in COUNTS}

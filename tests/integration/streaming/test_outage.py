@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from playlist2vec import store
 from playlist2vec.settings import Settings
-from streaming import dead_letters, job
+from streaming import job
 from streaming.metrics import StreamMetrics
 from streaming.model import WriteModels
 from tests.conftest import free_port
@@ -26,7 +26,6 @@ def test_a_write_that_keeps_failing_fails_the_batch_with_the_reason(
     unreachable = settings.model_copy(update={"mongo_uri": SecretStr(f"mongodb://127.0.0.1:{free_port()}")})
     models = WriteModels(spark, db)
     ctx = job.BatchContext(settings=unreachable, db=db, models=models,
-                           producer=dead_letters.producer(settings),
                            metrics=StreamMetrics(CollectorRegistry()))
     rows = spark.createDataFrame(
         [(b"1", b'{"pid": 1, "name": "x", "tracks": [], "modified_at": 1}', 0, 0, datetime.now(UTC))],
@@ -35,7 +34,6 @@ def test_a_write_that_keeps_failing_fails_the_batch_with_the_reason(
         with pytest.raises(Exception) as failure:
             job.process_batch(ctx, rows, 0)
     finally:
-        ctx.producer.close()
         models.close()
     assert job.failure_line(str(failure.value)).startswith("bulk write to playlists failed")
     assert ctx.metrics.registry.get_sample_value("p2v_stream_events_total", {"result": "applied"}) == 0
