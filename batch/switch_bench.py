@@ -115,7 +115,8 @@ def _edit_after_derive(sink: writes.Sink, db: Any, pids: list[int], edits: int) 
 
 def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOptions,
                  progress: Progress = print) -> dict[str, Any]:
-    """Run the benchmark in the database `<P2V_MONGO_DB>_bench_switch` (dropped first)."""
+    """Run the benchmark in the database `<P2V_MONGO_DB>_bench_switch` (dropped first, and
+    after the report is read: the local server holds every database in its heap)."""
     settings = settings.model_copy(update={"mongo_db": f"{settings.mongo_db}_bench_switch",
                                            "http_addr": _free_addr()})
     db = store.database(settings)
@@ -151,7 +152,12 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
         queries.stop.set()
         children.stop()
         db.client.close()
-    model_b = store.database(settings)[store.MODELS].find_one({"_id": b.version}) or {}
+    after = store.database(settings)
+    try:
+        model_b = after[store.MODELS].find_one({"_id": b.version}) or {}
+        after.client.drop_database(settings.mongo_db)
+    finally:
+        after.client.close()
     return {
         "playlists": options.playlists, "edits": options.edits, "database": settings.mongo_db,
         "model_a": a.version, "model_b": b.version,

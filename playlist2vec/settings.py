@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(9093, description="local Kafka KRaft controller port")
     kafka_heap: str = Field("512m", description="local Kafka -Xmx")
     mongo_heap: str = Field(
-        "2g", description="local MongoDB-wire server -Xmx (it keeps all data and its oplog in memory)"
+        "4g", description="local MongoDB-wire server -Xmx (it keeps all data and its oplog in memory)"
     )
     mongo_oplog_entries: int = Field(
         1_000_000,
