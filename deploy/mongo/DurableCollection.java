@@ -141,14 +141,22 @@ final class DurableCollection extends MemoryCollection {
         }
         if (id != null && query.size() > 1 && query.containsKey(id)) {
             Document byId = new Document(id, query.get(id));
-            for (Index<Integer> index : getIndexes()) {
-                if (index.canHandle(byId)) {
-                    return matchDocuments(query, index.getPositions(byId), orderBy, skip, limit, batchSize,
-                        fieldSelector);
-                }
+            Index<Integer> index = indexFor(byId);
+            if (index != null) {
+                return matchDocuments(query, index.getPositions(byId), orderBy, skip, limit, batchSize,
+                    fieldSelector);
             }
         }
         return super.queryDocuments(query, orderBy, skip, limit, batchSize, fieldSelector);
+    }
+
+    private Index<Integer> indexFor(Document byId) {
+        for (Index<Integer> index : getIndexes()) {
+            if (index.canHandle(byId)) {
+                return index;
+            }
+        }
+        return null;
     }
 
     // The keys of an `_id: {$in: [...]}` filter, when each is a plain value (no regex, null or
@@ -177,13 +185,7 @@ final class DurableCollection extends MemoryCollection {
     private QueryResult byIds(Document query, List<Object> keys, Document orderBy, int skip, int limit,
                               int batchSize, Document fieldSelector) {
         String id = getIdField();
-        Index<Integer> idIndex = null;
-        for (Index<Integer> index : getIndexes()) {
-            if (index.canHandle(new Document(id, keys.isEmpty() ? 0 : keys.get(0)))) {
-                idIndex = index;
-                break;
-            }
-        }
+        Index<Integer> idIndex = indexFor(new Document(id, keys.isEmpty() ? 0 : keys.get(0)));
         if (idIndex == null) {
             return super.queryDocuments(query, orderBy, skip, limit, batchSize, fieldSelector);
         }
