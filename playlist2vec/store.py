@@ -187,13 +187,24 @@ def open_change_stream(
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:
-    """The `_id` of the changed document, or None for an event about no document (a drop).
-
-    Followers re-read changed documents by this id rather than trusting a `fullDocument`, which
-    an update event carries only with `updateLookup` (a read per event on the server).
-    """
+    """The `_id` of the changed document, or None for an event about no document (a drop)."""
     key = change.get("documentKey")
     return key.get("_id") if isinstance(key, Mapping) else None
+
+
+REREAD = object()
+"""`change_state`'s answer when a change does not carry the document's new state."""
+
+
+def change_state(change: Mapping[str, Any]) -> Any:
+    """The changed document as the change left it: the whole document an insert or replace
+    carries, None after a delete, else `REREAD` (an update event carries the document only with
+    `updateLookup`, a read per event on the server; followers re-read those by id instead)."""
+    op = change.get("operationType")
+    if op == "delete":
+        return None
+    document = change.get("fullDocument") if op in ("insert", "replace") else None
+    return REREAD if document is None else document
 
 
 def poll_changes(stream: Any, max_batch: int, wait_s: float, stop: Any = None) -> list[Mapping[str, Any]]:

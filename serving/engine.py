@@ -201,20 +201,26 @@ class Engine:
 
     def _apply_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
         """Apply each changed `{m, p}` to the state of model m, if it is served or being built;
-        changes for any other model are ignored."""
+        changes for any other model are ignored. A pid's last change decides: the document it
+        carries, else the one re-read by id."""
         assert self.source is not None
         keys = [store.change_key(c) for c in changes]
         if None in keys:
-            log.warning("%d change events carried no id (a writer used $set?)", keys.count(None))
+            log.warning("%d change events carried no id", keys.count(None))
         shard = self.options.shard
         applied_at = time.time()
         for state in (self._current, self._pending):
             if state is None:
                 continue
-            pids = {k["p"] for k in keys if isinstance(k, Mapping) and k.get("m") == state.version
-                    and (shard is None or shard.owns(k["p"]))}
-            docs = self.source.playlist_vector_docs(state.version, pids) if pids else {}
-            state.playlists.apply(_changes_for(state, pids, docs))
+            latest = {key["p"]: store.change_state(change) for key, change in zip(keys, changes)
+                      if isinstance(key, Mapping) and key.get("m") == state.version
+                      and (shard is None or shard.owns(key["p"]))}
+            reread = [pid for pid, doc in latest.items() if doc is store.REREAD]
+            docs = {pid: doc for pid, doc in latest.items()
+                    if doc is not None and doc is not store.REREAD}
+            if reread:
+                docs |= self.source.playlist_vector_docs(state.version, reread)
+            state.playlists.apply(_changes_for(state, set(latest), docs))
             self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
             snapshot = state.playlists.snapshot
             if state is self._current:

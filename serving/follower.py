@@ -27,7 +27,7 @@ class ChangeFollower:
     """One change stream, resumed from the stored token and reopened whenever it ends.
 
     The caller applies each polled batch, then calls `commit`, so a crash between the two
-    replays the batch (harmless: changes are applied by re-reading current state by id).
+    replays the batch (harmless: each change leaves a whole state, applied in order).
     When changes may have been missed (a token the server refuses, the collection dropped or
     renamed), `reset` is set and the caller must reload everything.
 

@@ -108,14 +108,23 @@ class Catalog:
             doc["vector"] = vectors.encode(vector, self.settings.vector_subtype)
         self.db[store.PLAYLIST_VECTORS].bulk_write([ReplaceOne({"_id": key}, doc, upsert=True)])
 
-    def delete_playlist(self, pid: int, version: str = VERSION) -> None:
+    def delete_playlist(self, pid: int, version: str = VERSION, how: str = "replace") -> None:
+        """Delete as a writer may: replace with a tombstone doc (batch), `$set` `deleted` (the
+        stream's tombstones: an update event without the document), or delete the doc."""
         self.db[store.PLAYLISTS].replace_one(
             {"_id": pid}, {"_id": pid, "tracks": [], "deleted": True}, upsert=True)
         key = {"m": version, "p": pid}
-        self.db[store.PLAYLIST_VECTORS].replace_one(
-            {"_id": key}, {"_id": key, "deleted": True,
-                           "n_tracks": 0, "n_known": 0, "modified_at": time.time(),
-                           "updated_at": time.time(), "source": "stream"}, upsert=True)
+        vectors_coll = self.db[store.PLAYLIST_VECTORS]
+        if how == "delete":
+            vectors_coll.delete_one({"_id": key})
+        elif how == "update":
+            vectors_coll.update_one({"_id": key}, {"$set": {"deleted": True, "n_known": 0},
+                                                   "$unset": {"vector": ""}})
+        else:
+            vectors_coll.replace_one(
+                {"_id": key}, {"_id": key, "deleted": True,
+                               "n_tracks": 0, "n_known": 0, "modified_at": time.time(),
+                               "updated_at": time.time(), "source": "stream"}, upsert=True)
 
 
 @pytest.fixture

@@ -67,14 +67,15 @@ def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, mak
 PLAYLISTS_IN_CLUSTER = 6  # 5 seeded + the new one, minus the query itself, plus slack
 
 
-def test_deleted_playlist_disappears(catalog, make_engine, wait, strategy):
+@pytest.mark.parametrize("how", ["replace", "update", "delete"])
+def test_deleted_playlist_disappears(catalog, make_engine, wait, strategy, how):
     engine, _ = make_engine(strategy=strategy)
     engine.start()
     wait(lambda: engine.ready, 30, "first index")
     snapshot = engine.state().playlists.snapshot
     assert 201 in similar_pids(engine, 200, k=4)
 
-    catalog.delete_playlist(201)
+    catalog.delete_playlist(201, how=how)
     wait(lambda: 201 not in similar_pids(engine, 200), 2.0, "deleted playlist gone")
     with pytest.raises(NotFound):
         engine.similar_playlists(201, 10)

@@ -6,7 +6,7 @@ import pytest
 from pymongo.errors import AutoReconnect, BulkWriteError, NetworkTimeout, OperationFailure
 
 from playlist2vec.errors import PipelineError
-from playlist2vec.store import DUPLICATE_KEY, bulk_write, change_key, transient
+from playlist2vec.store import DUPLICATE_KEY, REREAD, bulk_write, change_key, change_state, transient
 
 
 def test_change_key_reads_the_document_key() -> None:
@@ -19,6 +19,15 @@ def test_change_key_reads_the_document_key() -> None:
 
 def test_change_key_of_an_event_about_no_document() -> None:
     assert change_key({"operationType": "drop", "ns": {"db": "d", "coll": "c"}}) is None
+
+
+def test_change_state_is_the_carried_document_none_after_a_delete_else_a_reread() -> None:
+    doc = {"_id": 3, "vector": b"v"}
+    assert change_state({"operationType": "insert", "fullDocument": doc}) == doc
+    assert change_state({"operationType": "replace", "fullDocument": doc}) == doc
+    assert change_state({"operationType": "delete", "documentKey": {"_id": 3}}) is None
+    assert change_state({"operationType": "update", "updateDescription": {}}) is REREAD
+    assert change_state({"operationType": "replace"}) is REREAD, "a change without its document"
 
 
 class FlakyCollection:
