@@ -212,9 +212,10 @@ class Engine:
         for state in (self._current, self._pending):
             if state is None:
                 continue
-            latest = {key["p"]: store.change_state(change) for key, change in zip(keys, changes)
-                      if isinstance(key, Mapping) and key.get("m") == state.version
-                      and (shard is None or shard.owns(key["p"]))}
+            mine = [(key["p"], change) for key, change in zip(keys, changes, strict=True)
+                    if isinstance(key, Mapping) and key.get("m") == state.version]
+            latest = {pid: store.change_state(change) for pid, change in mine
+                      if shard is None or shard.owns(pid)}
             reread = [pid for pid, doc in latest.items() if doc is store.REREAD]
             docs = {pid: doc for pid, doc in latest.items()
                     if doc is not None and doc is not store.REREAD}
