@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from playlist2vec import store
 from playlist2vec.errors import NotFound, P2VError, Unauthorized, Unavailable
 from playlist2vec.events import MAX_TRACK_CHARS, MAX_TRACKS
-from playlist2vec.recommend import Scored
+from playlist2vec.recommend import Explanation, Scored
 from playlist2vec.settings import Settings
 from serving.engine import Engine
 from serving.http import (
@@ -41,6 +41,10 @@ MAX_K = 1000
 MAX_PID = 2**63 - 1  # BSON int64
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="number of results (1..1000)")]
+MAX_EXPLAIN_TOP = 100
+Explain = Annotated[bool, Query(description="split each score over the seed tracks")]
+ExplainTop = Annotated[int, Query(ge=1, le=MAX_EXPLAIN_TOP,
+                                  description="seed tracks named per explanation (1..100)")]
 
 
 Pid = Annotated[int, Path(ge=0, le=MAX_PID)]
@@ -50,11 +54,28 @@ TrackPath = Annotated[str, Path(min_length=1, max_length=MAX_TRACK_CHARS,
                                 description="a track URI (at most 256 characters)")]
 
 
+class SeedPart(BaseModel):
+    track_uri: str
+    contribution: float
+    track_name: str | None = None
+    artist_name: str | None = None
+
+
+class ExplanationOut(BaseModel):
+    """A score split over the seed tracks (docs/serving.md, "Explanations"): the named seeds'
+    contributions plus `rest` (every other seed's) sum to the item's score."""
+
+    seeds: list[SeedPart]
+    rest: float
+    seeds_known: int
+
+
 class TrackItem(BaseModel):
     track_uri: str
     score: float
     track_name: str | None = None
     artist_name: str | None = None
+    explanation: ExplanationOut | None = None
 
 
 class PlaylistItem(BaseModel):
@@ -157,29 +178,46 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
             log.warning("answering without names: %s", printable(str(exc), 120))
             return {}
 
-    def track_items(scored: Sequence[Scored]) -> list[TrackItem]:
-        found = names(engine.source.track_names, [s.item for s in scored]) if engine.source else {}
-        return [TrackItem(track_uri=s.item, score=s.score,
-                          track_name=found.get(s.item, {}).get("track_name"),
-                          artist_name=found.get(s.item, {}).get("artist_name")) for s in scored]
+    def track_items(scored: Sequence[Scored], explained: Sequence[Explanation] = ()
+                    ) -> list[TrackItem]:
+        uris = {s.item for s in scored} | {seed for e in explained for seed, _ in e.parts}
+        found = names(engine.source.track_names, uris) if engine.source else {}
+
+        def named(uri: str) -> dict[str, Any]:
+            doc = found.get(uri, {})
+            return {"track_name": doc.get("track_name"), "artist_name": doc.get("artist_name")}
+
+        items = [TrackItem(track_uri=s.item, score=s.score, **named(s.item)) for s in scored]
+        for item, explanation in zip(items, explained, strict=False):
+            item.explanation = ExplanationOut(
+                seeds=[SeedPart(track_uri=seed, contribution=part, **named(seed))
+                       for seed, part in explanation.parts],
+                rest=explanation.rest, seeds_known=explanation.known)
+        return items
 
     @app.get("/v1/playlists/{pid}/recommendations", response_model=TrackAnswer,
              responses=ERRORS)
     @bounded
-    def playlist_recommendations(pid: Pid, k: K = 500) -> TrackAnswer:
-        """Tracks to continue the playlist, excluding its own tracks."""
+    def playlist_recommendations(pid: Pid, k: K = 500, explain: Explain = False,
+                                 explain_top: ExplainTop = 3) -> TrackAnswer:
+        """Tracks to continue the playlist, excluding its own tracks; `explain=true` adds each
+        one's score split over the playlist's tracks."""
         playlist = engine.source.playlist(pid) if engine.source else None
         if playlist is None:
             raise NotFound(f"playlist {pid} not found")
-        version, scored = engine.recommend_tracks(playlist.get("tracks") or [], k)
-        return TrackAnswer(pid=pid, model_version=version, items=track_items(scored))
+        version, scored, explained = engine.recommend_tracks(
+            playlist.get("tracks") or [], k, explain_top if explain else 0)
+        return TrackAnswer(pid=pid, model_version=version, items=track_items(scored, explained))
 
     @app.post("/v1/recommendations", response_model=TrackAnswer, responses=ERRORS)
     @bounded
-    def recommendations(body: TracksQuery) -> TrackAnswer:
-        """Tracks to continue an ad-hoc track list, excluding the list's own tracks."""
-        version, scored = engine.recommend_tracks(body.tracks, body.k)
-        return TrackAnswer(model_version=version, items=track_items(scored))
+    def recommendations(body: TracksQuery, explain: Explain = False,
+                        explain_top: ExplainTop = 3) -> TrackAnswer:
+        """Tracks to continue an ad-hoc track list, excluding the list's own tracks;
+        `explain=true` adds each one's score split over the list's tracks."""
+        version, scored, explained = engine.recommend_tracks(
+            body.tracks, body.k, explain_top if explain else 0)
+        return TrackAnswer(model_version=version, items=track_items(scored, explained))
 
     @app.get("/v1/playlists/{pid}/similar", response_model=PlaylistAnswer, responses=ERRORS)
     @bounded

@@ -19,7 +19,7 @@ from typing import Any
 
 from playlist2vec import store
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
-from playlist2vec.recommend import Scored, recommend, seed_query
+from playlist2vec.recommend import Explanation, Scored, explain, recommend, seed_query
 from playlist2vec.vectors import FloatArray
 from serving import indexes
 from serving.follower import ChangeFollower
@@ -82,13 +82,18 @@ class Engine:
             raise NotReady("no index loaded yet")
         return state
 
-    def recommend_tracks(self, seeds: Sequence[str], k: int) -> tuple[str, list[Scored]]:
-        """Tracks continuing a seed list (seeds excluded), best first."""
+    def recommend_tracks(self, seeds: Sequence[str], k: int, explain_top: int = 0
+                         ) -> tuple[str, list[Scored], list[Explanation]]:
+        """Tracks continuing a seed list (seeds excluded), best first, and with `explain_top`
+        > 0 each one's score split over the seeds (from the same model state)."""
         state = self.state()
         query = seed_query(seeds, state.track_vectors)
         if query is None:
-            return state.version, []
-        return state.version, recommend(query, seeds, state.tracks.search, k)
+            return state.version, [], []
+        scored = recommend(query, seeds, state.tracks.search, k)
+        explained = (explain(seeds, state.track_vectors, [s.item for s in scored], explain_top)
+                     if explain_top > 0 else [])
+        return state.version, scored, explained
 
     def similar_tracks(self, uri: str, k: int) -> tuple[str, list[Scored]]:
         state = self.state()

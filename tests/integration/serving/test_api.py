@@ -63,6 +63,54 @@ def test_similar_playlists_and_tracks(client, catalog):
     assert uri not in [t["track_uri"] for t in tracks["items"]]
 
 
+def _explained_sums(items: list[dict[str, Any]]) -> list[float]:
+    return [abs(sum(s["contribution"] for s in i["explanation"]["seeds"])
+                + i["explanation"]["rest"] - i["score"]) for i in items]
+
+
+@pytest.mark.parametrize("strategy", ["annoy", "exact", "hnsw"])
+def test_explanations_sum_to_the_scores_with_named_seeds(catalog, make_engine, app_for, wait,
+                                                         strategy):
+    engine, metrics = make_engine(strategy=strategy)
+    with TestClient(app_for(engine, metrics)) as client:
+        wait(lambda: engine.ready, 30, "first index")
+        seeds = catalog.playlists[200]
+        body = client.get("/v1/playlists/200/recommendations",
+                          params={"k": 20, "explain": "true"}).json()
+        items = body["items"]
+        assert len(items) == 20
+        assert max(_explained_sums(items)) < 1e-5
+        for item in items:
+            explanation = item["explanation"]
+            assert explanation["seeds_known"] == len(set(seeds))
+            named = explanation["seeds"]
+            assert len(named) == 3 and {s["track_uri"] for s in named} <= set(seeds)
+            parts = [s["contribution"] for s in named]
+            assert parts == sorted(parts, reverse=True)
+            assert all(s["track_name"].startswith("song 2-") for s in named)
+        # an ad-hoc list: duplicates count twice, unknown tracks are not part of the split
+        ad_hoc = ["spotify:track:c1t00", "spotify:track:c1t01", "spotify:track:c1t01",
+                  "spotify:track:c2t00", "spotify:track:nowhere"]
+        items = client.post("/v1/recommendations", params={"explain": "true", "explain_top": 2},
+                            json={"tracks": ad_hoc, "k": 30}).json()["items"]
+        assert max(_explained_sums(items)) < 1e-5
+        assert {len(i["explanation"]["seeds"]) for i in items} == {2}
+        assert {i["explanation"]["seeds_known"] for i in items} == {3}
+        # a cluster-2 track owes most of its score to the one cluster-2 seed
+        cluster_two = next(i for i in items if catalog.cluster_of_track(i["track_uri"]) == 2)
+        assert cluster_two["explanation"]["seeds"][0]["track_uri"] == "spotify:track:c2t00"
+        plain = client.get("/v1/playlists/200/recommendations", params={"k": 3}).json()
+        assert [i["explanation"] for i in plain["items"]] == [None, None, None]
+
+
+@pytest.mark.parametrize("query", ["explain_top=0", "explain_top=101", "explain=maybe"])
+def test_bad_explain_parameters_are_422(client, query):
+    assert client.get(f"/v1/playlists/200/recommendations?explain=true&{query}").status_code == 422
+    response = client.post(f"/v1/recommendations?explain=true&{query}",
+                           json={"tracks": ["spotify:track:c0t00"]})
+    assert response.status_code == 422
+
+
 @pytest.mark.parametrize("path", [
     "/v1/playlists/4242/recommendations", "/v1/playlists/4242/similar",
     "/v1/tracks/spotify:track:nope/similar",
