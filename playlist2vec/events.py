@@ -36,6 +36,10 @@ MAX_CLOCK_SKEW_S = 300
 INT64 = range(-(2**63), 2**63)
 INT64_DIGITS = len(str(2**63))
 
+CANARY_PIDS = range(9 * 10**18, 2**63)
+"""Pids reserved for canary playlists (`playlist2vec probe`): valid events like any other,
+stored and served, but no answer about a non-canary playlist ever returns one."""
+
 TOO_LARGE = "too_large"
 BAD_ENCODING = "bad_encoding"
 FUTURE_TIMESTAMP = "future_timestamp"
@@ -139,6 +143,11 @@ class PlaylistEvent:
     @property
     def key(self) -> bytes:
         return str(self.pid).encode()
+
+
+def is_canary(pid: Any) -> bool:
+    """Whether `pid` is in the reserved canary range."""
+    return isinstance(pid, int) and pid in CANARY_PIDS
 
 
 def _is_int(value: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,11 +43,19 @@ def seed_query(seeds: Sequence[str], track_vectors: Mapping[str, FloatArray]) ->
     return vector
 
 
-def recommend(query: FloatArray, seeds: Sequence[str], search: Search, k: int) -> list[Scored]:
-    """The k best items for `query` that are not seeds, best first (ties by item id)."""
+def recommend(query: FloatArray, seeds: Sequence[str], search: Search, k: int,
+              keep: Callable[[Any], bool] | None = None) -> list[Scored]:
+    """The k best items for `query` that are not seeds (and that `keep` keeps), best first
+    (ties by item id). Items `keep` drops are rare: the search asks for more until k remain."""
     exclude = set(seeds)
-    found = search(query, k + len(exclude))
-    kept = [Scored(item, float(score)) for item, score in found if item not in exclude]
+    want = k + len(exclude)
+    while True:
+        found = search(query, want)
+        kept = [Scored(item, float(score)) for item, score in found
+                if item not in exclude and (keep is None or keep(item))]
+        if keep is None or len(kept) >= k or len(found) < want:
+            break
+        want *= 2
     kept.sort(key=lambda s: (-s.score, s.item))
     return kept[:k]
 

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[*]", description="Spark master URL")
     http_addr: str = Field("127.0.0.1:8000", description="serving bind address")
     stream_metrics_addr: str = Field("127.0.0.1:9108", description="streaming job's Prometheus endpoint")
+    probe_metrics_addr: str = Field("127.0.0.1:9110", description="canary probe's Prometheus endpoint")
     admin_token: SecretStr | None = Field(
         None, description="bearer token for admin routes (unset: admin routes refuse)"
     )
@@ -132,7 +133,7 @@ class Settings(BaseSettings):
                              f"with P2V_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}")
         return self
 
-    @field_validator("http_addr", "stream_metrics_addr")
+    @field_validator("http_addr", "stream_metrics_addr", "probe_metrics_addr")
     @classmethod
     def _is_host_port(cls, value: str) -> str:
         split_addr(value)

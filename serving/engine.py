@@ -19,6 +19,7 @@ from typing import Any
 
 from playlist2vec import store
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
+from playlist2vec.events import is_canary
 from playlist2vec.recommend import Explanation, Scored, explain, recommend, seed_query
 from playlist2vec.vectors import FloatArray
 from serving import indexes
@@ -111,7 +112,10 @@ class Engine:
         if vector.shape[0] != state.dim:
             raise InvalidInput(
                 f"playlist {pid} vector has dimension {vector.shape[0]}, not {state.dim}")
-        return state.version, recommend(vector, [pid], state.playlists.search, k)  # type: ignore[list-item]
+        # canaries are only ever shown to a canary (the probe), never to a real query
+        keep = None if is_canary(pid) else _not_canary
+        return state.version, recommend(vector, [pid], state.playlists.search, k,  # type: ignore[list-item]
+                                        keep)
 
     def _stored_playlist_vector(self, pid: int, version: str) -> FloatArray | None:
         if self.source is None:
@@ -295,12 +299,16 @@ class Engine:
         through = state.playlists.mark()
         shard = self.options.shard
         pids, matrix = self.source.playlist_vectors(state.version, shard.owns if shard else None)
-        snapshot = self.builder.build(PLAYLISTS, pids, matrix.reshape(len(pids), -1))
+        snapshot = self.builder.build(PLAYLISTS, pids, matrix.reshape(len(pids), state.dim))
         snapshot.index.rows()  # /similar looks its query playlist up by id: not on a request
         discard(state.playlists.swap(snapshot, through))
         self.metrics.snapshot_built(PLAYLISTS, len(pids), time.monotonic() - started,
                                     snapshot.built_at)
         self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
+
+
+def _not_canary(pid: Any) -> bool:
+    return not is_canary(pid)
 
 
 def _changes_for(state: ModelState, ids: set[Any], docs: Mapping[Any, Mapping[str, Any]]

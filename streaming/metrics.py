@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from playlist2vec.errors import ConfigError
-from playlist2vec.settings import split_addr
+from playlist2vec.exposition import serve_registry
 
 RESULTS = ("applied", "stale", "invalid", "deleted")
 # A micro-batch takes from ~0.1 s (no data) to tens of seconds (a model reload, a backlog).
@@ -54,8 +53,4 @@ class StreamMetrics:
 
     def serve(self, addr: str) -> None:
         """Expose the registry on `addr` (host:port) from a daemon thread."""
-        host, port = split_addr(addr)
-        try:
-            start_http_server(port, addr=host, registry=self.registry)
-        except OSError as exc:
-            raise ConfigError(f"cannot serve metrics on {addr} (P2V_STREAM_METRICS_ADDR): {exc}") from None
+        serve_registry(self.registry, addr, "P2V_STREAM_METRICS_ADDR")

@@ -15,7 +15,19 @@ from typing import Annotated
 import click
 import typer
 
-from playlist2vec.cli import batch, chaos, demo, lyrics, models, plot, projector, serving, stack, streaming
+from playlist2vec.cli import (
+    batch,
+    chaos,
+    demo,
+    lyrics,
+    models,
+    plot,
+    probe,
+    projector,
+    serving,
+    stack,
+    streaming,
+)
 from playlist2vec.errors import P2VError
 from playlist2vec.settings import Settings
 
@@ -45,6 +57,7 @@ app.command("serve")(serving.serve)
 bench.command("serve")(serving.bench_serve)
 app.command("produce")(streaming.produce)
 app.command("stream")(streaming.stream)
+app.command("probe")(probe.probe)
 bench.command("stream")(streaming.bench_stream)
 
 

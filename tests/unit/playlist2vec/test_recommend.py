@@ -72,3 +72,21 @@ def test_explanation_of_a_query_that_matches_the_score_the_search_gives() -> Non
 def test_explanation_without_known_seeds_is_empty() -> None:
     (explanation,) = recommend.explain(["x"], {"a": np.ones(2, np.float32)}, ["a"], top=3)
     assert explanation == recommend.Explanation([], 0.0, 0)
+
+
+def test_recommend_asks_for_more_until_k_items_are_kept() -> None:
+    items = [f"i{n}" for n in range(50)]
+    matrix = vectors.normalize(np.stack([np.array([1.0, n / 100], np.float32) for n in range(50)]))
+    asked: list[int] = []
+    search = recommend.exact_search(items, matrix)
+
+    def counting(query: np.ndarray, n: int):  # type: ignore[no-untyped-def]
+        asked.append(n)
+        return search(query, n)
+
+    odd = recommend.recommend(np.array([1.0, 0.0]), ["i0"], counting, k=10,
+                              keep=lambda item: int(item[1:]) % 2 == 1)
+    assert [s.item for s in odd] == [f"i{n}" for n in range(1, 20, 2)]
+    assert asked == [11, 22]  # the best 11 held only 5 odd items: asked again, twice as many
+    everything = recommend.recommend(np.array([1.0, 0.0]), [], search, k=100, keep=lambda _: True)
+    assert len(everything) == 50  # the catalogue ran out: no endless asking

@@ -1,0 +1,77 @@
+"""The whole live path for tests that measure it from outside: a seeded active model, the
+streaming job (in-process, on the session's SparkSession) and the HTTP server over them.
+
+Kafka -> stream -> MongoDB -> change stream -> index -> HTTP, all real; a test publishes with
+the project's producer and reads answers and metrics as a user and Prometheus would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from playlist2vec import store, topics
+from playlist2vec.settings import Settings
+from serving.engine import ServeOptions
+from serving.metrics import ServingMetrics
+from serving.server import BackgroundServer, build_app
+from streaming import job
+from streaming.bench import seed_model
+from streaming.metrics import StreamMetrics
+
+VERSION = "m1"
+TRACKS = 60
+DIM = 16
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    db: Any
+    uris: list[str]
+    matrix: np.ndarray
+    url: str
+    serving: ServingMetrics
+    stream: job.RunningStream | None
+
+    def stop_stream(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream = None
+
+
+@pytest.fixture
+def pipeline(stack_settings: Settings, spark: Any, tmp_path: Path) -> Iterator[Pipeline]:
+    """A running stream job and server over a fresh database and topic (stopped at the end)."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(update={
+        "mongo_db": f"p2v_pipe_{suffix}", "playlist_topic": f"pipe_{suffix}",
+        "dlq_topic": f"pipe_{suffix}.dlq"})
+    topics.ensure_topics(settings, partitions=2)
+    db = store.database(settings)
+    store.ensure_indexes(db)
+    uris = [f"spotify:track:pipe{i:06d}" for i in range(TRACKS)]
+    matrix = np.random.default_rng(5).normal(size=(TRACKS, DIM)).astype(np.float32)
+    seed_model(db, VERSION, uris, matrix, settings.vector_subtype)
+    running = job.start(spark, settings, job.StreamOptions(
+        checkpoint=tmp_path / "checkpoint", trigger="200 milliseconds",
+        max_offsets_per_trigger=5_000), StreamMetrics(CollectorRegistry()))
+    serving = ServingMetrics(CollectorRegistry())
+    app = build_app(settings, ServeOptions(indexes_dir=tmp_path / "indexes", strategy="exact",
+                                           poll_wait=0.05, instance="pipe"), serving)
+    found = Pipeline(settings, db, uris, matrix, "", serving, running)
+    try:
+        with BackgroundServer(app) as url:
+            found.url = url
+            yield found
+    finally:
+        found.stop_stream()
+        db.client.drop_database(db.name)
+        db.client.close()
