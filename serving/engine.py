@@ -211,33 +211,47 @@ class Engine:
     def _apply_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
         """Apply each changed `{m, p}` to the state of model m, if it is served or being built;
         changes for any other model are ignored. A pid's last change decides: the document it
-        carries, else the one re-read by id."""
+        carries, else the one re-read by id. Every change applied to the served model is
+        observed once in the freshness histograms, as servable from the moment of the apply."""
         assert self.source is not None
         keys = [store.change_key(c) for c in changes]
         if None in keys:
             log.warning("%d change events carried no id", keys.count(None))
         shard = self.options.shard
-        applied_at = time.time()
         for state in (self._current, self._pending):
             if state is None:
                 continue
             mine = [(key["p"], change) for key, change in zip(keys, changes, strict=True)
-                    if isinstance(key, Mapping) and key.get("m") == state.version]
-            latest = {pid: store.change_state(change) for pid, change in mine
-                      if shard is None or shard.owns(pid)}
+                    if isinstance(key, Mapping) and key.get("m") == state.version
+                    and (shard is None or shard.owns(key["p"]))]
+            latest = {pid: store.change_state(change) for pid, change in mine}
             reread = [pid for pid, doc in latest.items() if doc is store.REREAD]
             docs = {pid: doc for pid, doc in latest.items()
                     if doc is not None and doc is not store.REREAD}
             if reread:
                 docs |= self.source.playlist_vector_docs(state.version, reread)
             state.playlists.apply(_changes_for(state, set(latest), docs))
+            servable_at = time.time()
             self.metrics.delta(PLAYLISTS, state.playlists.delta_size())
             snapshot = state.playlists.snapshot
             if state is self._current:
                 if snapshot and snapshot.index.accepts_updates:
                     self.metrics.items(PLAYLISTS, len(snapshot.index))
-                for doc in docs.values():
-                    self.metrics.servable(doc, applied_at)
+                self._observe_freshness(mine, docs, servable_at)
+
+    def _observe_freshness(self, mine: Sequence[tuple[Any, Mapping[str, Any]]],
+                           docs: Mapping[Any, Mapping[str, Any]], servable_at: float) -> None:
+        """One observation per change, not per pid: an edit superseded within the same poll
+        still travelled Kafka -> MongoDB -> here. A change that carries its document is timed
+        by it; an update event by the document re-read for its pid (the newest, so an older
+        update superseded in the same poll is timed by its successor's clocks); a hard delete
+        carries no clocks and is not observed."""
+        for pid, change in mine:
+            doc = store.change_state(change)
+            if doc is store.REREAD:
+                doc = docs.get(pid)
+            if doc is not None:
+                self.metrics.servable(doc, servable_at)
 
     # -- builder thread --------------------------------------------------------------------
 

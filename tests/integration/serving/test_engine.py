@@ -238,3 +238,47 @@ def test_shard_serves_only_its_playlists(catalog, make_engine, wait):
     catalog.write_playlist(904, catalog.playlists[200])
     wait(lambda: 903 in similar_pids(engine, 200, k=100), 2.0, "own fresh playlist")
     assert 904 not in similar_pids(engine, 200, k=100)
+
+
+def test_every_change_to_the_served_model_is_timed_once(catalog, db, make_engine, wait, strategy):
+    """Three edits of one playlist written back to back (one poll usually holds them all) count
+    three times, an update event is timed by the re-read document, a hard delete not at all."""
+    from datetime import UTC, datetime, timedelta
+
+    from pymongo import ReplaceOne, UpdateOne
+
+    from playlist2vec import vectors
+
+    engine, metrics = make_engine(strategy=strategy)
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    before = events(metrics)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    event_time = now - timedelta(seconds=2)
+
+    def doc(pid: int, tracks: list[str]) -> dict[str, Any]:
+        mean, known = vectors.mean_vector(tracks, catalog.track_vectors)
+        assert mean is not None
+        return {"_id": {"m": "m1", "p": pid}, "vector": vectors.encode(mean, catalog.settings.vector_subtype),
+                "n_tracks": len(tracks), "n_known": known, "modified_at": 1, "source": "stream",
+                "event_time": event_time, "updated_at": now}
+
+    coll = db[store.PLAYLIST_VECTORS]
+    coll.bulk_write([ReplaceOne({"_id": {"m": "m1", "p": 100}}, doc(100, catalog.playlists[p]))
+                     for p in (200, 300, 201)] + [
+        UpdateOne({"_id": {"m": "m1", "p": 101}}, {"$set": {"event_time": event_time,
+                                                           "updated_at": now}})])
+    coll.delete_one({"_id": {"m": "m1", "p": 102}})
+    wait(lambda: events(metrics) - before == 4 and events(metrics, store.PLAYLIST_VECTORS) and
+         metrics.registry.get_sample_value(
+             "p2v_change_events_total", {"collection": store.PLAYLIST_VECTORS, "op": "delete"}),
+         10, "five changes applied")
+    get = metrics.registry.get_sample_value
+    assert get("p2v_freshness_seconds_count", {"stage": "end_to_end"}) == 4
+    assert get("p2v_freshness_seconds_count", {"stage": "kafka_to_mongo"}) == 4
+    assert get("p2v_freshness_seconds_sum", {"stage": "kafka_to_mongo"}) == pytest.approx(8.0)
+    # the batch-written seed docs (no event_time) were never changes: nothing else counted
+    assert get("p2v_freshness_seconds_count", {"stage": "mongo_to_servable"}) == 4
+    e2e = get("p2v_freshness_seconds_sum", {"stage": "end_to_end"}) / 4
+    assert 2.0 <= e2e < 12.0
+    assert 200 in similar_pids(engine, 100, k=5) or 201 in similar_pids(engine, 100, k=5)

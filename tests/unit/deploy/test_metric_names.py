@@ -12,6 +12,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
+from playlist2vec.probe import ProbeMetrics
 from serving.metrics import ServingMetrics
 from streaming.metrics import StreamMetrics
 
@@ -32,7 +33,7 @@ SCRAPE_LABELS = {"job", "instance"}  # added by Prometheus, not by the code
 def exported() -> dict[str, tuple[str, set[str]]]:
     """Series name -> (metric family, label names), from the metrics classes of each process kind."""
     series: dict[str, tuple[str, set[str]]] = {}
-    for kind in (StreamMetrics, ServingMetrics):
+    for kind in (StreamMetrics, ServingMetrics, ProbeMetrics):
         holder = kind(registry=CollectorRegistry())
         metrics = [m for m in vars(holder).values() if isinstance(m, MetricWrapperBase)]
         assert metrics, f"{kind.__name__} holds no metrics"

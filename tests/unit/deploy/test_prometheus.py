@@ -46,10 +46,22 @@ def test_rule_tests_catch_a_broken_threshold(tmp_path: Path) -> None:
     assert "P2VIndexStale" in result.stdout + result.stderr
 
 
+def test_the_freshness_objective_is_one_number_the_alert_follows(tmp_path: Path) -> None:
+    """Moving the objective from 3 s to 5 s silences the alert for a p95 of 4 s."""
+    rules = (PROMETHEUS / "rules.yml").read_text()
+    moved = rules.replace("expr: vector(3)", "expr: vector(5)")
+    assert moved != rules
+    (tmp_path / "rules.yml").write_text(moved)
+    shutil.copy(PROMETHEUS / "rules_test.yml", tmp_path / "rules_test.yml")
+    result = promtool("test", "rules", str(tmp_path / "rules_test.yml"))
+    assert result.returncode != 0
+    assert "P2VFreshnessP95" in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("alert", ["P2VStreamLagGrowing", "P2VDeadLetterRate", "P2VIndexStale",
                                    "P2VChangeStreamLag", "P2VHTTP5xxRate", "P2VStreamDown",
                                    "P2VStreamCrashLooping", "P2VChangeStreamUnstable",
-                                   "P2VFreshnessBudgetBurn"])
+                                   "P2VFreshnessBudgetBurn", "P2VFreshnessP95"])
 def test_every_alert_the_issue_asks_for_has_a_rule_test(alert: str) -> None:
     assert f"alert: {alert}" in (PROMETHEUS / "rules.yml").read_text()
     assert f"alertname: {alert}" in (PROMETHEUS / "rules_test.yml").read_text()
