@@ -8,6 +8,7 @@ orchestrates, talks HTTP to the server and Kafka to publish one measured edit.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,10 @@ from playlist2vec.stack import LocalStack
 
 Say = Callable[[str], None]
 ACK_TIMEOUT_MS = 30_000
+FRESHNESS_EVERY_S = 30.0
+"""How often the trickle prints its end-to-end freshness."""
+ONCE_TRICKLE, ONCE_TRICKLE_RATE = 20, 5.0
+"""`--once`: the edits whose freshness it prints, and their rate per second."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,89 @@ def stream_events_seen(settings: Settings) -> float:
         for sample in family.samples
         if sample.name == "p2v_stream_events_total"
     )
+
+
+def end_to_end_buckets(http: httpx.Client) -> dict[float, float]:
+    """Serving's end-to-end freshness histogram: cumulative count by upper bound (+inf last)."""
+    text = http.get("/metrics").text
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "p2v_freshness_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket") and sample.labels.get("stage") == "end_to_end"
+    }
+
+
+def quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Prometheus's histogram_quantile estimate from cumulative buckets: linear within the
+    bucket that holds rank q x total (its lower bound when that is the +Inf bucket); None
+    when the histogram is empty."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0.0
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def freshness_line(http: httpx.Client, since: dict[float, float]) -> str:
+    """p50/p95 of the end-to-end freshness of the edits served since `since` (a snapshot of
+    `end_to_end_buckets`), from serving's own histogram."""
+    now = end_to_end_buckets(http)
+    delta = {bound: count - since.get(bound, 0.0) for bound, count in now.items()}
+    p50, p95 = quantile(0.5, delta), quantile(0.95, delta)
+    if p50 is None or p95 is None:
+        return "no edit served yet"
+    return (f"{delta[math.inf]:.0f} edits servable, Kafka -> servable p50 {p50:.2f}s / p95 "
+            f"{p95:.2f}s (p2v_freshness_seconds, end_to_end)")
+
+
+def trickle_args(corpus: Path, rate: float) -> list[str]:
+    """`produce` arguments of the demo's trickle: mostly edits of the corpus's playlists."""
+    return ["--input", str(corpus), "--rate", str(rate), "--edits", "0.8", "--deletes", "0.05"]
+
+
+def short_trickle(settings: Settings, http: httpx.Client, corpus: Path, children: Children) -> str:
+    """`--once`: publish `ONCE_TRICKLE` edits, wait until serving has applied them, and give
+    their end-to-end freshness from serving's histogram."""
+    since, processed = end_to_end_buckets(http), stream_events_seen(settings)
+    children.run("trickle", "produce", *trickle_args(corpus, ONCE_TRICKLE_RATE),
+                 "--count", str(ONCE_TRICKLE))
+    wait_for("the trickle to be processed",
+             lambda: stream_events_seen(settings) >= processed + ONCE_TRICKLE, 120, children)
+    counts: list[float] = []
+
+    def settled() -> bool:  # applied within a poll of the stream's write: one quiet second
+        counts.append(end_to_end_buckets(http).get(math.inf, 0.0))
+        return len(counts) > 4 and counts[-1] == counts[-5] > since.get(math.inf, 0.0)
+
+    wait_for("serving to apply the trickle", settled, 60, children)
+    return freshness_line(http, since)
+
+
+def explained(http: httpx.Client, pid: int) -> list[str]:
+    """The top recommendation for `pid` and where its score comes from, as lines."""
+    reply = http.get(f"/v1/playlists/{pid}/recommendations", params={"k": 1, "explain": "true"})
+    reply.raise_for_status()
+    item = reply.json()["items"][0]
+    explanation = item["explanation"]
+    lines = [f'why "{item["track_name"]} - {item["artist_name"]}" (score {item["score"]:.3f}) '
+             f"for playlist {pid}:"]
+    lines += [f'    {seed["contribution"]:+.3f} from "{seed["track_name"]} - {seed["artist_name"]}"'
+              for seed in explanation["seeds"]]
+    others = explanation["seeds_known"] - len(explanation["seeds"])
+    if others:
+        lines.append(f"    {explanation['rest']:+.3f} from its {others} other tracks")
+    return lines
 
 
 def read_playlists(corpus: Path, n: int) -> list[dict[str, Any]]:
@@ -151,31 +239,30 @@ def run_demo(
                 )
                 for line in lines:
                     say(f"      {line}")
+            say("")
+            for line in explained(http, int(shown[1]["pid"])):
+                say(f"  {line}")
             result.update_seconds = measure_update(settings, producer, http, sample[3:], children)
-        say(
-            f"\n  a live edit travelled Kafka -> Spark -> MongoDB -> index -> HTTP answer in "
-            f"{result.update_seconds:.2f}s"
-        )
+            say(
+                f"\n  a live edit travelled Kafka -> Spark -> MongoDB -> index -> HTTP answer in "
+                f"{result.update_seconds:.2f}s"
+            )
+            if options.once:
+                say(f"  a trickle of {ONCE_TRICKLE} edits: {short_trickle(settings, http, corpus, children)}")
         say(
             f"\n  API docs: {base}/docs   metrics: {base}/metrics and "
             f"http://{settings.stream_metrics_addr}/metrics   logs: {settings.logs_dir}"
         )
         if not options.once:
-            children.start(
-                "produce",
-                "produce",
-                "--input",
-                str(corpus),
-                "--rate",
-                str(options.trickle_rate),
-                "--edits",
-                "0.8",
-                "--deletes",
-                "0.05",
-            )
+            children.start("produce", "produce", *trickle_args(corpus, options.trickle_rate))
             say("  publishing a trickle of live edits; press Ctrl-C to stop everything")
-            while not stop.wait(1.0):
-                children.check_alive()
+            with httpx.Client(base_url=base, timeout=10) as http:
+                since, printed = end_to_end_buckets(http), time.monotonic()
+                while not stop.wait(1.0):
+                    children.check_alive()
+                    if time.monotonic() - printed >= FRESHNESS_EVERY_S:
+                        say(f"  trickle: {freshness_line(http, since)}")
+                        printed = time.monotonic()
         producer.close()
         return result
     finally:
