@@ -25,7 +25,7 @@ from pymongo import DESCENDING
 from pymongo.database import Database
 
 from batch import derive
-from playlist2vec import store
+from playlist2vec import quality, store
 from playlist2vec.errors import InvalidInput, NotFound
 
 TRAINING, READY, ACTIVE, RETIRED, FAILED = "training", "ready", "active", "retired", "failed"
@@ -110,8 +110,11 @@ def _servable(model: dict[str, Any]) -> bool:
     return model["status"] in (READY, RETIRED) and not model.get("vectors_removed_at")
 
 
-def activate_version(db: Database[dict[str, Any]], version: str, subtype: int) -> dict[str, Any]:
-    """Switch to a `ready` model or a retired one whose vectors are kept."""
+def activate_version(db: Database[dict[str, Any]], version: str, subtype: int,
+                     require_better: int | None = None) -> dict[str, Any]:
+    """Switch to a `ready` model or a retired one whose vectors are kept. With
+    `require_better` (a minimum of live trials), only if its live recall beat the active
+    model's on the same edits (Refused otherwise)."""
     model = _get(db, version)
     if model["status"] == ACTIVE:
         raise InvalidInput(f"model {version} is already active")
@@ -119,6 +122,8 @@ def activate_version(db: Database[dict[str, Any]], version: str, subtype: int) -
         raise InvalidInput(f"model {version} is {model['status']}"
                            + (" and its vectors were removed" if model.get("vectors_removed_at")
                               else "") + ": only a ready or retired model can be activated")
+    if require_better is not None:
+        quality.require_better(db, version, str(store.active_model(db)["_id"]), require_better)
     return switch(db, model, since(model), subtype)
 
 

@@ -64,3 +64,9 @@ class StackError(P2VError):
 
 class PipelineError(P2VError):
     """A batch or streaming run failed; the message says which stage."""
+
+
+class Refused(P2VError):
+    """A guarded operation declined: e.g. activating a model that is not better live."""
+
+    status = 409

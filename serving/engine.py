@@ -27,6 +27,7 @@ from serving.follower import ChangeFollower
 from serving.indexes import IndexParams
 from serving.live import LiveIndex
 from serving.metrics import ServingMetrics
+from serving.quality import LiveQuality, Scorer
 from serving.shard import Shard
 from serving.source import MongoSource, playlist_vector
 from serving.state import ModelState, SnapshotBuilder, TrackVectors, discard
@@ -47,6 +48,7 @@ class ServeOptions:
     shard: Shard | None = None
     poll_wait: float = 0.1
     max_batch: int = 1_000
+    live_quality: bool = True
 
     def __post_init__(self) -> None:
         indexes.check(self.strategy)  # at start, not in the builder thread
@@ -70,6 +72,8 @@ class Engine:
         self._reload_requested = False
         self._threads: list[threading.Thread] = []
         self._followers: list[ChangeFollower] = []
+        self.quality: LiveQuality | None = None
+        self._shadows: dict[str, tuple[Scorer, LiveIndex]] = {}
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -132,8 +136,14 @@ class Engine:
         """Open the change streams (before loading, so nothing is missed) and start threads."""
         if self.source is None:
             return
-        followers = [ChangeFollower(self.source, c, self.options.instance, self.metrics)
-                     for c in (store.PLAYLIST_VECTORS, store.MODELS)]
+        source, instance = self.source, self.options.instance
+        collections = [store.PLAYLIST_VECTORS, store.MODELS]
+        if self.options.live_quality:
+            collections.append(store.PLAYLISTS)
+            self.quality = LiveQuality(self.metrics, source.load_online(instance),
+                                       lambda counts: source.save_online(instance, counts))
+            self.quality.start()
+        followers = [ChangeFollower(source, c, instance, self.metrics) for c in collections]
         self._followers = followers
         for follower in followers:
             follower.open()
@@ -151,6 +161,8 @@ class Engine:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self.quality is not None:
+            self.quality.stop()
 
     def follower_problem(self, max_lag_s: float) -> str | None:
         """Why answers may not be fresh (the change-stream follower is dead, stuck or behind by
@@ -197,15 +209,21 @@ class Engine:
         changes = follower.poll(self.options.max_batch, self.options.poll_wait, self._stop)
         if follower.reset:
             follower.reset = False
-            self._reload_requested = True
-            self._wake.set()
+            if follower.collection == store.PLAYLISTS:  # only live quality reads it
+                assert self.quality is not None
+                self.quality.forget()
+            else:
+                self._reload_requested = True
+                self._wake.set()
         if not changes:
             follower.commit(changes)
             return
         if follower.collection == store.PLAYLIST_VECTORS:
             self._apply_playlist_changes(changes)
+        elif follower.collection == store.PLAYLISTS:
+            self._score_playlist_changes(changes)
         else:
-            self._wake.set()  # the builder re-reads the active model
+            self._wake.set()  # the builder re-reads the active model (and the ready ones)
         follower.commit(changes)
 
     def _apply_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
@@ -253,6 +271,24 @@ class Engine:
             if doc is not None:
                 self.metrics.servable(doc, servable_at)
 
+    def _score_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        """Hand each playlist's new track list to live quality, with the models to score the
+        previous version under: the served one and every shadow (`ready`) one."""
+        assert self.quality is not None
+        state, shard = self._current, self.options.shard
+        active = Scorer(state.version, state.track_vectors, state.tracks.search) if state else None
+        shadows = [scorer for scorer, _ in self._shadows.values()
+                   if active is None or scorer.version != active.version]
+        for change in changes:
+            pid = store.change_key(change)
+            if pid is None or (shard is not None and not shard.owns(pid)):
+                continue
+            doc = store.change_state(change)
+            # an update event (a tombstone's) leaves the new state unknown: forget the pid
+            known = doc is not None and doc is not store.REREAD and not doc.get("deleted")
+            self.quality.change(pid, list(doc.get("tracks") or []) if known else None,
+                                active, shadows)
+
     # -- builder thread --------------------------------------------------------------------
 
     def _maintain(self) -> None:
@@ -276,6 +312,31 @@ class Engine:
         elif current is not None and self.rebuild_due(current):
             self._rebuild_requested = False
             self._rebuild_playlists(current)
+        if self.quality is not None:
+            self._refresh_shadows()
+
+    def _refresh_shadows(self) -> None:
+        """Load the track side (vectors and index) of each new `ready` model for shadow
+        scoring; drop the models no longer ready. The dict is replaced, never changed in
+        place: the follower thread reads it."""
+        assert self.source is not None
+        ready = set(self.source.ready_versions())
+        if ready == set(self._shadows):
+            return
+        shadows = {v: kept for v, kept in self._shadows.items() if v in ready}
+        for version in sorted(ready - set(shadows)):
+            uris, matrix = self.source.track_vectors(version)
+            if not uris:
+                continue
+            matrix = matrix.reshape(len(uris), -1)
+            index = LiveIndex(f"shadow-{TRACKS}")
+            index.swap(self.builder.build(f"shadow-{TRACKS}", uris, matrix), 0)
+            shadows[version] = (Scorer(version, TrackVectors(uris, matrix), index.search), index)
+            self.metrics.online(version, 0, 0)
+            log.info("scoring model %s in shadow: %d tracks", version, len(uris))
+        dropped, self._shadows = [i for v, (_, i) in self._shadows.items() if v not in ready], shadows
+        for index in dropped:
+            discard(index.snapshot)
 
     def rebuild_due(self, state: ModelState) -> bool:
         """Whether the builder rebuilds `state`'s playlist index now."""

@@ -61,6 +61,19 @@ class ServingMetrics:
             "age of a playlist change when it became servable here, by stage: Kafka record to "
             "MongoDB write, MongoDB write to servable, Kafka record to servable (end_to_end)",
             ["stage"], buckets=FRESHNESS_BUCKETS, registry=r)
+        self.online_hits = Counter(
+            "p2v_online_hits_total",
+            "tracks added by live edits that the previous version's top 500 held, by model "
+            "(active or shadow); divided by p2v_online_trials_total: live recall@500",
+            ["model"], registry=r)
+        self.online_trials = Counter(
+            "p2v_online_trials_total",
+            "tracks added by live edits to playlists serving knew, scored per model",
+            ["model"], registry=r)
+        self.online_dropped = Counter(
+            "p2v_online_dropped_total",
+            "live trials dropped because the scorer was behind (recall is then on a sample)",
+            registry=r)
         self.stream_reopens = Counter(
             "p2v_change_stream_reopens_total",
             "change streams reopened after the server invalidated or closed them or they failed",
@@ -99,6 +112,11 @@ class ServingMetrics:
         for stage, (start, end) in stages.items():
             if start is not None and end is not None:
                 self.freshness.labels(stage=stage).observe(max(0.0, end - start))
+
+    def online(self, model: str, hits: int, trials: int) -> None:
+        """Live trials of `model` (0, 0 registers a model as scored)."""
+        self.online_hits.labels(model=model).inc(hits)
+        self.online_trials.labels(model=model).inc(trials)
 
     def reopen(self, collection: str, reason: str) -> None:
         self.stream_reopens.labels(collection=collection, reason=reason).inc()

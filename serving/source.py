@@ -72,6 +72,19 @@ class MongoSource:
         cursor = self.db[store.PLAYLISTS].find({"_id": {"$in": list(pids)}}, {"name": 1})
         return {doc["_id"]: doc.get("name") for doc in cursor}
 
+    def ready_versions(self) -> list[str]:
+        """The `ready` models: trained, not switched to; serving scores them in shadow."""
+        return [str(m["_id"]) for m in store.write_models(self.db) if m["status"] == "ready"]
+
+    def load_online(self, instance: str) -> dict[str, Any]:
+        doc = self.db[store.SERVING_STATE].find_one({"_id": instance}, {"online": 1}) or {}
+        return dict(doc.get("online") or {})
+
+    def save_online(self, instance: str, counts: Mapping[str, Any]) -> None:
+        self.db[store.SERVING_STATE].update_one(
+            {"_id": instance}, {"$set": {"online": dict(counts), "online_at": time.time()}},
+            upsert=True)
+
     def load_tokens(self, instance: str) -> dict[str, Any]:
         doc = self.db[store.SERVING_STATE].find_one({"_id": instance}) or {}
         return dict(doc.get("tokens") or {})

@@ -1,4 +1,5 @@
-"""`playlist2vec models list | activate VERSION | rollback | retire VERSION`: the model registry."""
+"""`playlist2vec models list | activate VERSION | rollback | retire VERSION | compare`: the model
+registry."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from playlist2vec.quality import MIN_TRIALS
 from playlist2vec.settings import Settings
 
 app = typer.Typer(help="List the trained models and switch between them.", no_args_is_help=True)
@@ -45,13 +47,46 @@ def list_models(ctx: typer.Context) -> None:
 
 
 @app.command()
-def activate(ctx: typer.Context, version: Version) -> None:
+def activate(
+    ctx: typer.Context,
+    version: Version,
+    require_better: Annotated[bool, typer.Option(
+        help="refuse unless its live recall@500 (scored in shadow by serving) beats the "
+             "active model's on the same edits")] = False,
+    min_trials: Annotated[int, typer.Option(
+        min=1, help="with --require-better: live trials (added tracks) needed first")] = MIN_TRIALS,
+) -> None:
     """Switch to a ready or retired model (catch-up of recent changes, then active)."""
     from batch import registry
 
     with _db(ctx.obj) as db:
-        model = registry.activate_version(db, version, ctx.obj.vector_subtype)
+        model = registry.activate_version(db, version, ctx.obj.vector_subtype,
+                                          min_trials if require_better else None)
     print(f"model {model['_id']} active ({model.get('caught_up', 0)} playlists caught up)")
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    sample: Annotated[int, typer.Option(min=1, help="live playlists sampled for overlap@10")] = 200,
+    seed: Annotated[int, typer.Option(help="sample seed")] = 0,
+) -> None:
+    """Each ready (shadow) model against the active one: live recall@500 and overlap@10."""
+    from batch.compare import compare as run
+
+    with _db(ctx.obj) as db:
+        rows = run(db, sample, seed)
+    if not rows:
+        print("no ready model to compare with the active one")
+        return
+    print(f"{'CANDIDATE':30} {'AGAINST':30} {'TRIALS':>7}  {'RECALL':>6}  {'ACTIVE':>6}  "
+          f"{'OVERLAP@10':>10}")
+    for row in rows:
+        live = row.live
+        trials = f"{live.trials:>7}  {live.recall:6.3f}  {live.against_recall:6.3f}" if live and live.trials \
+            else f"{0:>7}  {'-':>6}  {'-':>6}"
+        overlap = "-" if row.overlap is None else f"{row.overlap:.3f}"
+        print(f"{row.candidate:30} {row.active:30} {trials}  {overlap:>10}")
 
 
 @app.command()

@@ -35,6 +35,8 @@ def serve(
         help="instance name for resume tokens [env P2V_SERVING_INSTANCE, default serving]")] = None,
     http_addr: Annotated[str | None, typer.Option(
         help="bind host:port [env P2V_HTTP_ADDR, default 127.0.0.1:8000]")] = None,
+    live_quality: Annotated[bool, typer.Option(
+        help="score live edits (live recall@500 of the active and the ready models)")] = True,
 ) -> None:
     """Serve recommendations over HTTP, kept fresh by MongoDB change streams."""
     from serving.engine import ServeOptions
@@ -58,6 +60,7 @@ def serve(
         rebuild_max_delta=rebuild_max_delta,
         instance=instance or settings.serving_instance,
         shard=Shard.parse(shard) if shard else None,
+        live_quality=live_quality,
     )
     run(settings, options)
 
