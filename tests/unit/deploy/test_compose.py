@@ -154,7 +154,7 @@ def test_the_load_balancer_spreads_over_every_serving_replica() -> None:
     assert set(re.findall(r"server ([\w-]+):8000", nginx)) == serving_replicas()
 
 
-def test_prometheus_scrapes_the_streaming_job_and_every_replica_where_they_listen() -> None:
+def test_prometheus_scrapes_the_streaming_job_every_replica_and_the_probe_where_they_listen() -> None:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     jobs = {j["job_name"]: {t for c in j["static_configs"] for t in c["targets"]}
             for j in config["scrape_configs"]}
@@ -162,6 +162,8 @@ def test_prometheus_scrapes_the_streaming_job_and_every_replica_where_they_liste
     assert jobs["p2v-stream"] == {f"stream:{split_addr(stream_env['P2V_STREAM_METRICS_ADDR'])[1]}"}
     assert jobs["p2v-serving"] == {
         f"{n}:{split_addr(services()[n]['environment']['P2V_HTTP_ADDR'])[1]}" for n in serving_replicas()}
+    probe_env = services()["probe"]["environment"]
+    assert jobs["p2v-probe"] == {f"probe:{split_addr(probe_env['P2V_PROBE_METRICS_ADDR'])[1]}"}
     mounts = {v["target"]: v["source"] for v in services()["prometheus"]["volumes"]}
     assert Path(mounts["/etc/prometheus"]) == DEPLOY / "prometheus"
 

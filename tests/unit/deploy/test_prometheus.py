@@ -61,7 +61,8 @@ def test_the_freshness_objective_is_one_number_the_alert_follows(tmp_path: Path)
 @pytest.mark.parametrize("alert", ["P2VStreamLagGrowing", "P2VDeadLetterRate", "P2VIndexStale",
                                    "P2VChangeStreamLag", "P2VHTTP5xxRate", "P2VStreamDown",
                                    "P2VStreamCrashLooping", "P2VChangeStreamUnstable",
-                                   "P2VFreshnessBudgetBurn", "P2VFreshnessP95"])
+                                   "P2VFreshnessBudgetBurn", "P2VFreshnessP95",
+                                   "P2VProbeDown", "P2VProbeFailing"])
 def test_every_alert_the_issue_asks_for_has_a_rule_test(alert: str) -> None:
     assert f"alert: {alert}" in (PROMETHEUS / "rules.yml").read_text()
     assert f"alertname: {alert}" in (PROMETHEUS / "rules_test.yml").read_text()
