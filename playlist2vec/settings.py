@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         description="serving: seconds a request may wait for MongoDB before it is answered 503 "
                     "(or without names, where names are all it needs)",
     )
+    live_quality: bool = Field(
+        True, description="serving: score live edits (live recall@500 per model; a third change stream)"
+    )
     follower_max_lag: float = Field(
         60.0, gt=0,
         description="serving: `/readyz` fails when a change stream has not been read for, or "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -33,7 +34,7 @@ from serving.metrics import ServingMetrics
 
 log = logging.getLogger(__name__)
 
-CAPACITY = 200_000
+CAPACITY = 100_000
 SAVE_EVERY_S = 5.0
 QUEUE = 1_000
 
@@ -98,7 +99,8 @@ class LiveQuality:
         previous = self._tracks.pop(pid, None)
         if tracks is None or is_canary(pid):
             return
-        self._tracks[pid] = tuple(tracks)
+        # interned: every list shares one string per track (a decoded document brings its own)
+        self._tracks[pid] = tuple(map(sys.intern, tracks))
         if len(self._tracks) > self.capacity:
             self._tracks.popitem(last=False)
         if previous is None or active is None:

@@ -35,8 +35,9 @@ def serve(
         help="instance name for resume tokens [env P2V_SERVING_INSTANCE, default serving]")] = None,
     http_addr: Annotated[str | None, typer.Option(
         help="bind host:port [env P2V_HTTP_ADDR, default 127.0.0.1:8000]")] = None,
-    live_quality: Annotated[bool, typer.Option(
-        help="score live edits (live recall@500 of the active and the ready models)")] = True,
+    live_quality: Annotated[bool | None, typer.Option(
+        help="score live edits: live recall@500 of the active and the ready models "
+             "[env P2V_LIVE_QUALITY, default on]")] = None,
 ) -> None:
     """Serve recommendations over HTTP, kept fresh by MongoDB change streams."""
     from serving.engine import ServeOptions
@@ -60,7 +61,7 @@ def serve(
         rebuild_max_delta=rebuild_max_delta,
         instance=instance or settings.serving_instance,
         shard=Shard.parse(shard) if shard else None,
-        live_quality=live_quality,
+        live_quality=settings.live_quality if live_quality is None else live_quality,
     )
     run(settings, options)
 
