@@ -104,7 +104,7 @@ class Settings(BaseSettings):
                     "(or without names, where names are all it needs)",
     )
     live_quality: bool = Field(
-        True, description="serving: score live edits (live recall@500 per model; a third change stream)"
+        False, description="serving: score live edits (live recall@500 per model; a third change stream)"
     )
     follower_max_lag: float = Field(
         60.0, gt=0,

@@ -48,7 +48,7 @@ class ServeOptions:
     shard: Shard | None = None
     poll_wait: float = 0.1
     max_batch: int = 1_000
-    live_quality: bool = True
+    live_quality: bool = False
 
     def __post_init__(self) -> None:
         indexes.check(self.strategy)  # at start, not in the builder thread

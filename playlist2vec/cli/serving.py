@@ -37,7 +37,7 @@ def serve(
         help="bind host:port [env P2V_HTTP_ADDR, default 127.0.0.1:8000]")] = None,
     live_quality: Annotated[bool | None, typer.Option(
         help="score live edits: live recall@500 of the active and the ready models "
-             "[env P2V_LIVE_QUALITY, default on]")] = None,
+             "[env P2V_LIVE_QUALITY, default off]")] = None,
 ) -> None:
     """Serve recommendations over HTTP, kept fresh by MongoDB change streams."""
     from serving.engine import ServeOptions

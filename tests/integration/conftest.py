@@ -92,7 +92,8 @@ def pipeline(stack_settings: Settings, spark: Any, tmp_path: Path) -> Iterator[P
         max_offsets_per_trigger=5_000), StreamMetrics(CollectorRegistry()))
     serving = ServingMetrics(CollectorRegistry())
     app = build_app(settings, ServeOptions(indexes_dir=tmp_path / "indexes", strategy="exact",
-                                           poll_wait=0.05, instance="pipe"), serving)
+                                           poll_wait=0.05, instance="pipe", live_quality=True),
+                    serving)
     found = Pipeline(settings, db, uris, matrix, "", serving, running)
     try:
         with BackgroundServer(app) as url:
