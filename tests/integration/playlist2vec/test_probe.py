@@ -3,6 +3,8 @@ stream job is stopped, and its canaries never show up in answers about real play
 
 from __future__ import annotations
 
+import re
+import signal
 import threading
 import time
 from typing import Any
@@ -11,11 +13,18 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from playlist2vec.cli import main
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.probe import ANCHORS, Probe, ProbeMetrics, ProbeOptions, Round
 from playlist2vec.producer import Producer
 
 pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    from tests.conftest import free_port as port
+
+    return port()
 
 
 def wait_ready(url: str, timeout_s: float = 60.0) -> None:
@@ -30,7 +39,8 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def test_probe_reports_freshness_then_a_failure_when_the_stream_stops(pipeline: Any) -> None:
+def test_probe_reports_freshness_then_a_failure_when_the_stream_stops(
+        pipeline: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     wait_ready(pipeline.url)
     # a real playlist with exactly the canary's first track: the canary scores 1.0 against it
     real = [PlaylistEvent(pid=pid, name="real", tracks=tracks, modified_at=int(time.time()))
@@ -57,7 +67,24 @@ def test_probe_reports_freshness_then_a_failure_when_the_stream_stops(pipeline: 
     real_answer = httpx.get(f"{pipeline.url}/v1/playlists/7/similar", params={"k": 1000}).json()
     assert [i["pid"] for i in real_answer["items"]] == [8], "the anchor at cosine 1.0 is left out"
 
+    # the command: its own metrics endpoint, the active model's tracks, a line per round
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # leave pytest's handlers alone
+    for key, value in pipeline.settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    metrics_addr = f"127.0.0.1:{free_port()}"
+    command = ["probe", "--api-url", pipeline.url, "--interval", "1", "--metrics-addr", metrics_addr]
+    capsys.readouterr()
+    assert main([*command, "--rounds", "2"]) == 0
+    assert len(re.findall(r"^round \d: served in [0-9.]+s$", capsys.readouterr().out, re.MULTILINE)) == 2
+    scraped = httpx.get(f"http://{metrics_addr}/metrics").text
+    assert "p2v_probe_freshness_seconds_count 2.0" in scraped
+
     pipeline.stop_stream()
+    assert main(["probe", "--api-url", pipeline.url, "--timeout", "2", "--rounds", "1",
+                 "--metrics-addr", f"127.0.0.1:{free_port()}"]) == 1
+    captured = capsys.readouterr()
+    assert "round 0: FAILED (timeout)" in captured.out
+    assert "error: 1 of 1 canary rounds failed" in captured.err
     late = Probe(pipeline.settings, ProbeOptions(api_url=pipeline.url, interval_s=1.0,
                                                  timeout_s=3.0, tracks=options.tracks), metrics)
     late.run(threading.Event(), rounds=1, report=rounds.append)
