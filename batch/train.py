@@ -73,10 +73,9 @@ class TrainReport:
             t = self.tuning
             best, pop = t["best_validation"]["scores"], t["popularity"]
             lines.append(f"tuned: trial {t['best_trial'] + 1} of {len(t['trials'])} won, "
-                         + " ".join(f"{k}={v}" for k, v in t["best_params"].items())
-                         + f"; validation R-precision {best['r_precision']:.4f} NDCG {best['ndcg']:.4f} "
-                         f"clicks {best['clicks']:.2f} (popularity {pop['r_precision']:.4f} "
-                         f"{pop['ndcg']:.4f} {pop['clicks']:.2f})")
+                         f"{search.describe(t['best_params'])}; validation R-precision "
+                         f"{best['r_precision']:.4f} NDCG {best['ndcg']:.4f} clicks {best['clicks']:.2f} "
+                         f"(popularity {pop['r_precision']:.4f} {pop['ndcg']:.4f} {pop['clicks']:.2f})")
         return "\n".join(lines)
 
 

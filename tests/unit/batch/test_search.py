@@ -84,8 +84,10 @@ def test_a_budget_in_minutes_still_runs_the_first_trial() -> None:
 
 
 def test_knobs_outside_the_space_are_refused() -> None:
-    with pytest.raises(InvalidInput, match="vector size 200"):
-        search(evaluator([]), Word2VecParams(vector_size=200), Budget(trials=2), seed=0)
+    with pytest.raises(InvalidInput, match="vector size 40 is not a multiple of 16"):
+        search(evaluator([]), Word2VecParams(vector_size=40), Budget(trials=2), seed=0)
+    with pytest.raises(InvalidInput, match="vector_size 256 is outside"):
+        search(evaluator([]), Word2VecParams(vector_size=256), Budget(trials=2), seed=0)
     with pytest.raises(InvalidInput, match="window 20 is outside"):
         search(evaluator([]), Word2VecParams(window=20), Budget(trials=2), seed=0)
 
