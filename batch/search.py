@@ -151,8 +151,9 @@ def describe(chosen: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen.items())
 
 
-def _line(number: int, total: str, params: Word2VecParams) -> str:
-    return f"trial {number + 1}/{total} {describe(knobs(params))}"
+def _line(number: int, budget: Budget, elapsed: float, params: Word2VecParams) -> str:
+    where = f"/{budget.trials}" if budget.trials else f" ({elapsed / 60:.1f} of {budget.minutes:g} min)"
+    return f"trial {number + 1}{where} {describe(knobs(params))}"
 
 
 def _score(measure: Measure) -> str:
@@ -175,11 +176,11 @@ def search(evaluate: Evaluator, base: Word2VecParams, budget: Budget, seed: int,
         pruner=optuna.pruners.PercentilePruner(100.0 - PRUNE_PERCENTILE, n_startup_trials=1))
     study.enqueue_trial(knobs(base))
     records: list[TrialRecord] = []
-    total = str(budget.trials) if budget.trials else f"{budget.minutes:g} min"
+    started = time.monotonic()
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, base)
-        head = _line(trial.number, total, params)
+        head = _line(trial.number, budget, time.monotonic() - started, params)
         sub = evaluate(params, SUBSAMPLE)
         record = TrialRecord(trial.number, PRUNED, knobs(params), sub)
         records.append(record)
@@ -193,7 +194,6 @@ def search(evaluate: Evaluator, base: Word2VecParams, budget: Budget, seed: int,
                  f"validation {_score(record.validation)}")
         return record.validation.scores.r_precision
 
-    started = time.monotonic()
     # the first trial always runs, so a budget in minutes still yields a winner
     study.optimize(objective, n_trials=1)
     if budget.trials is None or budget.trials > 1:

@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 
 from batch import search
+from batch.reader import load_corpus
+from batch.search import Budget
+from batch.tune import TuneOptions, tune
+from batch.word2vec import Word2VecParams
 from playlist2vec import store
 from playlist2vec.cli import main
 from playlist2vec.settings import Settings
@@ -63,6 +67,24 @@ def test_tune_records_the_search_and_evaluate_reproduces_the_winner(
     scores = json.loads(out.read_text())["scores"]
     assert scores["word2vec (spark)"] == pytest.approx(best["validation"]["scores"])
     assert scores["popularity"] == pytest.approx(tuning["popularity"])
+
+
+def test_the_same_seed_repeats_the_search_on_spark(spark: Any, corpus_dir: Path) -> None:
+    corpus = load_corpus(spark, str(corpus_dir))
+    base = Word2VecParams(vector_size=16, iterations=1, min_count=3, partitions=1)
+    try:
+        runs = [tune(corpus.playlists, base, TuneOptions(Budget(trials=3), seed=5), lambda _: None)[1]
+                for _ in range(2)]
+    finally:
+        corpus.release()
+    for run in runs:  # fit times differ; what was tried, pruned and scored does not
+        for measure in [run["best_validation"]] + [t[stage] for t in run["trials"]
+                                                   for stage in (search.SUBSAMPLE, search.VALIDATION)]:
+            if measure:
+                measure.pop("fit_seconds")
+        run.pop("seconds")
+    assert runs[0] == runs[1]
+    assert len({json.dumps(t["params"]) for t in runs[0]["trials"]}) == 3
 
 
 def test_tune_refuses_knobs_outside_its_space(spark: Any, settings: Settings, corpus_dir: Path,

@@ -79,6 +79,11 @@ def test_the_first_trial_is_the_given_knobs_and_the_record_names_the_winner() ->
 
 
 def test_a_budget_in_minutes_still_runs_the_first_trial() -> None:
+    def first_line_only(line: str) -> None:
+        raise StopIteration(line)
+
+    with pytest.raises(StopIteration, match=r"^trial 1 \(0\.0 of 30 min\) vector_size=32 "):
+        search(evaluator([]), BASE, Budget(minutes=30), seed=0, progress=first_line_only)
     record = search(evaluator([]), BASE, Budget(minutes=1e-6), seed=0, progress=lambda _: None)
     assert len(record.trials) == 1 and record.best.number == 0
 
