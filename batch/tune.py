@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 _EVAL = evaluate.EvalOptions(input="")
+# Spark refuses to fit when min count is above every track's count (a small subsample, a high
+# min count): such a trial recommends nothing and scores zero rather than ending the search
+_EMPTY_VOCABULARY = "vocabulary size should be > 0"
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,16 @@ class SparkEvaluator:
     def __call__(self, params: Word2VecParams, stage: str) -> Measure:
         if stage == search.SUBSAMPLE:
             params = search.for_subsample(params, self.options.subsample)
+        from pyspark.errors import IllegalArgumentException
+
         started = time.monotonic()
-        vectors = evaluate.vectors_of(word2vec.track_vectors(word2vec.fit(self.playlists[stage], params)))
+        try:
+            vectors = evaluate.vectors_of(word2vec.track_vectors(word2vec.fit(self.playlists[stage],
+                                                                              params)))
+        except IllegalArgumentException as exc:
+            if _EMPTY_VOCABULARY not in str(exc):
+                raise
+            vectors = {}
         seconds = time.monotonic() - started
         return Measure(evaluate.score_vectors(self.cases, vectors, self.options.k), seconds, len(vectors))
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from batch import search
+from batch.evaluate import holdout_cases
 from batch.reader import load_corpus
 from batch.search import Budget
-from batch.tune import TuneOptions, tune
+from batch.tune import SparkEvaluator, TuneOptions, tune
 from batch.word2vec import Word2VecParams
 from playlist2vec import store
 from playlist2vec.cli import main
@@ -85,6 +86,15 @@ def test_the_same_seed_repeats_the_search_on_spark(spark: Any, corpus_dir: Path)
         run.pop("seconds")
     assert runs[0] == runs[1]
     assert len({json.dumps(t["params"]) for t in runs[0]["trials"]}) == 3
+
+
+def test_a_trial_whose_min_count_leaves_no_vocabulary_scores_zero(spark: Any) -> None:
+    playlists = spark.createDataFrame([(["a", "b", "c"],), (["a", "c", "d"],)], "tracks array<string>")
+    cases = holdout_cases([(1, ["a", "b", "c"])], seed_tracks=1)
+    evaluate = SparkEvaluator(playlists, cases, TuneOptions(Budget(trials=1)))
+    measure = evaluate(Word2VecParams(min_count=20), search.VALIDATION)
+    assert measure.vocab_size == 0 and measure.scores.r_precision == 0 and measure.scores.cold == 1
+    assert evaluate(Word2VecParams(min_count=1), search.VALIDATION).vocab_size == 4
 
 
 def test_tune_refuses_knobs_outside_its_space(spark: Any, settings: Settings, corpus_dir: Path,
