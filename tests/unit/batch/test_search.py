@@ -13,6 +13,7 @@ from batch.search import (
     SUBSAMPLE,
     VALIDATION,
     Budget,
+    Evaluator,
     Measure,
     for_subsample,
     knobs,
@@ -30,7 +31,7 @@ def quality(p: Word2VecParams) -> float:
         - 0.005 * abs(p.iterations - 7) - 0.02 * abs(math.log(p.step_size / 0.03))
 
 
-def evaluator(calls: list[tuple[str, Word2VecParams]]):  # type: ignore[no-untyped-def]
+def evaluator(calls: list[tuple[str, Word2VecParams]]) -> Evaluator:
     """Subsample scores sit on a higher scale than validation ones (0.5 + quality), so a pruned
     trial's reported score beats every validation score: only the state can keep it from winning."""
     def evaluate(params: Word2VecParams, stage: str) -> Measure:
