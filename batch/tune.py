@@ -52,10 +52,10 @@ class SparkEvaluator:
         self.options = options
 
     def __call__(self, params: Word2VecParams, stage: str) -> Measure:
-        if stage == search.SUBSAMPLE:
-            params = search.for_subsample(params, self.options.subsample)
         from pyspark.errors import IllegalArgumentException
 
+        if stage == search.SUBSAMPLE:
+            params = search.for_subsample(params, self.options.subsample)
         started = time.monotonic()
         try:
             vectors = evaluate.vectors_of(word2vec.track_vectors(word2vec.fit(self.playlists[stage],
