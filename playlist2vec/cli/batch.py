@@ -92,6 +92,8 @@ def train(
         "--tune", help="first search the knobs on a validation split (the given ones: trial 1)")] = False,
     tune_budget: Annotated[str, typer.Option(help="trials (12) or minutes (30m) of the search")] = "12",
     tune_seed: Annotated[int, typer.Option(help="seed of the search (same seed, same trials)")] = 0,
+    tune_subsample: Annotated[float, typer.Option(
+        min=0.05, max=0.9, help="share of the training split a trial is fitted on before pruning")] = 0.25,
     tune_report: Annotated[Path | None, typer.Option(
         help="search report JSON path [default under P2V_HOME/tune]")] = None,
 ) -> None:
@@ -102,7 +104,7 @@ def train(
     from batch.tune import TuneOptions
 
     settings: Settings = ctx.obj
-    tuning = TuneOptions(Budget.parse(tune_budget), tune_seed) if tune else None
+    tuning = TuneOptions(Budget.parse(tune_budget), tune_seed, tune_subsample) if tune else None
     options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions,
                                           step_size), sample, skip_bad, artifacts, tuning)
     report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)

@@ -32,7 +32,8 @@ def test_tune_records_the_search_and_evaluate_reproduces_the_winner(
     # one partition: Spark's fit differs run to run when partitions train concurrently
     assert _cli(settings, "train", "--input", str(corpus_dir), "--iterations", "2", "--min-count", "3",
                 "--partitions", "1",
-                "--tune", "--tune-budget", "3", "--tune-seed", "1", "--tune-report", str(report)) == 0
+                "--tune", "--tune-budget", "3", "--tune-seed", "1", "--tune-subsample", "0.3",
+                "--tune-report", str(report)) == 0
     printed = capsys.readouterr()
     assert [line.split(":")[0].split(" vector_size")[0] for line in printed.err.splitlines()
             if line.startswith("trial ")] == ["trial 1/3", "trial 2/3", "trial 3/3"]
@@ -46,6 +47,7 @@ def test_tune_records_the_search_and_evaluate_reproduces_the_winner(
     assert best["state"] == search.COMPLETE and best["params"] == tuning["best_params"]
     assert {k: model["params"][k] for k in tuning["best_params"]} == tuning["best_params"]
     assert tuning["split"]["playlists"] > 10 and tuning["popularity"]["playlists"] > 10
+    assert tuning["split"]["subsample"] == 0.3
     assert all(t["subsample"]["fit_seconds"] > 0 for t in tuning["trials"])
     dim = model["vector_size"]
     assert model["metrics"]["vector_bytes"]["track_vectors"] == 4 * dim * model["vocab_size"]
