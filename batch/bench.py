@@ -85,10 +85,29 @@ def bench_corpus(settings: Settings, playlists: int, seed: int,
     return str(folder)
 
 
+def bench_database(settings: Settings, name: str) -> Settings:
+    """`settings` pointed at the benchmark's own, emptied database `<P2V_MONGO_DB>_<name>`: a
+    benchmark never registers or activates a model in the user's database."""
+    settings = settings.model_copy(update={"mongo_db": f"{settings.mongo_db}_{name}"})
+    drop_database(settings)
+    return settings
+
+
+def drop_database(settings: Settings) -> None:
+    """Drop a benchmark's database (the local server holds every database in its heap)."""
+    db = store.database(settings)
+    try:
+        db.client.drop_database(settings.mongo_db)
+    finally:
+        db.client.close()
+
+
 def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
                 progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the benchmark; returns the report (also what `report_lines` prints)."""
+    """Run the benchmark in the database `<P2V_MONGO_DB>_bench_train` (dropped first and at the
+    end); returns the report (also what `report_lines` prints)."""
     _gensim()  # fail before the long part if the optional dependency is missing
+    settings = bench_database(settings, "bench_train")
     params = options.params
     stages = Stages(progress)
     source = options.input or bench_corpus(settings, options.playlists, options.seed, progress)
@@ -121,6 +140,7 @@ def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
         uris, matrix = store.load_track_vectors(db, train_report.version)
     finally:
         db.client.close()
+        drop_database(settings)
     scores["spark word2vec"] = score_vectors(cases, dict(zip(uris, matrix, strict=True)), options.k)
     return _report(options, stats, tokens, train_report.total_seconds, stages.seconds, fits, scores)
 

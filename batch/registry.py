@@ -99,6 +99,22 @@ def models(db: Database[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(db[store.MODELS].find({}, sort=[("created_at", DESCENDING)]))
 
 
+def quality_and_cost(model: dict[str, Any]) -> dict[str, Any]:
+    """What `models list` shows beside the status: the dimension, the validation R-precision
+    and popularity's on the same split (tuned models only), the float32 payload of the
+    vectors in MB and the fit seconds; None where the run did not record it."""
+    tuning = model.get("tuning") or {}
+    metrics = model.get("metrics") or {}
+    stored = metrics.get("vector_bytes")
+    return {
+        "vector_size": model.get("vector_size"),
+        "r_precision": (tuning.get("best_validation") or {}).get("scores", {}).get("r_precision"),
+        "popularity": tuning.get("popularity", {}).get("r_precision"),
+        "vector_mb": (stored["track_vectors"] + stored["playlist_vectors"]) / 1e6 if stored else None,
+        "fit_seconds": metrics.get("stage_seconds", {}).get("fit"),
+    }
+
+
 def _get(db: Database[dict[str, Any]], version: str) -> dict[str, Any]:
     model = db[store.MODELS].find_one({"_id": version})
     if model is None:

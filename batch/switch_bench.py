@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 
 from batch import writes
-from batch.bench import bench_corpus
+from batch.bench import bench_corpus, bench_database, drop_database
 from batch.train import Stages, TrainOptions, train
 from batch.word2vec import Word2VecParams
 from playlist2vec import documents, store
@@ -116,11 +116,9 @@ def _edit_after_derive(sink: writes.Sink, db: Any, pids: list[int], edits: int) 
 def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOptions,
                  progress: Progress = print) -> dict[str, Any]:
     """Run the benchmark in the database `<P2V_MONGO_DB>_bench_switch` (dropped first, and
-    after the report is read: the local server holds every database in its heap)."""
-    settings = settings.model_copy(update={"mongo_db": f"{settings.mongo_db}_bench_switch",
-                                           "http_addr": _free_addr()})
+    after the report is read)."""
+    settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": _free_addr()})
     db = store.database(settings)
-    db.client.drop_database(settings.mongo_db)
     source = bench_corpus(settings, options.playlists, options.seed, progress)
     quiet: Progress = lambda line: progress(f"  {line}")  # noqa: E731
     progress("model A ...")
@@ -155,9 +153,9 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
     after = store.database(settings)
     try:
         model_b = after[store.MODELS].find_one({"_id": b.version}) or {}
-        after.client.drop_database(settings.mongo_db)
     finally:
         after.client.close()
+        drop_database(settings)
     return {
         "playlists": options.playlists, "edits": options.edits, "database": settings.mongo_db,
         "model_a": a.version, "model_b": b.version,

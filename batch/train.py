@@ -11,15 +11,16 @@ import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batch import corpus as transforms
-from batch import derive, registry, word2vec, writes
+from batch import derive, registry, search, word2vec, writes
 from batch.metrics import BatchMetrics
 from batch.reader import Corpus, load_corpus
+from batch.tune import TuneOptions, tune
 from batch.word2vec import Word2VecParams
 from playlist2vec import spark_vectors, store
 from playlist2vec.errors import InvalidInput, PipelineError
@@ -38,6 +39,7 @@ class TrainOptions:
     sample: float | None = None  # train on this fraction of the playlists
     skip_bad: bool = False
     artifact_root: str | None = None  # any Hadoop URI; default P2V_HOME/models
+    tune: TuneOptions | None = None  # search the knobs on a validation split first (`params`: trial 1)
 
 
 @dataclass
@@ -47,6 +49,11 @@ class TrainReport:
     vocab_size: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)
+    vector_bytes: dict[str, int] = field(default_factory=dict)
+    tuning: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     @property
     def total_seconds(self) -> float:
@@ -57,9 +64,19 @@ class TrainReport:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.stage_seconds.items())
         written = ", ".join(f"{k} {v}" for k, v in self.written.items())
         skipped = f", {c['bad_records']} bad records skipped" if c.get("bad_records") else ""
-        return (f"model {self.version} active: {c['playlists']} playlists, {c['tokens']} tokens"
-                f"{skipped}, vocabulary {self.vocab_size}\n"
-                f"time {self.total_seconds:.1f}s: {stages}\nwritten: {written}")
+        mb = sum(self.vector_bytes.values()) / 1e6
+        lines = [f"model {self.version} active: {c['playlists']} playlists, {c['tokens']} tokens"
+                 f"{skipped}, vocabulary {self.vocab_size}",
+                 f"time {self.total_seconds:.1f}s: {stages}", f"written: {written}",
+                 f"vectors: {mb:.1f} MB of float32 ({self.vector_bytes.get('per_vector', 0)} bytes each)"]
+        if self.tuning:
+            t = self.tuning
+            best, pop = t["best_validation"]["scores"], t["popularity"]
+            lines.append(f"tuned: trial {t['best_trial'] + 1} of {len(t['trials'])} won, "
+                         f"{search.describe(t['best_params'])}; validation R-precision "
+                         f"{best['r_precision']:.4f} NDCG {best['ndcg']:.4f} clicks {best['clicks']:.2f} "
+                         f"(popularity {pop['r_precision']:.4f} {pop['ndcg']:.4f} {pop['clicks']:.2f})")
+        return "\n".join(lines)
 
 
 class Stages:
@@ -98,15 +115,24 @@ def error_line(exc: BaseException) -> str:
 def train(settings: Settings, spark: SparkSession, options: TrainOptions,
           sink: writes.Sink | None = None, progress: Progress = print,
           stages: Stages | None = None) -> TrainReport:
-    """Run the whole job on `options.input`; returns what was trained and written."""
+    """Run the whole job on `options.input` (tuning the knobs first if asked); returns what was
+    trained and written."""
     stages = stages or Stages(progress)
+    if options.tune:
+        search.check_in_space(options.params)  # before minutes of reading
     with stages("read"):
         corpus = load_corpus(spark, options.input, options.skip_bad)
     try:
         playlists = corpus.playlists
         if options.sample is not None:
             playlists = playlists.sample(fraction=options.sample, seed=options.params.seed)
-        return train_playlists(settings, playlists, corpus_stats(corpus), options, sink, stages)
+        tuning = None
+        if options.tune:
+            with stages("tune"):
+                record, tuning = tune(playlists, options.params, options.tune, progress)
+            options = replace(options, params=record.best_params)
+        return train_playlists(settings, playlists, corpus_stats(corpus), options, sink, stages,
+                               tuning)
     finally:
         corpus.release()
 
@@ -117,10 +143,12 @@ def corpus_stats(corpus: Corpus) -> dict[str, int]:
 
 
 def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, int],
-                    options: TrainOptions, sink: writes.Sink | None, stages: Stages) -> TrainReport:
+                    options: TrainOptions, sink: writes.Sink | None, stages: Stages,
+                    tuning: dict[str, Any] | None = None) -> TrainReport:
     """Fit on `playlists` (pid, name, tracks, modified_at, track_meta), load them into
     `playlists`, derive a vector for every live playlist there, then switch to the model
-    (ready -> catch-up -> active); `stats` describes the corpus for the registry."""
+    (ready -> catch-up -> active); `stats` describes the corpus and `tuning` the search that
+    chose the knobs, for the registry."""
     db = store.database(settings)
     store.ensure_indexes(db)
     now = datetime.now(UTC)
@@ -128,8 +156,8 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
     root = options.artifact_root or str(settings.models_dir.resolve())
     artifact_uri = f"{root.rstrip('/')}/{version}"
     model = registry.save(db, registry.new_model(now, options.params.as_dict(), artifact_uri,
-                                                  version), corpus=stats)
-    report = TrainReport(version, stats, stage_seconds=stages.seconds)
+                                                  version), corpus=stats, tuning=tuning)
+    report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
     sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
     try:
         vectors = _fit_and_save(playlists, options.params, artifact_uri, stages)
@@ -143,7 +171,10 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
             report.written[store.PLAYLIST_VECTORS] = _derive(settings, playlists.sparkSession,
                                                              vectors, version, sink)
         vectors.unpersist()
-        metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written)}
+        report.vector_bytes = vector_bytes(options.params.vector_size, report.vocab_size,
+                                           report.written[store.PLAYLIST_VECTORS])
+        metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written),
+                   "vector_bytes": report.vector_bytes}
         model = registry.save(db, model, status=registry.READY, metrics=metrics)
         model = registry.switch(db, model, registry.since(model), settings.vector_subtype, stages)
     except Exception as exc:
@@ -157,6 +188,13 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
         published.record(stages.seconds, report.written, stats, report.vocab_size, success)
         published.write(metrics_path(settings))
     return report
+
+
+def vector_bytes(vector_size: int, tracks: int, playlists: int) -> dict[str, int]:
+    """The float32 payload of a model's vectors: its storage cost, and what serving holds."""
+    per_vector = 4 * vector_size
+    return {"per_vector": per_vector, "track_vectors": per_vector * tracks,
+            "playlist_vectors": per_vector * playlists}
 
 
 def metrics_path(settings: Settings) -> Path:

@@ -182,8 +182,9 @@ def open_change_stream(
     """
     if resume_token is None:
         return collection.watch(batch_size=batch_size)
-    where = "start_after" if start_after else "resume_after"
-    return collection.watch(batch_size=batch_size, **{where: resume_token})
+    if start_after:
+        return collection.watch(batch_size=batch_size, start_after=resume_token)
+    return collection.watch(batch_size=batch_size, resume_after=resume_token)
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:

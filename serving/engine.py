@@ -310,8 +310,9 @@ class Engine:
             self._reload_requested = False
             self._load_model(version)
         elif current is not None and self.rebuild_due(current):
-            self._rebuild_requested = False
-            self._rebuild_playlists(current)
+            requested, self._rebuild_requested = self._rebuild_requested, False
+            # a due rebuild starts from what is served; one asked for re-reads MongoDB
+            self._rebuild_playlists(current, from_memory=not requested)
         if self.quality is not None:
             self._refresh_shadows()
 
@@ -368,12 +369,15 @@ class Engine:
             self._pending = None
         log.info("serving model %s: %d tracks", version, len(uris))
 
-    def _rebuild_playlists(self, state: ModelState) -> None:
+    def _rebuild_playlists(self, state: ModelState, from_memory: bool = False) -> None:
         assert self.source is not None
         started = time.monotonic()
-        through = state.playlists.mark()
-        shard = self.options.shard
-        pids, matrix = self.source.playlist_vectors(state.version, shard.owns if shard else None)
+        if from_memory and state.playlists.snapshot is not None:
+            through, pids, matrix = state.playlists.freeze()
+        else:
+            through = state.playlists.mark()
+            shard = self.options.shard
+            pids, matrix = self.source.playlist_vectors(state.version, shard.owns if shard else None)
         snapshot = self.builder.build(PLAYLISTS, pids, matrix.reshape(len(pids), state.dim))
         snapshot.index.rows()  # /similar looks its query playlist up by id: not on a request
         discard(state.playlists.swap(snapshot, through))

@@ -68,6 +68,13 @@ class VectorIndex(ABC):
         row = self.rows().get(item)
         return None if row is None else self._vector(row)
 
+    def items(self) -> tuple[list[Any], FloatArray]:
+        """Every item held and its unit vector, in row order (what a rebuild from memory
+        starts from)."""
+        held = [(item, self._vector(row)) for item, row in self.rows().items()]
+        kept = [(item, unit) for item, unit in held if unit is not None]
+        return [item for item, _ in kept], _stack([unit for _, unit in kept], self.dim)
+
     def update(self, changes: Mapping[Hashable, FloatArray | None]) -> None:
         """Apply unit vectors (None: remove the item) in place; only where `accepts_updates`."""
         raise NotImplementedError(f"{self.strategy} indexes are rebuilt, not updated")
@@ -142,6 +149,11 @@ class ExactIndex(VectorIndex):
 
     def _vector(self, row: int) -> FloatArray:
         return np.asarray(self._unit[row], dtype=np.float32)
+
+    def items(self) -> tuple[list[Any], FloatArray]:
+        if not self.ids:
+            return [], _stack([], self.dim)
+        return list(self.ids), np.asarray(self._unit, dtype=np.float32)
 
     def _save(self, path: Path) -> None:
         np.save(path, self._unit, allow_pickle=False)
@@ -364,3 +376,8 @@ def check(strategy: str) -> str:
 def create(strategy: str, params: IndexParams | None = None) -> VectorIndex:
     """A new empty index of the named strategy, or ConfigError."""
     return STRATEGIES[check(resolve(strategy, 0))](params)
+
+
+def _stack(units: Sequence[FloatArray], dim: int) -> FloatArray:
+    """Rows as one float32 matrix, (0, dim) when there are none."""
+    return np.stack(units).astype(np.float32, copy=False) if units else np.empty((0, dim), np.float32)

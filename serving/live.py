@@ -95,6 +95,23 @@ class LiveIndex:
             self._building = True
             return self._seq
 
+    def freeze(self) -> tuple[int, list[Any], FloatArray]:
+        """Start a rebuild from memory: (the sequence number it reflects, ids, unit vectors),
+        the snapshot's items with every change so far applied. Changes are applied in the
+        order they were made, so this is the stored state as of the last one (no read of
+        MongoDB, whose full scan costs the server as much as the build costs serving)."""
+        with self._lock:
+            self._building = True
+            through, snapshot, delta = self._seq, self._snapshot, dict(self._delta)
+        ids, unit = snapshot.index.items() if snapshot is not None else ([], np.empty((0, 0), np.float32))
+        kept = [row for row, item in enumerate(ids) if item not in delta]
+        live = [(item, vector) for item, (_, vector) in delta.items() if vector is not None]
+        rows = [unit[kept]] if kept else []
+        if live:
+            rows.append(np.stack([vector for _, vector in live]))
+        matrix = np.concatenate(rows) if rows else unit[:0]
+        return through, [ids[row] for row in kept] + [item for item, _ in live], matrix
+
     def swap(self, snapshot: Snapshot, through: int) -> Snapshot | None:
         """Install `snapshot` (reflecting changes up to `through`); returns the one it replaced.
 

@@ -5,14 +5,17 @@ own processes, as in production, against a fresh topic and database. Several pro
 processes publish distinct playlists at a steady offered rate. Each playlist's
 `playlist_vectors` document carries its event's Kafka record timestamp (`event_time`) and the
 job's `updated_at` (stamped as the partition's writes begin), so their difference is one
-event's Kafka -> MongoDB latency. A poller asks serving for a sample of the playlists as soon
-as each should have been published; the first 200 answer minus the record timestamp is its
-Kafka -> servable latency (to within the poll interval). Missing events at the deadline are
-a failure: the report is written, then the command exits non-zero.
+event's Kafka -> MongoDB latency. Kafka -> servable is serving's own `end_to_end` freshness
+histogram over the run (every change it applied, record timestamp to the moment it was in
+the index). As an outside check, a poller asks serving for a sample of the playlists as soon
+as each should have been published (`kafka_to_answer`: the first 200 answer minus the record
+timestamp, to within ANSWER_POLL_S; the route also answers from MongoDB). Missing events at
+the deadline are a failure: the report is written, then the command exits non-zero.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import multiprocessing
 import os
@@ -47,6 +50,8 @@ READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
 STOP_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 120.0  # after the last publish, how long missing events may still arrive
 POLL_S = 0.02
+ANSWER_POLL_S = 0.1  # how often the answer poller asks for each outstanding sample
+PACE_S = 0.005  # the shortest sleep of a producer between bursts of due events
 MODEL = "bench"
 
 
@@ -97,24 +102,32 @@ class ProducerShare:
 
 
 def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked: Any) -> None:
-    """Publish one share (in a child process): connect, meet the others at `ready`, learn the
-    common start time (`started`, set by the parent before `go`), publish, add the
-    acknowledged count to `acked`."""
+    """Publish one share (in a child process): encode its events and connect, meet the others at
+    `ready`, learn the common start time (`started`, set by the parent before `go`), publish,
+    add the acknowledged count to `acked`.
+
+    Events are encoded before the clock starts and sent in bursts of whatever is due, at most
+    every PACE_S: the producers cost the measured system as little CPU as they can."""
     topic = share.settings.playlist_topic
     vocab = vocabulary(share.vocab_size)
     rng = random.Random(share.seed * 1000 + share.index)
+    pids = range(share.first + share.index, share.first + share.n_events, share.n)
+    records = [(event.key, event.to_json()) for event in (bench_event(pid, vocab, rng) for pid in pids)]
     # the topic's metadata is fetched on connecting, before the clock starts
     with Producer(share.settings, {"acks": 1, "linger.ms": 5, "batch.size": 512 * 1024,
                                    "message.timeout.ms": 60_000, "client.id": f"p2v-bench-{share.index}"},
                   topic=topic) as producer:
         ready.wait()
         go.wait()
-        for pid in range(share.first + share.index, share.first + share.n_events, share.n):
-            ahead = started.value + (pid - share.first) / share.rate - time.time()
-            if ahead > 0:
-                time.sleep(ahead)  # pacing to the schedule, not waiting for a condition
-            event = bench_event(pid, vocab, rng)
-            producer.send(topic, key=event.key, value=event.to_json())
+        sent = 0
+        while sent < len(pids):
+            due = bisect.bisect_right(pids, share.first + (time.time() - started.value) * share.rate)
+            for key, value in records[sent:due]:
+                producer.send(topic, key=key, value=value)
+            sent = max(sent, due)
+            if sent < len(pids):  # pacing to the schedule, not waiting for a condition
+                ahead = started.value + (pids[sent] - share.first) / share.rate - time.time()
+                time.sleep(max(ahead, PACE_S))
         producer.flush()  # raises (failing this process) if any event was not acknowledged
         with acked.get_lock():
             acked.value += producer.acked
@@ -162,13 +175,17 @@ def _get(url: str, timeout_s: float = 2.0) -> int:
         return 0
 
 
-def _scrape(addr: str) -> dict[str, float]:
-    try:
-        text = urllib.request.urlopen(f"http://{addr}/metrics", timeout=2).read().decode()
-    except OSError:
-        return {}
+def metric_values(text: str) -> dict[str, float]:
+    """A Prometheus exposition as `name{"label": "value", ...}` (sorted labels) -> value."""
     return {s.name + json.dumps(s.labels, sort_keys=True) * bool(s.labels): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def _scrape(addr: str) -> dict[str, float]:
+    try:
+        return metric_values(urllib.request.urlopen(f"http://{addr}/metrics", timeout=2).read().decode())
+    except OSError:
+        return {}
 
 
 Children = dict[str, subprocess.Popen[bytes]]  # command name -> its process
@@ -186,9 +203,11 @@ def _poll(what: str, check: Callable[[], bool], timeout_s: float, children: Chil
         time.sleep(0.2)
 
 
-class ServablePoller(threading.Thread):
+class AnswerPoller(threading.Thread):
     """Asks serving for sampled pids from the moment each is due to be published; records when
-    each first answers 200."""
+    each first answers 200 (an outside check of the histogram: the route also answers from
+    MongoDB for a playlist not yet in the index). Every ANSWER_POLL_S, so the check costs
+    serving little of the CPU it is measured on."""
 
     def __init__(self, http_addr: str, due: dict[int, float]) -> None:
         super().__init__(daemon=True)
@@ -202,7 +221,31 @@ class ServablePoller(threading.Thread):
             for pid in [p for p, t in self.due.items() if t <= now and p not in self.seen]:
                 if _get(f"http://{self.http_addr}/v1/playlists/{pid}/similar?k=1") == 200:
                     self.seen[pid] = time.time()
-            time.sleep(POLL_S)
+            self.stop.wait(ANSWER_POLL_S)
+
+
+def servable_stats(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Kafka -> servable percentiles of the changes serving applied between two scrapes of its
+    metrics: the `end_to_end` freshness histogram, observed for every applied change,
+    interpolated within buckets as Prometheus' histogram_quantile does."""
+    prefix = 'p2v_freshness_seconds_bucket{"le": "'
+    suffix = '", "stage": "end_to_end"}'
+    counts = sorted((float(key[len(prefix):-len(suffix)]), value - before.get(key, 0.0))
+                    for key, value in after.items() if key.startswith(prefix) and key.endswith(suffix))
+    total = counts[-1][1] if counts else 0.0
+    if total <= 0:
+        return {"kafka_to_servable_measured": 0}
+    out: dict[str, Any] = {"kafka_to_servable_measured": int(total)}
+    for q in (50, 95, 99):
+        rank, lower, below = total * q / 100, 0.0, 0.0
+        for upper, cumulative in counts:
+            if cumulative >= rank:
+                share = (rank - below) / max(cumulative - below, 1e-9)
+                value = upper if upper == float("inf") else lower + (upper - lower) * share
+                out[f"kafka_to_servable_p{q}_s"] = round(lower if value == float("inf") else value, 3)
+                break
+            lower, below = upper, cumulative
+    return out
 
 
 def percentiles(values: list[float], prefix: str) -> dict[str, float]:
@@ -230,7 +273,7 @@ def latency_stats(docs: list[dict[str, Any]], seen: dict[int, float]) -> dict[st
         "events_measured": len(docs),
         **percentiles([w - event_time[d["_id"]["p"]] for d, w in zip(docs, written, strict=True)],
                       "kafka_to_mongo"),
-        **percentiles([t - event_time[p] for p, t in seen.items() if p in event_time], "kafka_to_servable"),
+        **percentiles([t - event_time[p] for p, t in seen.items() if p in event_time], "kafka_to_answer"),
         "published_rate_per_s": round(len(docs) / max(max(event_time.values()) - min(event_time.values()),
                                                       1e-9), 1),
         "sustained_throughput_per_s": round(len(docs) / span, 1) if span > 0 else 0.0,
@@ -307,7 +350,7 @@ class BenchOptions:
     vocab_size: int = 20_000
     dim: int = 32
     serve: bool = True
-    samples: int = 200
+    samples: int = 50
     seed: int = 0
     warm_up_s: float = 15.0  # seconds of load at the offered rate before the measured run
 
@@ -375,14 +418,14 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
              children: Children) -> dict[str, Any]:
     step = max(1, options.events // max(options.samples, 1))
     due: dict[int, float] = {}
-    poller = ServablePoller(bench.http_addr, due) if options.serve else None
+    poller = AnswerPoller(bench.http_addr, due) if options.serve else None
 
     def started_at(started: float) -> None:
         due.update({pid: started + pid / options.rate for pid in range(0, options.events, step)})
         if poller is not None:
             poller.start()
 
-    before = _applied(bench)
+    before, served_before = _applied(bench), _scrape(bench.http_addr) if options.serve else {}
     acked = publish_all(bench, options, started_at)
     vecs = db[store.PLAYLIST_VECTORS]
     measured = {"_id.m": MODEL, "_id.p": {"$lt": options.events}}  # not the warm-up playlists
@@ -394,12 +437,19 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
             raise
     drained_s = time.time()
     complete = vecs.count_documents(measured) >= options.events
+    served: dict[str, Any] = {}
     if poller is not None:
         deadline = time.monotonic() + (DRAIN_TIMEOUT_S if complete else 0)
-        while poller.is_alive() and len(poller.seen) < len(due) and time.monotonic() < deadline:
+        def waiting() -> bool:
+            sampling = poller.is_alive() and len(poller.seen) < len(due)
+            served = servable_stats(served_before, _scrape(bench.http_addr))
+            return sampling or served.get("kafka_to_servable_measured", 0) < options.events
+
+        while time.monotonic() < deadline and waiting():
             time.sleep(0.2)
         poller.stop.set()
         poller.join()
+        served = servable_stats(served_before, _scrape(bench.http_addr))
     docs = list(vecs.find(measured, {"event_time": 1, "updated_at": 1}))
     return {
         "benchmark": "stream", "events": options.events, "complete": complete, "acked": acked,
@@ -408,7 +458,8 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         "max_offsets_per_trigger": options.max_offsets_per_trigger, "spark_master": bench.spark_master,
         "vocab_size": options.vocab_size, "dim": options.dim, "warm_up_s": options.warm_up_s,
         "all_written_after_first_publish_s": round(drained_s - min(due.values(), default=0.0), 2),
-        "servable_samples": len(due) if poller is not None else 0,
+        "answer_samples": len(due) if poller is not None else 0,
         **latency_stats(docs, poller.seen if poller is not None else {}),
+        **served,
     }
 

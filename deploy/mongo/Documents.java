@@ -3,8 +3,6 @@ package p2v.mongo;
 
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
-import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -14,11 +12,7 @@ final class Documents {
     }
 
     static byte[] encode(Document document) {
-        ByteBuf buf = Unpooled.buffer(256);
-        BsonEncoder.encodeDocument(document, buf);
-        byte[] bytes = new byte[buf.readableBytes()];
-        buf.readBytes(bytes);
-        return bytes;
+        return BsonWriter.encode(document);
     }
 
     static Document decode(byte[] bytes) {

@@ -18,15 +18,17 @@ Window = Annotated[int, typer.Option(min=1, help="context window (tracks on each
 Iterations = Annotated[int, typer.Option(min=1, help="passes over the corpus")]
 MinCount = Annotated[int, typer.Option(min=1, help="ignore tracks seen fewer times")]
 Partitions = Annotated[int, typer.Option(min=1, help="Word2Vec numPartitions (parallel fit)")]
+StepSize = Annotated[float, typer.Option(min=0.0001, max=1.0, help="learning rate (stepSize)")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="skip and count malformed files/records")]
 Out = Annotated[Path | None, typer.Option(help="JSON report path [default under P2V_HOME]")]
 
 
-def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int) -> Any:
+def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int,
+            step_size: float = 0.025) -> Any:
     from batch.word2vec import Word2VecParams
 
     return Word2VecParams(vector_size=vector_size, window=window, iterations=iterations,
-                          min_count=min_count, partitions=partitions)
+                          min_count=min_count, partitions=partitions, step_size=step_size)
 
 
 def _knobs(specs: list[str]) -> dict[str, list[Any]]:
@@ -82,20 +84,33 @@ def train(
     ctx: typer.Context,
     input: Annotated[str, typer.Option(help="slice file, folder or glob (or a Hadoop URI)")],
     vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2,
+    min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
     sample: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="train on this fraction")] = None,
     skip_bad: SkipBad = False,
     artifacts: Annotated[str | None, typer.Option(help="artifact root URI [P2V_HOME/models]")] = None,
+    tune: Annotated[bool, typer.Option(
+        "--tune", help="first search the knobs on a validation split (the given ones: trial 1)")] = False,
+    tune_budget: Annotated[str, typer.Option(help="trials (12) or minutes (30m) of the search")] = "12",
+    tune_seed: Annotated[int, typer.Option(help="seed of the search (same seed, same trials)")] = 0,
+    tune_subsample: Annotated[float, typer.Option(
+        min=0.05, max=0.9, help="share of the training split a trial is fitted on before pruning")] = 0.25,
+    tune_report: Annotated[Path | None, typer.Option(
+        help="search report JSON path [default under P2V_HOME/tune]")] = None,
 ) -> None:
     """Train Word2Vec on MPD slices, write vectors to MongoDB and activate the new model."""
+    from batch.search import Budget
     from batch.train import TrainOptions
     from batch.train import train as run
+    from batch.tune import TuneOptions
 
     settings: Settings = ctx.obj
-    options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions),
-                           sample, skip_bad, artifacts)
+    tuning = TuneOptions(Budget.parse(tune_budget), tune_seed, tune_subsample) if tune else None
+    options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions,
+                                          step_size), sample, skip_bad, artifacts, tuning)
     report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)
     print(report.summary())
+    if report.tuning:
+        print(f"report: {_write_json(report.as_dict(), tune_report, settings.home / 'tune', 'tune')}")
 
 
 def evaluate(
@@ -105,7 +120,7 @@ def evaluate(
     seed_tracks: Annotated[int, typer.Option(min=0, help="tracks given as the seed")] = 10,
     k: Annotated[int, typer.Option(min=1, max=1000, help="recommendations per playlist")] = 500,
     vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2,
+    min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
     skip_bad: SkipBad = False, out: Out = None,
     sweep: Annotated[list[str] | None, typer.Option(
         help="also score variants: KNOB=V1,V2 (repeatable), one knob changed at a time")] = None,
@@ -116,7 +131,7 @@ def evaluate(
     from batch.evaluate import sweep as variants_of
 
     settings: Settings = ctx.obj
-    params = _params(vector_size, window, iterations, min_count, partitions)
+    params = _params(vector_size, window, iterations, min_count, partitions, step_size)
     variants = variants_of(params, _knobs(sweep or []))
     options = EvalOptions(input, holdout_fraction, seed_tracks, k, params, skip_bad)
     report = run(_spark(settings, "p2v-evaluate"), options, progress=_err, variants=variants)

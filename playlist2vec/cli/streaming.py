@@ -64,7 +64,8 @@ def bench_stream(
     vocab_size: Annotated[int, typer.Option(min=1, help="tracks in the synthetic active model")] = 20_000,
     serve: Annotated[bool, typer.Option(
         help="also run `playlist2vec serve` and measure Kafka -> servable latency")] = True,
-    samples: Annotated[int, typer.Option(min=1, help="playlists polled on serving")] = 200,
+    samples: Annotated[int, typer.Option(
+        min=1, help="playlists polled on serving (an outside check of its freshness histogram)")] = 50,
     warm_up: Annotated[float, typer.Option(
         min=0, help="seconds of load at --rate before the measured run (JVMs compile their hot "
         "paths; a steady state is measured)")] = 15.0,

@@ -7,10 +7,14 @@ import re
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
+import bson
 import pytest
+from bson import Binary, Code, Decimal128, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from pymongo import ReplaceOne
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -188,6 +192,37 @@ def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_ser
         db["a"].insert_one({"_id": 99, "k": 5})
     resumed = next_changes(db["a"].watch(resume_after=token), 1)
     assert [(c["operationType"], c["documentKey"]["_id"]) for c in resumed] == [("insert", 10)]
+
+
+def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(own_server: LocalStack) -> None:
+    """The journal and the oplog encode documents with the server's own writer: what a restart
+    recovers and a change stream carries equals what the server answered before."""
+    values: dict[str, Any] = {
+        "int32": -7, "int64": 2**40, "double": -0.5, "nan": float("nan"), "string": "ünïcødé \u2603",
+        "empty": "", "true": True, "false": False, "none": None,
+        "date": datetime(2026, 12, 2, 1, 2, 3, 4000), "oid": ObjectId(), "decimal": Decimal128("1.25"),
+        "binary": Binary(b"\x00\x01\xff" * 40), "uuid": Binary(uuid.uuid4().bytes, 3),
+        "regex": Regex("^a.*", "i"), "timestamp": Timestamp(1_700_000_000, 7),
+        "min": MinKey(), "max": MaxKey(), "code": Code("function () {}"),
+        "nested": {"a": {"b": [1, "two", {"c": [[], {}]}]}, "e": {}},
+        "array": list(range(1500)), "mixed": [None, 1.5, "x", [True], {"k": b"bytes"}],
+    }
+    coll = client(own_server.settings)["types"]["docs"]
+    stream = coll.watch()
+    coll.insert_one({"_id": "all", **values})
+    coll.replace_one({"_id": "all"}, {**values, "replaced": True})
+    before = coll.find_one({"_id": "all"})
+    carried = [c["fullDocument"] for c in next_changes(stream, 2)]
+    inserted = {k: v for k, v in before.items() if k != "replaced"}
+    assert [bson.encode(d) for d in carried] == [bson.encode(inserted), bson.encode(before)]
+
+    pid = own_server.mongo.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
+    own_server.start_mongo()
+    after = client(own_server.settings)["types"]["docs"].find_one({"_id": "all"})
+    assert bson.encode(after) == bson.encode(before), "the same document, byte for byte"
 
 
 def test_oplog_stays_within_its_bound_and_an_expired_token_gets_error_286(own_server: LocalStack) -> None:

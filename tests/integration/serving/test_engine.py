@@ -173,6 +173,29 @@ def test_only_snapshot_indexes_rebuild_for_a_large_delta(catalog, make_engine, w
         assert len(snapshot.index) == 21
 
 
+def test_a_due_rebuild_starts_from_memory_and_a_requested_one_rereads_mongodb(
+        catalog, make_engine, wait, monkeypatch):
+    engine, _ = make_engine(strategy="annoy", rebuild_max_delta=0)
+    reads: list[str] = []
+    read = engine.source.playlist_vectors
+    monkeypatch.setattr(engine.source, "playlist_vectors",
+                        lambda version, owns=None: reads.append(version) or read(version, owns))
+    engine.start()
+    wait(lambda: engine.ready, 30, "first index")
+    first = engine.state().playlists.snapshot
+    catalog.write_playlist(990, catalog.playlists[100])
+    catalog.delete_playlist(201)
+    wait(lambda: engine.state().playlists.snapshot is not first
+         and engine.state().playlists.delta_size() == 0, 10, "rebuild")
+    rebuilt = engine.state().playlists.snapshot.index
+    assert rebuilt.vector(990) is not None and rebuilt.vector(201) is None
+    assert len(rebuilt) == len(first.index), "one added, one removed"
+    assert reads == [engine.state().version], "the due rebuild read nothing from MongoDB"
+
+    engine.request_rebuild()
+    wait(lambda: len(reads) == 2, 10, "requested rebuild")
+
+
 def test_model_switch_rebuilds_on_the_new_model(catalog, make_engine, wait):
     engine, _ = make_engine()
     engine.start()

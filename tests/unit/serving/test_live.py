@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from playlist2vec.vectors import normalize
 from serving import indexes
 from serving.live import LiveIndex, Snapshot
 
@@ -126,3 +128,26 @@ def test_vector_prefers_the_delta_over_the_snapshot() -> None:
     live.apply({"a": axis(2), "b": None})
     np.testing.assert_allclose(live.vector("a"), axis(2) / np.linalg.norm(axis(2)), atol=1e-6)
     assert live.vector("b") is None and live.vector("zzz") is None
+
+
+@pytest.mark.parametrize("strategy", ["exact", "annoy"])
+def test_freeze_is_the_snapshot_with_every_change_applied(strategy: str) -> None:
+    live = live_over({"a": axis(0), "b": axis(1), "c": axis(2)}, strategy)
+    live.apply({"b": axis(3), "c": None, "d": axis(0) + axis(1)})
+    through, found, matrix = live.freeze()
+    frozen = dict(zip(found, matrix, strict=True))
+    assert sorted(frozen) == ["a", "b", "d"]
+    for item, vector in {"a": axis(0), "b": axis(3), "d": axis(0) + axis(1)}.items():
+        np.testing.assert_allclose(frozen[item], normalize(vector), atol=1e-6)
+
+    live.apply({"a": None})  # after the freeze: kept for the swap to leave in the delta
+    rebuilt = indexes.create(strategy)
+    rebuilt.build(found, matrix)
+    live.swap(Snapshot(rebuilt), through)
+    assert live.delta_size() == 1 and live.vector("a") is None
+    assert ids(live.search(axis(3), 1)) == ["b"]
+
+
+def test_freeze_of_an_empty_index_is_empty() -> None:
+    through, found, matrix = LiveIndex("empty").freeze()
+    assert (through, found, matrix.shape[0]) == (0, [], 0)

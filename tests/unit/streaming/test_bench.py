@@ -6,9 +6,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from playlist2vec.events import parse_event
-from streaming.bench import bench_event, latency_stats, vocabulary
+from serving.metrics import FRESHNESS_BUCKETS, ServingMetrics
+from streaming.bench import bench_event, latency_stats, metric_values, servable_stats, vocabulary
 
 
 def test_latencies_are_measured_from_the_record_timestamp() -> None:
@@ -22,9 +24,34 @@ def test_latencies_are_measured_from_the_record_timestamp() -> None:
     assert stats["kafka_to_mongo_p50_s"] == pytest.approx(0.495, abs=1e-3)
     assert stats["kafka_to_mongo_p99_s"] == pytest.approx(0.9801, abs=1e-3)
     assert stats["kafka_to_mongo_max_s"] == pytest.approx(0.99, abs=1e-3)
-    assert stats["kafka_to_servable_measured"] == 10
-    assert stats["kafka_to_servable_p95_s"] == pytest.approx(1.0)
+    assert stats["kafka_to_answer_measured"] == 10
+    assert stats["kafka_to_answer_p95_s"] == pytest.approx(1.0)
     assert stats["sustained_throughput_per_s"] == pytest.approx(100 / 99.99, rel=1e-3)
+
+
+def test_servable_latency_is_read_from_the_freshness_histogram_between_two_scrapes() -> None:
+    registry = CollectorRegistry()
+    metrics = ServingMetrics(registry)
+    histogram = metrics.freshness.labels(stage="end_to_end")
+    for _ in range(50):
+        histogram.observe(20.0)  # before the run: not measured
+    before = metric_values(generate_latest(registry).decode())
+    for i in range(100):  # spread over the (0.5, 1.0] bucket, interpolated as uniform within it
+        histogram.observe(0.5 + (i + 1) / 200)
+    metrics.freshness.labels(stage="kafka_to_mongo").observe(100.0)  # another stage
+    stats = servable_stats(before, metric_values(generate_latest(registry).decode()))
+    assert stats["kafka_to_servable_measured"] == 100
+    assert stats["kafka_to_servable_p50_s"] == pytest.approx(0.75)
+    assert stats["kafka_to_servable_p95_s"] == pytest.approx(0.975)
+
+
+def test_servable_latency_beyond_the_last_bucket_is_its_bound() -> None:
+    registry = CollectorRegistry()
+    metrics = ServingMetrics(registry)
+    metrics.freshness.labels(stage="end_to_end").observe(1e6)
+    stats = servable_stats({}, metric_values(generate_latest(registry).decode()))
+    assert stats["kafka_to_servable_p99_s"] == FRESHNESS_BUCKETS[-1]
+    assert servable_stats({}, {}) == {"kafka_to_servable_measured": 0}
 
 
 def test_nothing_written_measures_nothing() -> None:

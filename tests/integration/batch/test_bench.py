@@ -1,0 +1,29 @@
+"""`bench train` on a small corpus: the whole job beside gensim, in its own database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batch.bench import BenchOptions, bench_train, report_lines
+from batch.word2vec import Word2VecParams
+from playlist2vec import store
+from playlist2vec.settings import Settings
+
+pytest.importorskip("gensim")
+
+
+def test_bench_train_scores_spark_beside_gensim_and_leaves_the_users_database_alone(
+        settings: Settings, spark: Any, db: Any, corpus_dir: Path) -> None:
+    options = BenchOptions(input=str(corpus_dir), params=Word2VecParams(iterations=1),
+                           holdout_fraction=0.1, k=50)
+    report = bench_train(settings, spark, options, progress=lambda _line: None)
+
+    assert set(report["scores"]) == {"popularity", "gensim sg+hs", "gensim sg+ns5", "spark word2vec"}
+    assert report["scores"]["spark word2vec"]["r_precision"] > report["scores"]["popularity"]["r_precision"]
+    assert report["spark"]["train_seconds"] >= report["fit_seconds"]["spark word2vec"] > 0
+    assert any("gensim sg+hs" in line for line in report_lines(report))
+    assert db[store.MODELS].count_documents({}) == 0, "no model registered in the user's database"
+    assert f"{settings.mongo_db}_bench_train" not in db.client.list_database_names()
