@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from playlist2vec.vectors import FloatArray, normalize
+from playlist2vec.vectors import FloatArray, cosine_top_k, normalize
 from serving.indexes import VectorIndex
 
 
@@ -153,11 +153,10 @@ class LiveIndex:
                 return list(zip(found, found_scores.tolist(), strict=True))
             ids.extend(found)
             scores.append(found_scores)
-        if view.ids:
-            delta_scores = view.unit @ unit_query
-            top = np.argsort(-delta_scores, kind="stable")[:n]
+        if view.ids:  # a partial sort: a delta grows to tens of thousands between rebuilds
+            top, top_scores = cosine_top_k(unit_query, view.unit, n)
             ids.extend(view.ids[i] for i in top)
-            scores.append(delta_scores[top].astype(np.float32))
+            scores.append(top_scores)
         if not ids:
             return []
         merged = np.concatenate(scores)
