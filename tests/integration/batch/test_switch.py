@@ -110,6 +110,11 @@ class Watcher:
         return self
 
     def __exit__(self, *_: object) -> None:
+        # two more whole rounds first: the last answers are then from after the caller's checks
+        # (on a busy machine the thread may not have asked once since the swap)
+        wanted = len(self.answers) + 2 * len(self.pids)
+        _wait(lambda: len(self.answers) >= wanted or not self._thread.is_alive(), 30,
+              "the watcher's rounds after the switch")
         self._stop.set()
         self._thread.join(timeout=30)
 
