@@ -10,6 +10,7 @@ pid needs another task's records.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -46,10 +47,22 @@ def _records(batches: Iterator[pa.RecordBatch]) -> list[Record]:
     return records
 
 
+def spare_the_collector() -> None:
+    """Take what is alive at a task's start out of the garbage collector's scans.
+
+    A reused Python worker runs a full `gc.collect()` after every task, and what it holds
+    between tasks (modules, the MongoDB client, the track index of every model) lives on: the
+    collection scanned all of it, per task, for nothing (a third of the workers' CPU in a
+    profile at 5,000 events/s; 100-250 ms per collection). Frozen objects are still freed by
+    reference counting when they go; only a reference cycle among them would stay."""
+    gc.freeze()
+
+
 def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """One partition's records -> MongoDB writes and dead letters; yields its counts."""
     import pyarrow as pa
 
+    spare_the_collector()
     settings = task.settings
     records = _records(batches)
     latest, dead = partition.newest_per_pid(

@@ -1,6 +1,9 @@
-"""A partition task's counts survive the Arrow round trip to the driver and are summed."""
+"""A partition task's counts survive the Arrow round trip to the driver and are summed; a task
+leaves what was alive before it out of the collector's scans."""
 
 from __future__ import annotations
+
+import gc
 
 import pyarrow as pa
 
@@ -15,3 +18,14 @@ def test_counts_of_several_partitions_are_summed() -> None:
                                          "unknown": [0]}, schema=schema)
     counts = transform.summarise(pa.Table.from_batches([first, second]))
     assert counts == {"applied": 4, "stale": 1, "deleted": 2, "invalid": 2, "unknown": 4}
+
+
+def test_what_lives_across_tasks_is_not_scanned_again() -> None:
+    survivor = [{"a": i} for i in range(1_000)]
+    gc.unfreeze()
+    try:
+        transform.spare_the_collector()
+        assert gc.get_freeze_count() >= len(survivor)
+        assert not any(obj is survivor for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
