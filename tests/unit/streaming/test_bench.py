@@ -1,4 +1,5 @@
-"""The benchmark's pure parts: latency percentiles, throughput and the synthetic events."""
+"""The benchmark's pure parts: latency percentiles, throughput, the synthetic events and how
+the answer poller spreads its requests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from playlist2vec.events import parse_event
 from serving.metrics import FRESHNESS_BUCKETS, ServingMetrics
-from streaming.bench import bench_event, latency_stats, metric_values, servable_stats, vocabulary
+from streaming.bench import bench_event, latency_stats, metric_values, next_asks, servable_stats, vocabulary
 
 
 def test_latencies_are_measured_from_the_record_timestamp() -> None:
@@ -63,3 +64,17 @@ def test_bench_events_are_valid_distinct_creations() -> None:
     events = [bench_event(pid, vocabulary(2), rng) for pid in range(50)]
     parsed = [parse_event(e.key, e.to_json(), 0) for e in events]
     assert [p.pid for p in parsed] == list(range(50)) and all(20 <= len(p.tracks) <= 60 for p in parsed)
+
+
+def test_the_answer_poller_asks_a_bounded_number_of_outstanding_samples_round_robin() -> None:
+    due = {pid: float(pid) for pid in range(20)}  # pid p is due at time p
+    seen = {0: 0.5, 1: 1.5}
+    asked: dict[int, float] = {}
+    first = next_asks(due, seen, asked, now=12.0, limit=5)
+    assert first == [2, 3, 4, 5, 6]  # due and unanswered, never asked, oldest first; 13+ not due
+    asked |= {pid: 12.0 for pid in first}
+    second = next_asks(due, seen, asked, now=12.1, limit=5)
+    assert second == [7, 8, 9, 10, 11]
+    asked |= {pid: 12.1 for pid in second}
+    asked[12] = 11.0  # asked before the others: its turn comes first
+    assert next_asks(due, seen, asked, now=12.2, limit=5) == [12, 2, 3, 4, 5]
