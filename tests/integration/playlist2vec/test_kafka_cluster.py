@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from prometheus_client import CollectorRegistry
 from playlist2vec import store
 from playlist2vec.chaos import Oracle, mismatches, topic_records
 from playlist2vec.children import wait_for
-from playlist2vec.events import PlaylistEvent
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
@@ -36,31 +34,13 @@ from streaming import job
 from streaming.bench import seed_model, vocabulary
 from streaming.metrics import StreamMetrics
 from tests.conftest import private_settings
+from tests.integration.playlist2vec.cluster_events import edits, free_run
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.cluster]
 
 EVENTS = int(os.environ.get("CLUSTER_EVENTS", "2000"))
-PIDS = 300  # edited about EVENTS / PIDS times each: order matters
 RATE = 1000.0  # events/s
 VERSION = "m1"
-
-
-def free_run(length: int) -> int:
-    """The first of `length` consecutive free loopback ports (brokers and controllers interleave)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + length >= 65536:
-            continue
-        try:
-            for port in range(base, base + length):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise AssertionError("no run of free ports")
 
 
 @pytest.fixture(scope="module")
@@ -78,21 +58,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings
         stack.down()
 
 
-def plan(rng: random.Random, vocab: list[str]) -> list[PlaylistEvent]:
-    """EVENTS edits of PIDS playlists, about 5% deletions, clocks increasing per event."""
-    events = []
-    for i in range(EVENTS):
-        pid = rng.randrange(PIDS)
-        if rng.random() < 0.05:
-            events.append(PlaylistEvent(pid=pid, modified_at=1_700_000_000 + i, deleted=True))
-            continue
-        tracks = tuple(rng.choice(vocab) if rng.random() < 0.9 else f"spotify:track:new{i}"
-                       for _ in range(rng.randint(3, 30)))
-        events.append(PlaylistEvent(pid=pid, modified_at=1_700_000_000 + i, name=f"p{pid}",
-                                    tracks=tracks))
-    return events
-
-
 def test_kill_9_of_a_broker_mid_stream_loses_and_duplicates_nothing(
         cluster: tuple[Settings, LocalStack], spark: Any, tmp_path: Path) -> None:
     settings, stack = cluster
@@ -100,7 +65,7 @@ def test_kill_9_of_a_broker_mid_stream_loses_and_duplicates_nothing(
     vocab = vocabulary(500)
     seed_model(db, VERSION, vocab, np.random.default_rng(1).normal(size=(500, 16)).astype(np.float32),
                settings.vector_subtype)
-    events = plan(random.Random(5), vocab)
+    events = edits(EVENTS, random.Random(5), vocab)
     running = job.start(spark, settings, job.StreamOptions(
         checkpoint=tmp_path / "checkpoint", trigger="200 milliseconds", max_offsets_per_trigger=2_000),
         StreamMetrics(CollectorRegistry()))
