@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         description="serving: seconds a request may wait for MongoDB before it is answered 503 "
                     "(or without names, where names are all it needs)",
     )
+    router_shard_timeout: float = Field(
+        1.0, gt=0, description="router: seconds a shard may take before the answer goes without it "
+                               "(`partial: true`)",
+    )
     live_quality: bool = Field(
         False, description="serving: score live edits (live recall@500 per model; a third change stream)"
     )

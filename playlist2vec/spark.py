@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from playlist2vec.errors import StackError
 from playlist2vec.settings import Settings
@@ -25,13 +26,20 @@ def connector_jars(settings: Settings) -> list[Path]:
     return jars
 
 
+def is_local_cluster(master: str) -> bool:
+    """Whether `master` is a standalone master on this machine (`stack up --spark-workers`)."""
+    parts = urlsplit(master)
+    return parts.scheme == "spark" and parts.hostname in ("127.0.0.1", "localhost")
+
+
 def session(
     settings: Settings, app_name: str, kafka: bool = True, conf: dict[str, str] | None = None
 ) -> SparkSession:
     """A SparkSession (reused if one is running) tuned for a small local machine.
 
-    Local mode gets few shuffle partitions and the driver memory from settings; a cluster
-    master keeps Spark's own defaults except what `conf` sets.
+    Local mode and a standalone cluster on this machine get few shuffle partitions, the driver
+    memory from settings and a loopback driver; a remote cluster master keeps Spark's own
+    defaults except what `conf` sets.
     """
     from pyspark.sql import SparkSession
 
@@ -44,7 +52,7 @@ def session(
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
-    if local:
+    if local or is_local_cluster(settings.spark_master):
         defaults |= {
             "spark.driver.memory": settings.spark_driver_memory,
             "spark.sql.shuffle.partitions": "4",
@@ -52,12 +60,19 @@ def session(
             "spark.ui.enabled": "false",
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
+        }
+    if local:
+        defaults |= {
             "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
             # local checkpoints without .crc side files: every micro-batch writes two small logs
             # (offsets, commits) and the checksummed file system costs ~30 ms more for each
             "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
             "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
         }
+    elif is_local_cluster(settings.spark_master):
+        # executors of `stack up --spark-workers` run on this machine: they import the very
+        # code the driver runs (a checkout, not only what is installed)
+        defaults["spark.executorEnv.PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     # Under spark-submit (which sets PYSPARK_GATEWAY_PORT) the connector comes from --packages.
     if kafka and "PYSPARK_GATEWAY_PORT" not in os.environ:
         defaults["spark.jars"] = ",".join(str(p.resolve()) for p in connector_jars(settings))

@@ -28,21 +28,32 @@ def admin(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
         raise StackError(f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}") from None
 
 
+def replication(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of `brokers`: 3 and 2 from three
+    brokers on, so one broker may be lost without losing an acks=all record or refusing one."""
+    factor = min(3, brokers)
+    return factor, 2 if factor >= 3 else 1
+
+
 def ensure_topics(settings: Settings, partitions: int = 4) -> list[str]:
-    """Create the playlist and DLQ topics if missing; returns the names created."""
-    wanted = [
-        NewTopic(
-            settings.playlist_topic,
-            partitions,
-            1,
-            # records over the event byte cap must reach the job (as dead letters), not be refused
-            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000",
-                           "max.message.bytes": str(MAX_RECORD_BYTES)},
-        ),
-        NewTopic(settings.dlq_topic, partitions, 1, topic_configs={"retention.ms": str(7 * 86_400_000)}),
-    ]
+    """Create the playlist and DLQ topics if missing (replicated as `replication` says for the
+    cluster's size); returns the names created."""
     client = admin(settings)
     try:
+        factor, min_isr = replication(len(client.describe_cluster()["brokers"]))
+        durable = {"min.insync.replicas": str(min_isr)}
+        wanted = [
+            NewTopic(
+                settings.playlist_topic,
+                partitions,
+                factor,
+                # records over the event byte cap must reach the job (as dead letters), not be refused
+                topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000",
+                               "max.message.bytes": str(MAX_RECORD_BYTES), **durable},
+            ),
+            NewTopic(settings.dlq_topic, partitions, factor,
+                     topic_configs={"retention.ms": str(7 * 86_400_000), **durable}),
+        ]
         existing = set(client.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:

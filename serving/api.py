@@ -11,15 +11,13 @@ from typing import Annotated, Any, TypeVar
 
 import pymongo
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, StringConstraints
 from pymongo.errors import PyMongoError
-from starlette.exceptions import HTTPException
 
 from playlist2vec import store
-from playlist2vec.errors import NotFound, P2VError, Unauthorized, Unavailable
+from playlist2vec.errors import NotFound, Unauthorized, Unavailable
 from playlist2vec.events import MAX_TRACK_CHARS, MAX_TRACKS
 from playlist2vec.recommend import Explanation, Scored
 from playlist2vec.settings import Settings
@@ -27,10 +25,9 @@ from serving.engine import Engine
 from serving.http import (
     BodyLimit,
     Observe,
+    add_error_handlers,
     error_response,
-    http_error_response,
     printable,
-    validation_error,
 )
 from serving.metrics import ServingMetrics
 
@@ -132,17 +129,7 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(Observe, metrics=metrics, routes=app.routes)  # outermost: sees every answer
 
-    @app.exception_handler(P2VError)
-    async def p2v_error(_: Request, exc: P2VError) -> JSONResponse:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(validation_error(exc))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return http_error_response(exc)
+    add_error_handlers(app)
 
     @app.exception_handler(PyMongoError)
     async def mongo_error(_: Request, exc: PyMongoError) -> JSONResponse:

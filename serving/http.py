@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -19,7 +20,6 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from playlist2vec.errors import InvalidInput, P2VError, PayloadTooLarge
-from serving.metrics import ServingMetrics
 
 MAX_DETAIL_CHARS = 300
 """An error answer never echoes more of the request than this."""
@@ -43,6 +43,22 @@ def http_error_response(exc: HTTPException) -> JSONResponse:
     name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "").replace("-", "")
     return JSONResponse({"error": name, "detail": printable(str(exc.detail))},
                         status_code=exc.status_code, headers=exc.headers)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Our errors, schema violations and Starlette's own errors, all as the same JSON answer."""
+
+    @app.exception_handler(P2VError)
+    async def p2v_error(_: Request, exc: P2VError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(validation_error(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return http_error_response(exc)
 
 
 def validation_error(exc: RequestValidationError) -> InvalidInput:
@@ -109,11 +125,17 @@ def _replay(first: Message, receive: Receive) -> Receive:
     return replay
 
 
+class RequestObserver(Protocol):
+    """What `Observe` records into (the serving and the router metrics)."""
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None: ...
+
+
 class Observe:
     """Counts every answer by route template and status code and times it, whatever produced
     it: a route, an error handler, the body limit, or an unhandled exception (then 500)."""
 
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestObserver, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes

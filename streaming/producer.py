@@ -36,7 +36,9 @@ class PublishReport:
 
 
 def kafka_producer(settings: Settings) -> Producer:
-    return Producer(settings, {"acks": "all", "linger.ms": 10, "batch.size": 256 * 1024,
+    # idempotence: a retry after a lost acknowledgement (a broker dying) writes no second copy
+    return Producer(settings, {"acks": "all", "enable.idempotence": True, "linger.ms": 10,
+                               "batch.size": 256 * 1024,
                                "message.timeout.ms": int(ACK_TIMEOUT_S * 1000),
                                "client.id": "playlist2vec-produce"})
 

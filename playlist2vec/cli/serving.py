@@ -1,4 +1,5 @@
-"""`playlist2vec serve` and `playlist2vec bench serve`: the serving process and its benchmark."""
+"""`playlist2vec serve`, `playlist2vec route` and `playlist2vec bench serve`: the serving process,
+the router in front of its shards, and its benchmark."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import Annotated
 import typer
 
 from playlist2vec.errors import ConfigError
-from playlist2vec.settings import split_addr
+from playlist2vec.settings import Settings, split_addr
+
+
+def _with_addr(settings: Settings, http_addr: str | None) -> Settings:
+    if http_addr is None:
+        return settings
+    try:
+        split_addr(http_addr)
+    except ValueError as exc:
+        raise ConfigError(f"--http-addr: {exc}") from None
+    return settings.model_copy(update={"http_addr": http_addr})
 
 
 def serve(
@@ -45,13 +56,7 @@ def serve(
     from serving.server import serve as run
     from serving.shard import Shard
 
-    settings = ctx.obj
-    if http_addr is not None:
-        try:
-            split_addr(http_addr)
-        except ValueError as exc:
-            raise ConfigError(f"--http-addr: {exc}") from None
-        settings = settings.model_copy(update={"http_addr": http_addr})
+    settings = _with_addr(ctx.obj, http_addr)
     options = ServeOptions(
         indexes_dir=settings.indexes_dir,
         strategy=index or settings.index_strategy,
@@ -64,6 +69,27 @@ def serve(
         live_quality=settings.live_quality if live_quality is None else live_quality,
     )
     run(settings, options)
+
+
+def route(
+    ctx: typer.Context,
+    shard: Annotated[list[str], typer.Option(
+        help="base URL of a `serve --shard i/n` process (repeat, one per shard)")],
+    timeout: Annotated[float | None, typer.Option(
+        help="seconds per shard request [env P2V_ROUTER_SHARD_TIMEOUT, default 1.0]")] = None,
+    http_addr: Annotated[str | None, typer.Option(
+        help="bind host:port [env P2V_HTTP_ADDR, default 127.0.0.1:8000]")] = None,
+) -> None:
+    """Route queries to playlist shards: merge their top-k, answer partially when one is down."""
+    from serving.router import RouterOptions, parse_shard_url, serve_router
+
+    settings = ctx.obj
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"--timeout must be positive, got {timeout}")
+    options = RouterOptions(shards=tuple(parse_shard_url(url) for url in shard),
+                            timeout=timeout or settings.router_shard_timeout,
+                            max_body_bytes=settings.http_max_body_bytes)
+    serve_router(_with_addr(settings, http_addr), options)
 
 
 def bench_serve(

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from playlist2vec import stack as services
-from playlist2vec.errors import StackError
-from playlist2vec.stack import jars
+from playlist2vec.errors import ConfigError, StackError
+from playlist2vec.settings import Settings
+from playlist2vec.stack import jars, kafka
+from playlist2vec.stack import spark as spark_stack
 
 app = typer.Typer(
     help="Start, stop and inspect the local Kafka and MongoDB-wire services.", no_args_is_help=True
@@ -19,18 +21,49 @@ app = typer.Typer(
 def _print_status(statuses: list[services.ServiceStatus]) -> bool:
     for s in statuses:
         pid = f"pid {s.pid}" if s.pid else "-"
-        print(f"{s.name:6} {'healthy' if s.healthy else 'DOWN':8} {s.address:22} {pid:10} {s.detail}")
+        print(f"{s.name:7} {'healthy' if s.healthy else 'DOWN':8} {s.address:22} {pid:10} {s.detail}")
     return all(s.healthy for s in statuses)
 
 
 @app.command()
-def up(ctx: typer.Context) -> None:
+def up(
+    ctx: typer.Context,
+    brokers: Annotated[int | None, typer.Option(
+        min=1, help="Kafka brokers (KRaft quorum, topics replicated 3 times with min ISR 2 from "
+                    "3 on) [default: one per address in P2V_KAFKA_BOOTSTRAP]")] = None,
+    spark_workers: Annotated[int, typer.Option(
+        min=0, help="also a Spark standalone master (at P2V_SPARK_MASTER if spark://127.0.0.1:"
+                    "port, else :7077) with this many 1-core workers")] = 0,
+) -> None:
     """Start Kafka (KRaft) and the MongoDB-wire server in the background and wait until ready."""
     started = time.monotonic()
-    statuses = services.for_settings(ctx.obj).up()
+    settings = with_brokers(ctx.obj, brokers)
+    if spark_workers:
+        if settings.stack != "local":
+            raise ConfigError("--spark-workers starts local processes: not with P2V_STACK=external")
+        stack: services.Stack = services.LocalStack(settings, spark_workers)
+    else:
+        stack = services.for_settings(settings)
+    statuses = stack.up()
     _print_status(statuses)
     elapsed = time.monotonic() - started
-    print(f"ready in {elapsed:.1f}s (logs: {ctx.obj.logs_dir}); stop with `playlist2vec stack down`")
+    print(f"ready in {elapsed:.1f}s (logs: {settings.logs_dir}); stop with `playlist2vec stack down`")
+    if settings.kafka_bootstrap != ctx.obj.kafka_bootstrap:
+        print(f"for the other commands: export P2V_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
+    if spark_workers and spark_stack.master_url(settings) != settings.spark_master:
+        print(f"for the other commands: export P2V_SPARK_MASTER={spark_stack.master_url(settings)}")
+
+
+def with_brokers(settings: Settings, brokers: int | None) -> Settings:
+    """The settings with a bootstrap list of `brokers` local addresses: as given when it lists
+    that many, derived from its one address otherwise."""
+    listed = settings.kafka_bootstrap.split(",")
+    if brokers is None or brokers == len(listed):
+        return settings
+    if len(listed) != 1:
+        raise ConfigError(f"--brokers {brokers} but P2V_KAFKA_BOOTSTRAP lists {len(listed)} addresses")
+    return settings.model_copy(update={"kafka_bootstrap": kafka.cluster_bootstrap(settings.kafka_port,
+                                                                                  brokers)})
 
 
 @app.command()
@@ -50,7 +83,8 @@ def status(ctx: typer.Context) -> None:
 @app.command()
 def logs(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="kafka or mongo")],
+    service: Annotated[str, typer.Argument(
+        help="kafka (kafka-1.. in a cluster), mongo, spark-master or spark-worker-N")],
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="how many lines")] = 50,
 ) -> None:
     """The last lines of a local service's log."""

@@ -1,22 +1,22 @@
-"""The embedded default: Kafka 4 (KRaft, one node) and the MongoDB-wire server as local background JVMs."""
+"""The embedded default: Kafka 4 (KRaft: one node, or a replicated cluster) and the MongoDB-wire
+server as local background JVMs."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import os
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from playlist2vec import kafka_security, topics
+from playlist2vec import topics
 from playlist2vec.errors import StackError
-from playlist2vec.settings import Settings, split_addr
-from playlist2vec.stack import jars
+from playlist2vec.settings import Settings
+from playlist2vec.stack import jars, kafka, spark
 from playlist2vec.stack.base import ServiceStatus, Stack, kafka_healthy, mongo_healthy, port_in_use
 from playlist2vec.stack.process import ManagedProcess
 
@@ -27,81 +27,60 @@ HOST = "127.0.0.1"
 LAUNCHER_CLASS = "p2v.mongo.MongoLauncher"  # deploy/mongo/
 
 
-def kafka_properties(settings: Settings, data_dir: Path) -> str:
-    """server.properties for a combined broker+controller on loopback, sized for tests.
-
-    With a SASL protocol in the settings, the client listener takes SCRAM logins (the broker
-    itself logs in as the configured user, whose credentials `scram_argument` adds at format
-    time); TLS is not emulated locally.
-    """
-    port, controller = settings.kafka_port, settings.kafka_controller_port
-    listener = "SASL_PLAINTEXT" if settings.kafka_sasl else "PLAINTEXT"
-    lines = [
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{HOST}:{controller}",
-        f"listeners={listener}://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
-        f"advertised.listeners={listener}://{HOST}:{port}",
-        "controller.listener.names=CONTROLLER",
-        f"inter.broker.listener.name={listener}",
-        f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}",
-        f"log.dirs={data_dir}",
-        "num.partitions=4",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "log.cleaner.backoff.ms=5000",
-        # one event may be as large as the contract's byte cap allows (plus Kafka's framing)
-        "message.max.bytes=4194304",
-    ]
-    if settings.kafka_sasl:
-        mechanism = settings.kafka_sasl_mechanism
-        assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None
-        login = kafka_security.jaas_config(mechanism, settings.kafka_sasl_username,
-                                           settings.kafka_sasl_password.get_secret_value())
-        lines += [
-            f"sasl.enabled.mechanisms={mechanism}",
-            f"sasl.mechanism.inter.broker.protocol={mechanism}",
-            f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config={login}",
-        ]
-    return "\n".join([*lines, ""])
-
-
-def scram_argument(settings: Settings) -> list[str]:
-    """StorageTool's `--add-scram` for the configured SASL user (none without SASL)."""
-    if not settings.kafka_sasl:
-        return []
-    if settings.kafka_security_protocol != "SASL_PLAINTEXT" or not settings.kafka_sasl_mechanism.startswith(
-            "SCRAM"):
-        raise StackError("the local stack emulates SASL_PLAINTEXT with SCRAM only (no TLS, no PLAIN): "
-                         "point P2V_KAFKA_BOOTSTRAP at a real cluster with P2V_STACK=external")
-    assert settings.kafka_sasl_password is not None
-    user, password = settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value()
-    return ["--add-scram", f"{settings.kafka_sasl_mechanism}=[name={user},password={password}]"]
-
-
 class LocalStack(Stack):
-    def __init__(self, settings: Settings) -> None:
+    """Kafka and the MongoDB-wire server; `spark_workers` > 0 adds a Spark standalone master
+    with that many workers (`playlist2vec stack up --spark-workers N`)."""
+
+    def __init__(self, settings: Settings, spark_workers: int = 0) -> None:
         super().__init__(settings)
         home = settings.home.resolve()
         self.home = home
-        self.kafka = ManagedProcess(
-            "kafka", home / "run" / "kafka.pid", home / "logs" / "kafka.log", marker=str(home / "kafka")
-        )
+        self.spark_workers = spark_workers
+        self.spark = spark.SparkCluster(home, spark.master_url(settings))
+        self.kafka_nodes = kafka.nodes(settings, home)
         self.mongo = ManagedProcess(
             "mongo", home / "run" / "mongo.pid", home / "logs" / "mongo.log", marker=str(home / "mongo")
         )
 
     def processes(self) -> dict[str, ManagedProcess]:
-        return {"kafka": self.kafka, "mongo": self.mongo}
+        """The services of these settings, then any other this home's `up` left running (so
+        `down` stops a 3-broker cluster whatever P2V_KAFKA_BOOTSTRAP says now)."""
+        found = {node.process.name: node.process for node in self.kafka_nodes}
+        found["mongo"] = self.mongo
+        for pid_file in sorted((self.home / "run").glob("kafka*.pid")):
+            name = pid_file.stem
+            found.setdefault(name, ManagedProcess(name, pid_file, self.home / "logs" / f"{name}.log",
+                                                  marker=str(self.home / "kafka")))
+        return found | {p.name: p for p in self.spark.processes()}
 
     def pid(self, service: str) -> int | None:
-        return self.processes()[service].pid()
+        process = self.processes().get(service)
+        return process.pid() if process else None
+
+    def status(self) -> list[ServiceStatus]:
+        return self._services_status() + self._spark_status()
+
+    def _spark_status(self) -> list[ServiceStatus]:
+        running = self.spark.processes()
+        if not running:
+            return []
+        alive = self.spark.alive_workers()
+        detail = f"{alive} workers alive" if alive is not None else "master not answering"
+        return [ServiceStatus(p.name, self.spark.url if p.name == "spark-master" else "-",
+                              p.alive() and alive is not None, p.pid(),
+                              detail if p.name == "spark-master" else "") for p in running]
+
+    def _services_status(self) -> list[ServiceStatus]:
+        if len(self.kafka_nodes) == 1:
+            return super().status()
+        statuses = []
+        for node in self.kafka_nodes:
+            one = self.settings.model_copy(update={"kafka_bootstrap": node.address})
+            ok, detail = kafka_healthy(one)
+            statuses.append(ServiceStatus(node.process.name, node.address, ok, node.process.pid(), detail))
+        mongo_ok, mongo_detail = mongo_healthy(self.settings)
+        return [*statuses, ServiceStatus("mongo", f"{HOST}:{self.settings.mongo_port}", mongo_ok,
+                                         self.mongo.pid(), mongo_detail)]
 
     # -- up -------------------------------------------------------------------------------
 
@@ -111,20 +90,27 @@ class LocalStack(Stack):
         java = jars.require("java")
         if not self.mongo.alive():
             self._start_mongo(java)
-        if not self.kafka.alive():
-            self._start_kafka(java)
+        self._start_kafka(java)
         self._wait("mongo", self.mongo, lambda: mongo_healthy(self.settings)[0])
-        self._wait("kafka", self.kafka, lambda: kafka_healthy(self.settings)[0])
+        for node in self.kafka_nodes:
+            one = self.settings.model_copy(update={"kafka_bootstrap": node.address})
+            self._wait(node.process.name, node.process, lambda one=one: kafka_healthy(one)[0])  # type: ignore[misc]
         topics.ensure_topics(self.settings)
+        if self.spark_workers:
+            self.spark.start(self.spark_workers)
+            self._wait("spark-master", self.spark.master,
+                       lambda: (self.spark.alive_workers() or 0) >= self.spark_workers)
         return self.status()
 
     def _check_ports(self) -> None:
-        wanted = {
-            "kafka": [self.settings.kafka_port, self.settings.kafka_controller_port],
-            "mongo": [self.settings.mongo_port],
-        }
-        for name, ports in wanted.items():
-            if self.processes()[name].alive():
+        wanted: dict[str, tuple[ManagedProcess, list[int]]] = {
+            node.process.name: (node.process, [node.port, node.controller_port])
+            for node in self.kafka_nodes}
+        wanted["mongo"] = (self.mongo, [self.settings.mongo_port])
+        if self.spark_workers:
+            wanted["spark-master"] = (self.spark.master, [self.spark.port, self.spark.ui_port])
+        for name, (process, ports) in wanted.items():
+            if process.alive():
                 continue
             for port in ports:
                 if port_in_use(HOST, port):
@@ -132,7 +118,6 @@ class LocalStack(Stack):
                         f"port {port} for {name} is busy (another process); "
                         f"free it or choose other ports in the P2V_* settings"
                     )
-        split_addr(self.settings.kafka_bootstrap.split(",")[0])
 
     def start_mongo(self) -> None:
         """Start the MongoDB-wire server alone (unless running) and wait until it answers."""
@@ -167,55 +152,11 @@ class LocalStack(Stack):
         )
 
     def _start_kafka(self, java: str) -> None:
-        root = self.home / "kafka"
-        data = root / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        props = root / "server.properties"
-        props.touch(mode=0o600)  # it may hold the broker's SASL login
-        props.chmod(0o600)
-        props.write_text(kafka_properties(self.settings, data))
-        base = [
-            java,
-            "-cp",
-            jars.classpath(self.settings, "kafka"),
-            f"-Dlog4j2.configurationFile={jars.DEPLOY_DIR / 'kafka' / 'log4j2.yaml'}",
-        ]
-        if not (data / "meta.properties").exists():
-            cluster_id = root / "cluster.id"
-            if not cluster_id.exists():
-                cluster_id.write_text(_random_cluster_id())
-            fmt = subprocess.run(
-                [
-                    *base,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id.read_text().strip(),
-                    "-c",
-                    str(props),
-                    "--ignore-formatted",
-                    *scram_argument(self.settings),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if fmt.returncode != 0:
-                raise StackError(f"Kafka storage format failed: {(fmt.stderr or fmt.stdout).strip()[-300:]}")
-        self.kafka.start(
-            [
-                *base[:1],
-                f"-Xmx{self.settings.kafka_heap}",
-                f"-Xms{self.settings.kafka_heap}",
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
-                "-Djava.awt.headless=true",
-                *base[1:],
-                "kafka.Kafka",
-                str(props),
-            ],
-            cwd=root,
-        )
+        cluster = self.kafka_nodes
+        shared_id = kafka.cluster_id(self.home)
+        for node in cluster:
+            if not node.process.alive():
+                kafka.start_node(self.settings, java, node, cluster, shared_id)
 
     def _wait(self, name: str, proc: ManagedProcess, ready: Callable[[], bool]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -231,13 +172,25 @@ class LocalStack(Stack):
     # -- down -----------------------------------------------------------------------------
 
     def down(self) -> list[str]:
-        # Kafka first: its shutdown is the slow one and nothing depends on Mongo for it.
-        return [name for name, proc in self.processes().items() if proc.stop()]
+        # Kafka first: its shutdown is the slow one and nothing depends on Mongo for it. The
+        # brokers of a cluster stop together: one by one, the last would wait for a quorum
+        # that is already gone.
+        processes = self.processes()
+        # workers before their master: a worker losing its master retries for a while
+        stopped = [p.name for p in sorted(self.spark.processes(), key=lambda p: p.name == "spark-master")
+                   if p.stop()]
+        processes = {name: p for name, p in processes.items() if not name.startswith("spark")}
+        brokers = [p for name, p in processes.items() if name.startswith("kafka")]
+        with ThreadPoolExecutor(max(1, len(brokers))) as pool:
+            stopped += [p.name for p, done in zip(brokers, pool.map(ManagedProcess.stop, brokers),
+                                                 strict=True) if done]
+        return stopped + [p.name for p in processes.values() if p not in brokers and p.stop()]
 
     def logs(self, service: str, lines: int) -> str:
-        if service not in self.processes():
-            raise StackError(f"unknown service {service!r}: choose kafka or mongo")
-        return self.processes()[service].tail(lines)
+        processes = self.processes()
+        if service not in processes:
+            raise StackError(f"unknown service {service!r}: choose {', '.join(processes)}")
+        return processes[service].tail(lines)
 
 
 def _compiled_launcher(root: Path, classpath: str) -> Path:
@@ -264,14 +217,3 @@ def _compiled_launcher(root: Path, classpath: str) -> Path:
     building.rename(classes)
     return classes
 
-
-def _random_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as StorageTool makes).
-
-    Like Kafka's own Uuid.randomUuid, never one starting with "-": StorageTool's argument
-    parser would read it as an option.
-    """
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class ManagedProcess:
             return None
         return pid
 
-    def start(self, command: list[str], cwd: Path) -> int:
+    def start(self, command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> int:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -55,6 +56,7 @@ class ManagedProcess:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
+                    env=env,
                 )
             except OSError as exc:
                 raise StackError(f"cannot start {self.name}: {exc}") from None

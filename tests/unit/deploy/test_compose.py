@@ -1,5 +1,5 @@
 """deploy/compose.yaml: `docker compose config` accepts it, and the cluster it describes hangs
-together (brokers, replica set, Spark, the jobs' settings, load balancer and scrape targets)."""
+together (brokers, replica set, Spark, the jobs' settings, router, shards and scrape targets)."""
 
 from __future__ import annotations
 
@@ -148,10 +148,16 @@ def test_training_corpus_is_visible_to_the_driver_and_every_executor() -> None:
         assert corpus in targets, name
 
 
-def test_the_load_balancer_spreads_over_every_serving_replica() -> None:
+def test_the_router_asks_every_shard_and_the_shards_cover_every_pid_once() -> None:
     assert len(serving_replicas()) == 2
-    nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
-    assert set(re.findall(r"server ([\w-]+):8000", nginx)) == serving_replicas()
+    argv = services()["api"]["command"]
+    assert argv[0] == "route"
+    urls = {argv[i + 1] for i, a in enumerate(argv) if a == "--shard"}
+    assert urls == {f"http://{n}:{split_addr(services()[n]['environment']['P2V_HTTP_ADDR'])[1]}"
+                    for n in serving_replicas()}
+    shards = sorted(c[c.index("--shard") + 1] for c in
+                    (services()[n]["command"] for n in serving_replicas()))
+    assert shards == [f"{i}/{len(shards)}" for i in range(len(shards))]
 
 
 def test_prometheus_scrapes_the_streaming_job_every_replica_and_the_probe_where_they_listen() -> None:
@@ -162,6 +168,8 @@ def test_prometheus_scrapes_the_streaming_job_every_replica_and_the_probe_where_
     assert jobs["p2v-stream"] == {f"stream:{split_addr(stream_env['P2V_STREAM_METRICS_ADDR'])[1]}"}
     assert jobs["p2v-serving"] == {
         f"{n}:{split_addr(services()[n]['environment']['P2V_HTTP_ADDR'])[1]}" for n in serving_replicas()}
+    router_env = services()["api"]["environment"]
+    assert jobs["p2v-router"] == {f"api:{split_addr(router_env['P2V_HTTP_ADDR'])[1]}"}
     probe_env = services()["probe"]["environment"]
     assert jobs["p2v-probe"] == {f"probe:{split_addr(probe_env['P2V_PROBE_METRICS_ADDR'])[1]}"}
     mounts = {v["target"]: v["source"] for v in services()["prometheus"]["volumes"]}

@@ -1,0 +1,44 @@
+"""What the cluster tests share: a stream of edits whose order matters, free port runs."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+from playlist2vec.events import PlaylistEvent
+
+PIDS = 300
+
+
+def edits(count: int, rng: random.Random, vocab: list[str]) -> list[PlaylistEvent]:
+    """`count` edits of PIDS playlists (each edited about count / PIDS times, so order matters),
+    about 5% deletions, clocks increasing per event."""
+    events = []
+    for i in range(count):
+        pid = rng.randrange(PIDS)
+        if rng.random() < 0.05:
+            events.append(PlaylistEvent(pid=pid, modified_at=1_700_000_000 + i, deleted=True))
+            continue
+        tracks = tuple(rng.choice(vocab) if rng.random() < 0.9 else f"spotify:track:new{i}"
+                       for _ in range(rng.randint(3, 30)))
+        events.append(PlaylistEvent(pid=pid, modified_at=1_700_000_000 + i, name=f"p{pid}",
+                                    tracks=tracks))
+    return events
+
+
+def free_run(length: int) -> int:
+    """The first of `length` consecutive free loopback ports (for services on port, port + 1, ...)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + length >= 65536:
+            continue
+        try:
+            for port in range(base, base + length):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no run of free ports")
