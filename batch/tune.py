@@ -43,13 +43,28 @@ class TuneOptions:
 
 
 class SparkEvaluator:
-    """Fits Word2Vec on the subsample or the training split, scores it on the validation cases."""
+    """Fits Word2Vec on the subsample or the training split, scores it on the validation cases.
+
+    Both inputs are cached as their `tracks` column alone, once for the whole search: each
+    fit reads its input twice (vocabulary, then sentences), and every trial would otherwise
+    redo the ordering of each playlist's tracks, the split and the sample. `release` frees them.
+    """
 
     def __init__(self, training: DataFrame, cases: list[evaluate.Case], options: TuneOptions) -> None:
-        self.playlists = {search.SUBSAMPLE: training.sample(fraction=options.subsample, seed=options.seed),
-                          search.VALIDATION: training}
+        from pyspark import StorageLevel
+
+        tracks = training.select("tracks")
+        self.playlists = {
+            search.SUBSAMPLE: tracks.sample(fraction=options.subsample, seed=options.seed),
+            search.VALIDATION: tracks}
+        for frame in self.playlists.values():
+            frame.persist(StorageLevel.MEMORY_AND_DISK)
         self.cases = cases
         self.options = options
+
+    def release(self) -> None:
+        for frame in self.playlists.values():
+            frame.unpersist()
 
     def __call__(self, params: Word2VecParams, stage: str) -> Measure:
         from pyspark.errors import IllegalArgumentException
@@ -81,7 +96,10 @@ def tune(playlists: DataFrame, base: Word2VecParams, options: TuneOptions,
     if base.partitions > 1:
         progress("note: Spark's fit is not reproducible when partitions train concurrently, so "
                  "trial scores carry run-to-run noise; --partitions 1 makes the search repeatable")
-    record = search.search(SparkEvaluator(training, cases, options), base, options.budget,
-                           options.seed, progress)
+    evaluator = SparkEvaluator(training, cases, options)
+    try:
+        record = search.search(evaluator, base, options.budget, options.seed, progress)
+    finally:
+        evaluator.release()
     return record, {**record.as_dict(), "split": {**options.split(), "playlists": len(cases)},
                     "popularity": baseline.as_dict()}
