@@ -51,6 +51,7 @@ class TrainReport:
     written: dict[str, int] = field(default_factory=dict)
     vector_bytes: dict[str, int] = field(default_factory=dict)
     tuning: dict[str, Any] | None = None
+    serving: dict[str, Any] | None = None  # the serve benchmark at this model's size (tuned runs)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +77,11 @@ class TrainReport:
                          f"{search.describe(t['best_params'])}; validation R-precision "
                          f"{best['r_precision']:.4f} NDCG {best['ndcg']:.4f} clicks {best['clicks']:.2f} "
                          f"(popularity {pop['r_precision']:.4f} {pop['ndcg']:.4f} {pop['clicks']:.2f})")
+        if self.serving:
+            s = self.serving
+            lines.append(f"serving cost: k=500 p99 {s['k500_http_p99_ms']:.1f} ms over HTTP "
+                         f"({s['k500_p99_ms']:.1f} ms in the index), {s['index']} over {s['items']} x "
+                         f"{s['dim']} vectors, load {s['load']}")
         return "\n".join(lines)
 
 
