@@ -46,6 +46,9 @@ def test_tune_records_the_search_and_evaluate_reproduces_the_winner(
     assert len(tuning["trials"]) == 3 and tuning["trials"][0]["params"]["iterations"] == 2
     assert best["state"] == search.COMPLETE and best["params"] == tuning["best_params"]
     assert {k: model["params"][k] for k in tuning["best_params"]} == tuning["best_params"]
+    # ... and it is the winner's fit on the training split: no second fit
+    assert "fit" not in model["metrics"]["stage_seconds"]
+    assert model["vocab_size"] == best["validation"]["vocab_size"]
     assert tuning["split"]["playlists"] > 10 and tuning["popularity"]["playlists"] > 10
     assert tuning["split"]["subsample"] == 0.3
     assert all(t["subsample"]["fit_seconds"] > 0 for t in tuning["trials"])

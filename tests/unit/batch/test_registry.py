@@ -44,3 +44,7 @@ def test_quality_and_cost_read_the_search_record_and_the_run_metrics() -> None:
                     "serving": {"k500_p99_ms": 3.5, "k500_http_p99_ms": 9.25}}}
     assert quality_and_cost(tuned) == {"vector_size": 32, "r_precision": 0.26, "popularity": 0.05,
                                        "vector_mb": 3.84, "fit_seconds": 40.0, "k500_p99_ms": 9.25}
+    # a tuned run serves its winning trial's fit and has no fit stage of its own
+    tuned["tuning"]["best_validation"]["fit_seconds"] = 55.0
+    del tuned["metrics"]["stage_seconds"]["fit"]
+    assert quality_and_cost(tuned)["fit_seconds"] == 55.0
