@@ -99,10 +99,20 @@ def models(db: Database[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(db[store.MODELS].find({}, sort=[("created_at", DESCENDING)]))
 
 
+def record_serving_cost(db: Database[dict[str, Any]], version: str,
+                        serving: dict[str, Any]) -> dict[str, Any]:
+    """Add what serving a model's vectors costs (`metrics.serving`: the serve benchmark at its
+    vocabulary size and dimension) to its entry, beside what it scored."""
+    model = _get(db, version)
+    return save(db, model, metrics={**(model.get("metrics") or {}), "serving": serving})
+
+
 def quality_and_cost(model: dict[str, Any]) -> dict[str, Any]:
     """What `models list` shows beside the status: the dimension, the validation R-precision
     and popularity's on the same split (tuned models only), the float32 payload of the
-    vectors in MB and the fit seconds; None where the run did not record it."""
+    vectors in MB, the fit seconds (a tuned model's: its winning trial's fit) and the serve
+    benchmark's HTTP k=500 p99 at the model's size (tuned models only); None where the run
+    did not record it."""
     tuning = model.get("tuning") or {}
     metrics = model.get("metrics") or {}
     stored = metrics.get("vector_bytes")
@@ -111,7 +121,9 @@ def quality_and_cost(model: dict[str, Any]) -> dict[str, Any]:
         "r_precision": (tuning.get("best_validation") or {}).get("scores", {}).get("r_precision"),
         "popularity": tuning.get("popularity", {}).get("r_precision"),
         "vector_mb": (stored["track_vectors"] + stored["playlist_vectors"]) / 1e6 if stored else None,
-        "fit_seconds": metrics.get("stage_seconds", {}).get("fit"),
+        "fit_seconds": metrics.get("stage_seconds", {}).get("fit")
+        or (tuning.get("best_validation") or {}).get("fit_seconds"),
+        "k500_p99_ms": (metrics.get("serving") or {}).get("k500_http_p99_ms"),
     }
 
 

@@ -27,6 +27,7 @@ from playlist2vec.errors import InvalidInput, PipelineError
 from playlist2vec.settings import Settings
 
 if TYPE_CHECKING:
+    from pyspark.ml.feature import Word2VecModel
     from pyspark.sql import DataFrame, SparkSession
 
 Progress = Callable[[str], None]
@@ -51,6 +52,7 @@ class TrainReport:
     written: dict[str, int] = field(default_factory=dict)
     vector_bytes: dict[str, int] = field(default_factory=dict)
     tuning: dict[str, Any] | None = None
+    serving: dict[str, Any] | None = None  # the serve benchmark at this model's size (tuned runs)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +78,11 @@ class TrainReport:
                          f"{search.describe(t['best_params'])}; validation R-precision "
                          f"{best['r_precision']:.4f} NDCG {best['ndcg']:.4f} clicks {best['clicks']:.2f} "
                          f"(popularity {pop['r_precision']:.4f} {pop['ndcg']:.4f} {pop['clicks']:.2f})")
+        if self.serving:
+            s = self.serving
+            lines.append(f"serving cost: k=500 p99 {s['k500_http_p99_ms']:.1f} ms over HTTP "
+                         f"({s['k500_p99_ms']:.1f} ms in the index), {s['index']} over {s['items']} x "
+                         f"{s['dim']} vectors, load {s['load']}")
         return "\n".join(lines)
 
 
@@ -126,13 +133,13 @@ def train(settings: Settings, spark: SparkSession, options: TrainOptions,
         playlists = corpus.playlists
         if options.sample is not None:
             playlists = playlists.sample(fraction=options.sample, seed=options.params.seed)
-        tuning = None
+        tuning, fitted = None, None
         if options.tune:
             with stages("tune"):
-                record, tuning = tune(playlists, options.params, options.tune, progress)
+                record, tuning, fitted = tune(playlists, options.params, options.tune, progress)
             options = replace(options, params=record.best_params)
         return train_playlists(settings, playlists, corpus_stats(corpus), options, sink, stages,
-                               tuning)
+                               tuning, fitted)
     finally:
         corpus.release()
 
@@ -144,11 +151,12 @@ def corpus_stats(corpus: Corpus) -> dict[str, int]:
 
 def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, int],
                     options: TrainOptions, sink: writes.Sink | None, stages: Stages,
-                    tuning: dict[str, Any] | None = None) -> TrainReport:
-    """Fit on `playlists` (pid, name, tracks, modified_at, track_meta), load them into
-    `playlists`, derive a vector for every live playlist there, then switch to the model
-    (ready -> catch-up -> active); `stats` describes the corpus and `tuning` the search that
-    chose the knobs, for the registry."""
+                    tuning: dict[str, Any] | None = None,
+                    fitted: Word2VecModel | None = None) -> TrainReport:
+    """Fit on `playlists` (pid, name, tracks, modified_at, track_meta) unless the search
+    `fitted` the model already, load them into `playlists`, derive a vector for every live
+    playlist there, then switch to the model (ready -> catch-up -> active); `stats` describes
+    the corpus and `tuning` the search that chose the knobs, for the registry."""
     db = store.database(settings)
     store.ensure_indexes(db)
     now = datetime.now(UTC)
@@ -160,7 +168,7 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
     report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
     sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
     try:
-        vectors = _fit_and_save(playlists, options.params, artifact_uri, stages)
+        vectors = _fit_and_save(playlists, options.params, artifact_uri, stages, fitted)
         report.vocab_size = vectors.count()
         model = registry.save(db, model, vocab_size=report.vocab_size)
         for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
@@ -203,12 +211,15 @@ def metrics_path(settings: Settings) -> Path:
 
 
 def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: str,
-                  stages: Stages) -> DataFrame:
-    """Fit, save the Spark model and the vectors (with counts) as Parquet; the cached vectors."""
+                  stages: Stages, fitted: Word2VecModel | None = None) -> DataFrame:
+    """Fit (unless `fitted`), save the Spark model and the vectors (with their counts in
+    `playlists`) as Parquet; the cached vectors."""
     from pyspark import StorageLevel
 
-    with stages("fit"):
-        model = word2vec.fit(playlists, params)
+    model = fitted
+    if model is None:
+        with stages("fit"):
+            model = word2vec.fit(playlists, params)
     with stages("artifacts"):
         model.write().overwrite().save(f"{artifact_uri}/word2vec")
         vectors = word2vec.track_vectors(model).join(transforms.track_counts(playlists), "track_uri")

@@ -21,6 +21,7 @@ Partitions = Annotated[int, typer.Option(min=1, help="Word2Vec numPartitions (pa
 StepSize = Annotated[float, typer.Option(min=0.0001, max=1.0, help="learning rate (stepSize)")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="skip and count malformed files/records")]
 Out = Annotated[Path | None, typer.Option(help="JSON report path [default under P2V_HOME]")]
+SERVE_QUERIES = 200  # queries per latency measurement of a tuned model's serving cost
 
 
 def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int,
@@ -108,9 +109,45 @@ def train(
     options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions,
                                           step_size), sample, skip_bad, artifacts, tuning)
     report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)
+    if report.tuning:
+        report.serving = _serving_cost(settings, report.vocab_size,
+                                       report.tuning["best_params"]["vector_size"])
+        _record_serving_cost(settings, report.version, report.serving)
     print(report.summary())
     if report.tuning:
         print(f"report: {_write_json(report.as_dict(), tune_report, settings.home / 'tune', 'tune')}")
+
+
+def _serving_cost(settings: Settings, items: int, dim: int) -> dict[str, Any]:
+    """The cost side of a tuned model: `bench serve` of the index serving would build (its
+    strategy at this size) over `items` clustered synthetic vectors of the chosen dimension."""
+    import logging
+
+    from serving import bench, indexes
+
+    for noisy in ("httpx", bench.__name__):  # a line per request, a dict per index otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    strategy = indexes.resolve(settings.index_strategy, items)
+    label = next(label for label, kind, _ in bench.CONFIGS if kind == strategy)
+    _err(f"serving cost: bench serve of {label} over {items} x {dim} vectors ...")
+    out = settings.home / "bench" / f"serve-clustered-{items}x{dim}.json"
+    measured = bench.run(settings, items, dim, "clustered", SERVE_QUERIES, out, [label])
+    row = measured["results"][0]
+    return {"index": label, "items": items, "dim": dim, "queries": SERVE_QUERIES,
+            "k500_p99_ms": row["k500"]["p99_ms"], "k500_http_p99_ms": row["k500"]["http_p99_ms"],
+            "k500_recall": row["k500"]["recall"], "index_mb": row["size_mb"],
+            "build_s": row["build_s"], "load": measured["load"], "report": str(out)}
+
+
+def _record_serving_cost(settings: Settings, version: str, serving: dict[str, Any]) -> None:
+    from batch import registry
+    from playlist2vec import store
+
+    db = store.database(settings)
+    try:
+        registry.record_serving_cost(db, version, serving)
+    finally:
+        db.client.close()
 
 
 def evaluate(

@@ -44,7 +44,7 @@ def list_models(ctx: typer.Context) -> None:
     with _db(ctx.obj) as db:
         models = registry.models(db)
     print(f"{'VERSION':30} {'STATUS':8} {'CREATED':19}  {'ACTIVATED':19}  {'VOCAB':>7}  {'VECTORS':7}  "
-          f"{'DIM':>4} {'VAL R-PREC':>10} {'POP':>6} {'MB':>7} {'FIT s':>7}")
+          f"{'DIM':>4} {'VAL R-PREC':>10} {'POP':>6} {'MB':>7} {'FIT s':>7} {'P99 ms':>7}")
     for m in models:
         kept = "removed" if m.get("vectors_removed_at") else "kept"
         q = registry.quality_and_cost(m)
@@ -52,7 +52,7 @@ def list_models(ctx: typer.Context) -> None:
               f"{_when(m.get('activated_at')):19}  {m.get('vocab_size') or '-':>7}  {kept:7}  "
               f"{q['vector_size'] or '-':>4} {_num(q['r_precision'], '.4f'):>10} "
               f"{_num(q['popularity'], '.4f'):>6} {_num(q['vector_mb'], '.1f'):>7} "
-              f"{_num(q['fit_seconds'], '.1f'):>7}")
+              f"{_num(q['fit_seconds'], '.1f'):>7} {_num(q['k500_p99_ms'], '.1f'):>7}")
 
 
 @app.command()

@@ -46,6 +46,9 @@ def test_tune_records_the_search_and_evaluate_reproduces_the_winner(
     assert len(tuning["trials"]) == 3 and tuning["trials"][0]["params"]["iterations"] == 2
     assert best["state"] == search.COMPLETE and best["params"] == tuning["best_params"]
     assert {k: model["params"][k] for k in tuning["best_params"]} == tuning["best_params"]
+    # ... and it is the winner's fit on the training split: no second fit
+    assert "fit" not in model["metrics"]["stage_seconds"]
+    assert model["vocab_size"] == best["validation"]["vocab_size"]
     assert tuning["split"]["playlists"] > 10 and tuning["popularity"]["playlists"] > 10
     assert tuning["split"]["subsample"] == 0.3
     assert all(t["subsample"]["fit_seconds"] > 0 for t in tuning["trials"])
@@ -54,10 +57,17 @@ def test_tune_records_the_search_and_evaluate_reproduces_the_winner(
     written = json.loads(report.read_text())
     assert written["version"] == model["_id"] and written["tuning"] == json.loads(json.dumps(tuning))
 
+    # the cost side: the serve benchmark of serving's index at the model's size and dimension
+    serving = model["metrics"]["serving"]
+    assert (serving["items"], serving["dim"], serving["index"]) == (model["vocab_size"], dim, "annoy-10")
+    assert min(serving["k500_p99_ms"], serving["k500_http_p99_ms"]) > 0 and serving["k500_recall"] > 0.5
+    assert written["serving"] == serving and "serving cost: k=500 p99" in printed.out
+
     # `models list` shows its quality and cost
     assert _cli(settings, "models", "list") == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(model["_id"]))
     assert f"{best['validation']['scores']['r_precision']:.4f}" in row and f" {dim} " in row
+    assert row.split()[-1] == f"{serving['k500_http_p99_ms']:.1f}"
 
     # `evaluate` with the winner's knobs on the same split reproduces its validation score
     knobs, split, out = tuning["best_params"], tuning["split"], tmp_path / "eval.json"
@@ -94,9 +104,12 @@ def test_a_trial_whose_min_count_leaves_no_vocabulary_scores_zero(spark: Any) ->
     playlists = spark.createDataFrame([(["a", "b", "c"],), (["a", "c", "d"],)], "tracks array<string>")
     cases = holdout_cases([(1, ["a", "b", "c"])], seed_tracks=1)
     evaluate = SparkEvaluator(playlists, cases, TuneOptions(Budget(trials=1)))
-    measure = evaluate(Word2VecParams(min_count=20), search.VALIDATION)
-    assert measure.vocab_size == 0 and measure.scores.r_precision == 0 and measure.scores.cold == 1
-    assert evaluate(Word2VecParams(min_count=1), search.VALIDATION).vocab_size == 4
+    try:
+        measure = evaluate(Word2VecParams(min_count=20), search.VALIDATION)
+        assert measure.vocab_size == 0 and measure.scores.r_precision == 0 and measure.scores.cold == 1
+        assert evaluate(Word2VecParams(min_count=1), search.VALIDATION).vocab_size == 4
+    finally:
+        evaluate.release()
 
 
 def test_tune_refuses_knobs_outside_its_space(spark: Any, settings: Settings, corpus_dir: Path,

@@ -34,12 +34,17 @@ def test_catch_up_starts_where_a_model_stopped_being_written_less_the_margin() -
 def test_quality_and_cost_read_the_search_record_and_the_run_metrics() -> None:
     plain = new_model(datetime(2026, 1, 1, tzinfo=UTC), {"vector_size": 32}, "x")
     assert quality_and_cost(plain) == {"vector_size": 32, "r_precision": None, "popularity": None,
-                                       "vector_mb": None, "fit_seconds": None}
+                                       "vector_mb": None, "fit_seconds": None, "k500_p99_ms": None}
     tuned = plain | {
         "tuning": {"best_validation": {"scores": {"r_precision": 0.26}},
                    "popularity": {"r_precision": 0.05}},
         "metrics": {"stage_seconds": {"read": 3.0, "fit": 40.0},
                     "vector_bytes": {"per_vector": 128, "track_vectors": 1_280_000,
-                                     "playlist_vectors": 2_560_000}}}
+                                     "playlist_vectors": 2_560_000},
+                    "serving": {"k500_p99_ms": 3.5, "k500_http_p99_ms": 9.25}}}
     assert quality_and_cost(tuned) == {"vector_size": 32, "r_precision": 0.26, "popularity": 0.05,
-                                       "vector_mb": 3.84, "fit_seconds": 40.0}
+                                       "vector_mb": 3.84, "fit_seconds": 40.0, "k500_p99_ms": 9.25}
+    # a tuned run serves its winning trial's fit and has no fit stage of its own
+    tuned["tuning"]["best_validation"]["fit_seconds"] = 55.0
+    del tuned["metrics"]["stage_seconds"]["fit"]
+    assert quality_and_cost(tuned)["fit_seconds"] == 55.0

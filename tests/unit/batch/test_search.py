@@ -17,6 +17,7 @@ from batch.search import (
     Measure,
     for_subsample,
     knobs,
+    prune_bar,
     search,
 )
 from batch.word2vec import Word2VecParams
@@ -110,7 +111,24 @@ def test_a_bad_budget_is_refused(text: str) -> None:
         Budget.parse(text)
 
 
-def test_the_subsample_scales_min_count_to_keep_the_vocabulary() -> None:
+def test_the_subsample_scales_min_count_to_keep_the_vocabulary_but_drops_tracks_seen_once() -> None:
     assert for_subsample(Word2VecParams(min_count=20), 0.25).min_count == 5
-    assert for_subsample(Word2VecParams(min_count=2), 0.25).min_count == 1
+    assert for_subsample(Word2VecParams(min_count=5), 0.25).min_count == 2
+    assert for_subsample(Word2VecParams(min_count=2), 0.25).min_count == 2
     assert for_subsample(Word2VecParams(min_count=5), 0.25).vector_size == 32
+
+
+def test_the_bar_is_the_top_quarter_of_completed_subsample_scores_less_the_tolerance() -> None:
+    assert prune_bar([0.2]) == pytest.approx(0.196)  # one completed trial: a near miss goes on
+    assert prune_bar([0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.325 * 0.98)
+
+
+def test_a_near_miss_on_the_subsample_is_fitted_in_full_and_a_clear_miss_is_pruned() -> None:
+    """Trial 1 (the base) scores 0.2 on the subsample; within 2% of it a trial goes on."""
+    def evaluate(params: Word2VecParams, stage: str) -> Measure:
+        r = 0.2 if params == BASE else (0.197 if params.vector_size >= 64 else 0.19)
+        return Measure(Scores(r, r, 1.0, 100), fit_seconds=1.0, vocab_size=100)
+
+    record = search(evaluate, BASE, Budget(trials=12), seed=0, progress=lambda _: None)
+    states = {(t.params["vector_size"] >= 64, t.state) for t in record.trials[1:]}
+    assert states == {(True, COMPLETE), (False, PRUNED)}

@@ -40,3 +40,8 @@ def test_the_summary_gives_the_vectors_cost_and_the_search_that_chose_the_knobs(
     assert report.summary().splitlines()[-1] == (
         "tuned: trial 3 of 4 won, vector_size=64; validation R-precision 0.2500 NDCG 0.5000 "
         "clicks 0.70 (popularity 0.0500 0.1300 6.50)")
+    report.serving = {"index": "annoy-10", "items": 1_000, "dim": 64, "k500_p99_ms": 4.25,
+                      "k500_http_p99_ms": 12.5, "load": 3.2}
+    assert report.summary().splitlines()[-1] == (
+        "serving cost: k=500 p99 12.5 ms over HTTP (4.2 ms in the index), annoy-10 over 1000 x 64 "
+        "vectors, load 3.2")
