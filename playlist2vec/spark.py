@@ -47,12 +47,13 @@ def session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
     local = settings.spark_master.startswith("local")
+    local_cluster = is_local_cluster(settings.spark_master)
     defaults = {
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
-    if local or is_local_cluster(settings.spark_master):
+    if local or local_cluster:
         defaults |= {
             "spark.driver.memory": settings.spark_driver_memory,
             "spark.sql.shuffle.partitions": "4",
@@ -69,7 +70,7 @@ def session(
             "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
             "spark.hadoop.fs.AbstractFileSystem.file.impl": "org.apache.hadoop.fs.local.RawLocalFs",
         }
-    elif is_local_cluster(settings.spark_master):
+    elif local_cluster:
         # executors of `stack up --spark-workers` run on this machine: they import the very
         # code the driver runs (a checkout, not only what is installed)
         defaults["spark.executorEnv.PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
