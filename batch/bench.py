@@ -95,11 +95,8 @@ def bench_database(settings: Settings, name: str) -> Settings:
 
 def drop_database(settings: Settings) -> None:
     """Drop a benchmark's database (the local server holds every database in its heap)."""
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         db.client.drop_database(settings.mongo_db)
-    finally:
-        db.client.close()
 
 
 def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
@@ -135,11 +132,10 @@ def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
     finally:
         corpus.release()
     fits["spark word2vec"] = stages.seconds["fit"]
-    db = store.database(settings)
     try:
-        uris, matrix = store.load_track_vectors(db, train_report.version)
+        with store.opened(settings) as db:
+            uris, matrix = store.load_track_vectors(db, train_report.version)
     finally:
-        db.client.close()
         drop_database(settings)
     scores["spark word2vec"] = score_vectors(cases, dict(zip(uris, matrix, strict=True)), options.k)
     return _report(options, stats, tokens, train_report.total_seconds, stages.seconds, fits, scores)

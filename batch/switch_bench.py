@@ -118,43 +118,41 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
     """Run the benchmark in the database `<P2V_MONGO_DB>_bench_switch` (dropped first, and
     after the report is read)."""
     settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": _free_addr()})
-    db = store.database(settings)
-    source = bench_corpus(settings, options.playlists, options.seed, progress)
-    quiet: Progress = lambda line: progress(f"  {line}")  # noqa: E731
-    progress("model A ...")
-    a = train(settings, spark, TrainOptions(source, options.params), progress=quiet)
-    children = Children(settings)
-    queries = Queries(f"http://{settings.http_addr}", [int(d["_id"]) for d in db[store.PLAYLISTS].find(
-        {}, {"_id": 1})])
-    thread = threading.Thread(target=queries.run, daemon=True)
+    with store.opened(settings) as db:
+        source = bench_corpus(settings, options.playlists, options.seed, progress)
+        quiet: Progress = lambda line: progress(f"  {line}")  # noqa: E731
+        progress("model A ...")
+        a = train(settings, spark, TrainOptions(source, options.params), progress=quiet)
+        children = Children(settings)
+        queries = Queries(f"http://{settings.http_addr}", [int(d["_id"]) for d in db[store.PLAYLISTS].find(
+            {}, {"_id": 1})])
+        thread = threading.Thread(target=queries.run, daemon=True)
+        try:
+            children.start("bench-switch-serve", "serve", "--instance", "bench-switch")
+            wait_for(f"serving model {a.version}", lambda: _served(queries.url, a.version),
+                     options.ready_timeout_s, children)
+            thread.start()
+            time.sleep(options.before_s)
+            b_started = time.monotonic()
+            progress("model B ...")
+            stages = Stages(quiet)
+            sink = _edit_after_derive(
+                writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db),
+                db, queries.pids, options.edits)
+            params_b = replace(options.params, seed=options.params.seed + 1)
+            b = train(settings, spark, TrainOptions(source, params_b), sink=sink, stages=stages)
+            active_at = time.monotonic()
+            wait_for(f"serving model {b.version}", lambda: _served(queries.url, b.version),
+                     options.ready_timeout_s, children)
+            served_at = time.monotonic()
+            time.sleep(2.0)  # a few answers of B after the swap
+        finally:
+            queries.stop.set()
+            children.stop()
     try:
-        children.start("bench-switch-serve", "serve", "--instance", "bench-switch")
-        wait_for(f"serving model {a.version}", lambda: _served(queries.url, a.version),
-                 options.ready_timeout_s, children)
-        thread.start()
-        time.sleep(options.before_s)
-        b_started = time.monotonic()
-        progress("model B ...")
-        stages = Stages(quiet)
-        sink = _edit_after_derive(
-            writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db),
-            db, queries.pids, options.edits)
-        params_b = replace(options.params, seed=options.params.seed + 1)
-        b = train(settings, spark, TrainOptions(source, params_b), sink=sink, stages=stages)
-        active_at = time.monotonic()
-        wait_for(f"serving model {b.version}", lambda: _served(queries.url, b.version),
-                 options.ready_timeout_s, children)
-        served_at = time.monotonic()
-        time.sleep(2.0)  # a few answers of B after the swap
+        with store.opened(settings) as after:
+            model_b = after[store.MODELS].find_one({"_id": b.version}) or {}
     finally:
-        queries.stop.set()
-        children.stop()
-        db.client.close()
-    after = store.database(settings)
-    try:
-        model_b = after[store.MODELS].find_one({"_id": b.version}) or {}
-    finally:
-        after.client.close()
         drop_database(settings)
     return {
         "playlists": options.playlists, "edits": options.edits, "database": settings.mongo_db,

@@ -157,45 +157,44 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
     `fitted` the model already, load them into `playlists`, derive a vector for every live
     playlist there, then switch to the model (ready -> catch-up -> active); `stats` describes
     the corpus and `tuning` the search that chose the knobs, for the registry."""
-    db = store.database(settings)
-    store.ensure_indexes(db)
-    now = datetime.now(UTC)
-    version = registry.new_version(now)
-    root = options.artifact_root or str(settings.models_dir.resolve())
-    artifact_uri = f"{root.rstrip('/')}/{version}"
-    model = registry.save(db, registry.new_model(now, options.params.as_dict(), artifact_uri,
-                                                  version), corpus=stats, tuning=tuning)
-    report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
-    sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
-    try:
-        vectors = _fit_and_save(playlists, options.params, artifact_uri, stages, fitted)
-        report.vocab_size = vectors.count()
-        model = registry.save(db, model, vocab_size=report.vocab_size)
-        for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
-            with stages(collection):
-                report.written[collection] = sink(rows, collection, build, writes.TOLERATED)
-        with stages("derive"):
-            model = registry.save(db, model, derive_started_at=datetime.now(UTC))
-            report.written[store.PLAYLIST_VECTORS] = _derive(settings, playlists.sparkSession,
-                                                             vectors, version, sink)
-        vectors.unpersist()
-        report.vector_bytes = vector_bytes(options.params.vector_size, report.vocab_size,
-                                           report.written[store.PLAYLIST_VECTORS])
-        metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written),
-                   "vector_bytes": report.vector_bytes}
-        model = registry.save(db, model, status=registry.READY, metrics=metrics)
-        model = registry.switch(db, model, registry.since(model), settings.vector_subtype, stages)
-    except Exception as exc:
-        registry.fail(db, model, stages.current, error_line(exc))
-        raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
-                            "the active model is unchanged") from exc
-    finally:
-        db.client.close()
-        success = model["status"] == registry.ACTIVE
-        published = BatchMetrics()
-        published.record(stages.seconds, report.written, stats, report.vocab_size, success)
-        published.write(metrics_path(settings))
-    return report
+    with store.opened(settings) as db:
+        store.ensure_indexes(db)
+        now = datetime.now(UTC)
+        version = registry.new_version(now)
+        root = options.artifact_root or str(settings.models_dir.resolve())
+        artifact_uri = f"{root.rstrip('/')}/{version}"
+        model = registry.save(db, registry.new_model(now, options.params.as_dict(), artifact_uri,
+                                                      version), corpus=stats, tuning=tuning)
+        report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
+        sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
+        try:
+            vectors = _fit_and_save(playlists, options.params, artifact_uri, stages, fitted)
+            report.vocab_size = vectors.count()
+            model = registry.save(db, model, vocab_size=report.vocab_size)
+            for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
+                with stages(collection):
+                    report.written[collection] = sink(rows, collection, build, writes.TOLERATED)
+            with stages("derive"):
+                model = registry.save(db, model, derive_started_at=datetime.now(UTC))
+                report.written[store.PLAYLIST_VECTORS] = _derive(settings, playlists.sparkSession,
+                                                                 vectors, version, sink)
+            vectors.unpersist()
+            report.vector_bytes = vector_bytes(options.params.vector_size, report.vocab_size,
+                                               report.written[store.PLAYLIST_VECTORS])
+            metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written),
+                       "vector_bytes": report.vector_bytes}
+            model = registry.save(db, model, status=registry.READY, metrics=metrics)
+            model = registry.switch(db, model, registry.since(model), settings.vector_subtype, stages)
+        except Exception as exc:
+            registry.fail(db, model, stages.current, error_line(exc))
+            raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
+                                "the active model is unchanged") from exc
+        finally:
+            success = model["status"] == registry.ACTIVE
+            published = BatchMetrics()
+            published.record(stages.seconds, report.written, stats, report.vocab_size, success)
+            published.write(metrics_path(settings))
+        return report
 
 
 def vector_bytes(vector_size: int, tracks: int, playlists: int) -> dict[str, int]:

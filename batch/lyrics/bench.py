@@ -43,17 +43,17 @@ def bench_fetch(settings: Settings, songs: int, latency_s: float, options: Fetch
     """Fetch `songs` synthetic tracks in a scratch database (dropped afterwards)."""
     name = f"{settings.mongo_db}_bench_lyrics_{uuid.uuid4().hex[:6]}"
     scratch = settings.model_copy(update={"mongo_db": name})
-    db = store.database(scratch)
-    try:
-        db[store.TRACKS].insert_many([{"_id": f"spotify:track:bench{i:017d}", "track_name": f"song {i}",
-                                       "artist_name": f"artist {i % 97}"} for i in range(songs)])
-        with synthetic.serve(synthetic.Script(latency_s=latency_s), own_process=True) as provider:
-            cpu = time.process_time()
-            summary = fetch_lyrics(scratch, provider.url_template, replace(options, progress=False))
-            cpu = time.process_time() - cpu
-            max_in_flight = provider.stats().max_in_flight
-    finally:
-        db.client.drop_database(db.name)
+    with store.opened(scratch) as db:
+        try:
+            db[store.TRACKS].insert_many([{"_id": f"spotify:track:bench{i:017d}", "track_name": f"song {i}",
+                                           "artist_name": f"artist {i % 97}"} for i in range(songs)])
+            with synthetic.serve(synthetic.Script(latency_s=latency_s), own_process=True) as provider:
+                cpu = time.process_time()
+                summary = fetch_lyrics(scratch, provider.url_template, replace(options, progress=False))
+                cpu = time.process_time() - cpu
+                max_in_flight = provider.stats().max_in_flight
+        finally:
+            db.client.drop_database(db.name)
     return FetchBench(songs, latency_s, options.concurrency, options.rate, summary.elapsed_s,
                       summary.songs_per_min, max_in_flight, summary.found, cpu * 1000 / songs,
                       os.getloadavg()[0])

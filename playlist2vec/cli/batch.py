@@ -143,11 +143,8 @@ def _record_serving_cost(settings: Settings, version: str, serving: dict[str, An
     from batch import registry
     from playlist2vec import store
 
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         registry.record_serving_cost(db, version, serving)
-    finally:
-        db.client.close()
 
 
 def evaluate(
