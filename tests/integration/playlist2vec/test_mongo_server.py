@@ -6,9 +6,8 @@ import os
 import re
 import signal
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from playlist2vec import store
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
+from tests.support.waiting import gather, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -46,22 +46,8 @@ def client(settings: Settings) -> Any:
 
 
 def next_changes(stream: Any, n: int, deadline_s: float = 15.0) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + deadline_s
-    while len(got) < n and time.monotonic() < deadline:
-        change = stream.try_next()
-        if change is None:
-            time.sleep(0.02)
-        else:
-            got.append(change)
-    return got
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    """Up to `n` changes of `stream`, as many as came within `deadline_s`."""
+    return gather(lambda _: [c] if (c := stream.try_next()) is not None else [], n, deadline_s)
 
 
 def test_plain_watch_delivers_each_kind_of_change_and_resumes_after_a_token(db: Any) -> None:
@@ -152,7 +138,8 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
     for thread in writers:
         thread.start()
     try:
-        wait_for(lambda: any(data_dir.glob("snapshot-*")) and len(acked) > 8_000, 120, "snapshot, 8k writes")
+        wait_until(lambda: any(data_dir.glob("snapshot-*")) and len(acked) > 8_000, 120,
+                   "snapshot, 8k writes")
         pid = own_server.mongo.pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -160,7 +147,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
         stop.set()
         for thread in writers:
             thread.join(60)
-    wait_for(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
+    wait_until(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
 
     own_server.start_mongo()
     coll = client(settings)["durability"]["docs"]
@@ -219,7 +206,7 @@ def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(own_server:
     pid = own_server.mongo.pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
+    wait_until(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
     own_server.start_mongo()
     after = client(own_server.settings)["types"]["docs"].find_one({"_id": "all"})
     assert bson.encode(after) == bson.encode(before), "the same document, byte for byte"

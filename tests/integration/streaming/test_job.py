@@ -25,6 +25,7 @@ from playlist2vec.settings import Settings
 from streaming import dead_letters, job
 from streaming.metrics import StreamMetrics
 from streaming.producer import kafka_producer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -259,14 +260,16 @@ def test_every_written_model_gets_its_vector_from_its_own_tracks(harness: Harnes
 def test_metrics_are_fed_by_the_progress_and_the_batches(harness: Harness) -> None:
     harness.send(snapshot(500, "m", harness.model.uris[:3], 1))
     value = harness.metrics.registry.get_sample_value
-    deadline = time.monotonic() + 30  # the progress is polled asynchronously
-    while (value("p2v_stream_kafka_lag_messages", {"partition": "1"}) is None
-           and time.monotonic() < deadline):
-        time.sleep(0.1)
+
+    def lags() -> dict[str, float | None]:
+        return {p: value("p2v_stream_kafka_lag_messages", {"partition": p}) for p in ("0", "1")}
+
+    # `send` returned once the query caught up: the last batch read up to the end of both
+    # partitions, so once the (asynchronously polled) progress is recorded both lags are 0
+    wait_until(lambda: lags() == {"0": 0.0, "1": 0.0}, 30, "both partitions' lag at 0",
+               interval_s=0.1)
     assert value("p2v_stream_batches_total") >= 1
     assert value("p2v_stream_batch_duration_seconds_count") == value("p2v_stream_batches_total")
-    assert value("p2v_stream_kafka_lag_messages", {"partition": "0"}) >= 0
-    assert value("p2v_stream_kafka_lag_messages", {"partition": "1"}) >= 0
     assert harness.counted("applied") >= 1
 
 
