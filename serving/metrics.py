@@ -21,7 +21,6 @@ FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 2
 percentiles from them; the end-to-end p95 objective of `P2VFreshnessP95`, 3 s, is a bucket edge
 so its quantile is usable; 10 s end to end is the objective the budget-burn alert burns) up to
 half an hour behind."""
-FRESHNESS_OBJECTIVE_S = 10.0
 
 
 class ServingMetrics:

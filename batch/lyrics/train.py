@@ -20,7 +20,7 @@ from pymongo.database import Database
 
 from batch import word2vec
 from batch.lyrics import cache, embed
-from batch.lyrics.options import TrainOptions
+from batch.lyrics.options import LyricsTrainOptions
 from batch.lyrics.tokens import tokenize
 from batch.word2vec import Word2VecParams
 from playlist2vec import spark, store, vectors
@@ -52,7 +52,7 @@ def token_lists(db: Database[dict[str, Any]], stop_words: frozenset[str]) -> Ite
             yield doc["_id"], words
 
 
-def fit(songs: DataFrame, options: TrainOptions) -> tuple[DataFrame, int]:
+def fit(songs: DataFrame, options: LyricsTrainOptions) -> tuple[DataFrame, int]:
     """(track_uri, vector, n_words, n_known) per song, and the vocabulary size."""
     sentences = embed.as_sentences(songs)
     model = word2vec.fit(sentences, Word2VecParams(
@@ -74,8 +74,8 @@ def build_writes(rows: Iterable[Mapping[str, Any]], model: Mapping[str, Any],
         }, upsert=True)
 
 
-def train_lyrics(settings: Settings, options: TrainOptions | None = None) -> TrainSummary:
-    options = options or TrainOptions()
+def train_lyrics(settings: Settings, options: LyricsTrainOptions | None = None) -> TrainSummary:
+    options = options or LyricsTrainOptions()
     started = time.monotonic()
     with store.opened(settings) as db:
         songs = list(token_lists(db, options.stop_words))
