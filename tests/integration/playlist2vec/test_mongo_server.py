@@ -7,7 +7,8 @@ import re
 import signal
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -41,8 +42,12 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
     local.mongo.stop()
 
 
-def client(settings: Settings) -> Any:
-    return store.connect(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000)
+@pytest.fixture
+def client() -> Iterator[Callable[[Settings], Any]]:
+    """Opens clients to a server for the test (a killed server's clients too); all closed after it."""
+    with ExitStack() as opened:
+        yield lambda settings: opened.enter_context(
+            store.connect(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000))
 
 
 def next_changes(stream: Any, n: int, deadline_s: float = 15.0) -> list[dict[str, Any]]:
@@ -105,7 +110,8 @@ def test_update_lookup_reads_the_current_document(db: Any) -> None:
     assert [c["fullDocument"]["n"] for c in changes[1:]] == [2, 2], "the current state, as updateLookup"
 
 
-def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack) -> None:
+def test_kill_9_during_writes_loses_no_acknowledged_write(
+        own_server: LocalStack, client: Any) -> None:
     """Writers do the stream sink's conditional replace upserts; every acknowledged one survives."""
     settings = own_server.settings
     data_dir = settings.home / "mongo" / "db"
@@ -157,7 +163,8 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
     assert "journal records" in (settings.home / "logs" / "mongo.log").read_text()
 
 
-def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_server: LocalStack) -> None:
+def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(
+        own_server: LocalStack, client: Any) -> None:
     db = client(own_server.settings)["restart"]
     db["a"].create_index("k", unique=True)
     db["a"].insert_many([{"_id": i, "k": i} for i in range(10)])
@@ -181,7 +188,8 @@ def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_ser
     assert [(c["operationType"], c["documentKey"]["_id"]) for c in resumed] == [("insert", 10)]
 
 
-def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(own_server: LocalStack) -> None:
+def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(
+        own_server: LocalStack, client: Any) -> None:
     """The journal and the oplog encode documents with the server's own writer: what a restart
     recovers and a change stream carries equals what the server answered before."""
     values: dict[str, Any] = {
@@ -212,7 +220,8 @@ def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(own_server:
     assert bson.encode(after) == bson.encode(before), "the same document, byte for byte"
 
 
-def test_oplog_stays_within_its_bound_and_an_expired_token_gets_error_286(own_server: LocalStack) -> None:
+def test_oplog_stays_within_its_bound_and_an_expired_token_gets_error_286(
+        own_server: LocalStack, client: Any) -> None:
     admin = client(own_server.settings).admin
     coll = client(own_server.settings)["bounded"]["docs"]
     follower = coll.watch()

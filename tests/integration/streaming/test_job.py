@@ -62,20 +62,19 @@ def harness(stack_settings: Settings, spark: Any, make_model: Any,
         "mongo_db": f"p2v_stream_{suffix}", "playlist_topic": f"stream_{suffix}",
         "dlq_topic": f"stream_{suffix}.dlq"})
     topics.ensure_topics(settings, partitions=2)
-    db = store.database(settings)
-    model = make_model(db, "m1")
-    metrics = StreamMetrics(CollectorRegistry())
-    options = job.StreamOptions(checkpoint=tmp_path_factory.mktemp("ckpt") / "stream", trigger=TRIGGER,
-                                max_offsets_per_trigger=500)
-    running = job.start(spark, settings, options, metrics)
-    harness = Harness(settings, db, running, model, metrics)
-    try:
-        yield harness
-    finally:
-        running.stop()
-        harness.producer.close()
-        db.client.drop_database(db.name)
-        db.client.close()
+    with store.opened(settings) as db:
+        model = make_model(db, "m1")
+        metrics = StreamMetrics(CollectorRegistry())
+        options = job.StreamOptions(checkpoint=tmp_path_factory.mktemp("ckpt") / "stream",
+                                    trigger=TRIGGER, max_offsets_per_trigger=500)
+        running = job.start(spark, settings, options, metrics)
+        harness = Harness(settings, db, running, model, metrics)
+        try:
+            yield harness
+        finally:
+            running.stop()
+            harness.producer.close()
+            db.client.drop_database(db.name)
 
 
 def test_vectors_are_means_of_the_active_models_track_vectors(harness: Harness,
