@@ -12,7 +12,6 @@ any answer that was not a 200.
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from batch.train import Stages, TrainOptions, train
 from batch.word2vec import Word2VecParams
 from playlist2vec import documents, store
 from playlist2vec.demo import Children, wait_for
+from playlist2vec.ports import free_addr
 from playlist2vec.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,12 +82,6 @@ class Queries:
                 "errors": errors, "models": sorted({s[3] for s in inside if s[3]})}
 
 
-def _free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
-
-
 def _served(url: str, version: str) -> bool:
     try:
         return httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == version
@@ -117,7 +111,7 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
                  progress: Progress = print) -> dict[str, Any]:
     """Run the benchmark in the database `<P2V_MONGO_DB>_bench_switch` (dropped first, and
     after the report is read)."""
-    settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": _free_addr()})
+    settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": free_addr()})
     with store.opened(settings) as db:
         source = bench_corpus(settings, options.playlists, options.seed, progress)
         quiet: Progress = lambda line: progress(f"  {line}")  # noqa: E731

@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +43,7 @@ from pymongo.database import Database
 from playlist2vec import store, topics, vectors
 from playlist2vec.errors import PipelineError
 from playlist2vec.events import PlaylistEvent
+from playlist2vec.ports import free_addr
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 
@@ -159,12 +159,6 @@ def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[fl
     if any(proc.exitcode != 0 for proc in procs):
         raise PipelineError(f"a producer process failed (exit codes {[p.exitcode for p in procs]})")
     return int(acked.value)
-
-
-def _free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _get(url: str, timeout_s: float = 2.0) -> int:
@@ -380,7 +374,7 @@ def bench_stream(settings: Settings, options: BenchOptions, output: Path,
     bench = settings.model_copy(update={
         "playlist_topic": f"bench-{suffix}", "dlq_topic": f"bench-{suffix}.dlq",
         "mongo_db": f"{settings.mongo_db}_bench_{suffix}",
-        "stream_metrics_addr": metrics_addr or _free_addr(), "http_addr": _free_addr(),
+        "stream_metrics_addr": metrics_addr or free_addr(), "http_addr": free_addr(),
         "serving_instance": f"bench-{suffix}"})
     with store.opened(bench) as db:
         store.ensure_indexes(db)

@@ -1,20 +1,12 @@
-"""Free loopback ports for services a test starts."""
+"""Free loopback ports for services a test starts (one port: playlist2vec.ports)."""
 
 from __future__ import annotations
 
 import socket
 
+from playlist2vec.ports import free_addr, free_port
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_addr() -> str:
-    """`127.0.0.1:<free port>`, the form of the `*_addr` settings."""
-    return f"127.0.0.1:{free_port()}"
+__all__ = ["free_addr", "free_port", "free_run"]
 
 
 def free_run(length: int) -> int:
