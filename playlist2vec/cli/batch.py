@@ -10,7 +10,7 @@ import typer
 
 from playlist2vec import reports
 from playlist2vec.cli import serving_cost
-from playlist2vec.cli.common import BenchOutput, report_line
+from playlist2vec.cli.common import BenchOutput, print_report
 from playlist2vec.settings import Settings
 
 VectorSize = Annotated[int, typer.Option(min=2, max=1000, help="embedding dimension")]
@@ -83,12 +83,12 @@ def train(
     options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions,
                                           step_size), sample, skip_bad, artifacts, tuning)
     report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)
-    if report.tuning:
-        serving_cost.measure_and_record(settings, report, progress=_err)
-    print(report.summary())
-    if report.tuning:
-        path = tune_report or reports.timestamped(settings.home / "tune", "tune")
-        print(report_line(reports.write_json(path, report.as_dict())))
+    if not report.tuning:
+        print(report.summary())
+        return
+    serving_cost.measure_and_record(settings, report, progress=_err)
+    path = tune_report or reports.timestamped(settings.home / "tune", "tune")
+    print_report(report.summary(), reports.write_json(path, report.as_dict()))
 
 
 def evaluate(
@@ -116,9 +116,8 @@ def evaluate(
         params=_params(vector_size, window, iterations, min_count, partitions, step_size),
         sweep=sweep or [])
     report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
-    print(report.table())
     path = out or reports.timestamped(settings.home / "eval", "eval")
-    print(report_line(reports.write_json(path, report.as_dict())))
+    print_report(report.table(), reports.write_json(path, report.as_dict()))
 
 
 def bench_train(
@@ -139,8 +138,7 @@ def bench_train(
         settings, playlists=playlists, input=input, holdout_fraction=holdout_fraction,
         params=_params(vector_size, window, iterations, min_count, partitions), output=output)
     results = run(settings, _spark(settings, "p2v-bench-train"), options, progress=_err)
-    print("\n".join(report_lines(results)))
-    print(report_line(options.output))
+    print_report("\n".join(report_lines(results)), options.output)
 
 
 def bench_switch(
@@ -163,5 +161,4 @@ def bench_switch(
         settings, playlists=playlists, edits=edits, before_s=before,
         params=_params(vector_size, window, iterations, min_count, partitions), output=output)
     results = run(settings, _spark(settings, "p2v-bench-switch"), options, progress=_err)
-    print("\n".join(report_lines(results)))
-    print(report_line(options.output))
+    print_report("\n".join(report_lines(results)), options.output)

@@ -13,6 +13,7 @@ BenchOutput = Annotated[Path | None, typer.Option(
 """Every `bench` command's report file (`--out` is the older spelling, still accepted)."""
 
 
-def report_line(path: Path) -> str:
-    """What every command that writes a report prints last."""
-    return f"report: {path}"
+def print_report(summary: str, path: Path) -> None:
+    """What every command that writes a report prints: its summary, then where the report is."""
+    print(summary)
+    print(f"report: {path}")

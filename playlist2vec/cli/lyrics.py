@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from batch.lyrics.options import FetchOptions, TrainOptions
-from playlist2vec.cli.common import BenchOutput, report_line
+from playlist2vec.cli.common import BenchOutput, print_report
 
 app = typer.Typer(
     help="Lyrics: fetch from an HTTP provider, embed with Word2Vec, correlate with song embeddings.",
@@ -87,5 +87,4 @@ def bench_fetch(
 
     options = FetchBenchOptions.from_settings(ctx.obj, songs=songs, latency_ms=latency_ms,
                                               concurrency=concurrency, rate=rate, output=output)
-    print(run(ctx.obj, options).line())
-    print(report_line(options.output))
+    print_report(run(ctx.obj, options).line(), options.output)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from playlist2vec.cli.common import BenchOutput, report_line
+from playlist2vec.cli.common import BenchOutput, print_report
 
 
 def serve(
@@ -83,5 +83,4 @@ def bench_serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     options = ServeBenchOptions.from_settings(ctx.obj, items=items, dim=dim, distribution=distribution,
                                               queries=queries, indexes=index, output=output)
-    print(table(options, run(ctx.obj, options)))
-    print(report_line(options.output))
+    print_report(table(options, run(ctx.obj, options)), options.output)

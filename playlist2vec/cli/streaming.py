@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from playlist2vec.cli.common import BenchOutput, report_line
+from playlist2vec.cli.common import BenchOutput, print_report
 
 
 def produce(
@@ -86,5 +86,4 @@ def bench_stream(
         trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger, vocab_size=vocab_size,
         serve=serve, samples=samples, warm_up_s=warm_up, spark_master=spark_master,
         metrics_addr=metrics_addr, output=output)
-    print(json.dumps(run(ctx.obj, options), indent=2))
-    print(report_line(options.output))
+    print_report(json.dumps(run(ctx.obj, options), indent=2), options.output)
