@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from playlist2vec.chaos import ChaosOptions, run_chaos
+from playlist2vec.cli.common import print_report
 
 
 def chaos(
@@ -35,7 +36,6 @@ def chaos(
                            playlists=playlists, settle_timeout_s=settle_timeout,
                            report=out or settings.home / "chaos" / "report.json")
     report = run_chaos(settings, options)
-    print(report.summary())
-    print(f"report: {options.report}")
+    print_report(report.summary(), options.report)
     if not report.passed:
         raise typer.Exit(1)
