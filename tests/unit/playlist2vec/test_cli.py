@@ -9,6 +9,10 @@ import pytest
 import typer.main
 
 from playlist2vec.cli import app, main
+from playlist2vec.probe import ProbeOptions
+from playlist2vec.settings import Settings
+from serving.engine import ServeOptions
+from serving.router import RouterOptions
 
 
 @pytest.mark.parametrize("args, message", [
@@ -50,3 +54,18 @@ def test_every_benchmark_writes_its_report_where_output_says() -> None:
         output = next(p for p in command.params if p.name == "output")
         assert sorted(output.opts) == ["--out", "--output"], name
         assert "P2V_HOME/bench/<benchmark>-<UTC time>.json" in output.help, name
+
+
+def test_flags_win_over_settings_and_settings_fill_the_rest(tmp_path: Path) -> None:
+    settings = Settings.load({"P2V_INDEX_STRATEGY": "exact", "P2V_LIVE_QUALITY": "true",
+                              "P2V_HTTP_ADDR": "127.0.0.1:8123"}, home=tmp_path)
+    served = ServeOptions.from_settings(settings, trees=20, shard="1/3")
+    assert (served.strategy, served.live_quality, served.instance) == ("exact", True, "serving")
+    assert (served.params.trees, served.shard and served.shard.count) == (20, 3)
+    assert served.indexes_dir == settings.indexes_dir
+    flagged = ServeOptions.from_settings(settings, index="hnsw", live_quality=False, instance="b")
+    assert (flagged.strategy, flagged.live_quality, flagged.instance) == ("hnsw", False, "b")
+    routed = RouterOptions.from_settings(settings, ["http://127.0.0.1:1/"])
+    assert (routed.shards, routed.timeout) == (("http://127.0.0.1:1",), settings.router_shard_timeout)
+    probe = ProbeOptions.from_settings(settings, rounds=2)
+    assert (probe.api_url, probe.metrics_addr) == ("http://127.0.0.1:8123", settings.probe_metrics_addr)
