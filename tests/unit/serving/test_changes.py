@@ -1,9 +1,12 @@
 """Applying change batches with no MongoDB: inserts, updates re-read through the source,
-deletes, other models and shards, and freshness observed once per change."""
+deletes, other models and shards, freshness observed once per change, and playlist edits
+handed to live quality."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +18,11 @@ from serving.loader import Loader
 from serving.memory import MemorySource
 from serving.metrics import ServingMetrics
 from serving.options import ServeOptions
+from serving.quality import LiveQuality, Scorer
 from serving.queries import Queries
 from serving.shard import Shard
 from serving.state import ModelState, TrackVectors
-from tests.unit.serving.conftest import axis
+from tests.unit.serving.conftest import add_model, axis
 
 
 def key(pid: int, version: str = "m1") -> dict[str, Any]:
@@ -100,3 +104,42 @@ def test_a_model_being_built_gets_the_changes_too(applier: ChangeApplier,
     applier.apply_playlist_vectors([insert(source, 300, axis(2))])
     assert served.playlists.vector(300) is not None
     assert loader.pending.playlists.vector(300) is not None
+
+
+class RecordingQuality(LiveQuality):
+    """Live quality that records what the applier hands it instead of scoring."""
+
+    def __init__(self, metrics: ServingMetrics) -> None:
+        super().__init__(metrics, {}, lambda counts: None)
+        self.seen: list[tuple[Any, list[str] | None, str | None, list[str]]] = []
+
+    def change(self, pid: Any, tracks: Sequence[str] | None, active: Scorer | None,
+               shadows: Sequence[Scorer]) -> None:
+        self.seen.append((pid, None if tracks is None else list(tracks),
+                          active.version if active else None, [s.version for s in shadows]))
+
+
+def test_playlist_edits_go_to_live_quality_with_the_served_and_shadow_models(
+        source: MemorySource, tmp_path: Path, metrics: ServingMetrics) -> None:
+    options = ServeOptions(tmp_path, strategy="exact", live_quality=True, shard=Shard(0, 2))
+    loader = Loader(source, Queries(source), options, metrics)
+    add_model(source, "m2")
+    source.ready = ["m1", "m2"]  # the served model is not scored twice
+    loader.run_once()
+    applier = ChangeApplier(loader, metrics)
+    applier.quality = RecordingQuality(metrics)
+    shard = Shard(0, 2)
+    mine = [pid for pid in range(300, 400) if shard.owns(pid)]
+    other = next(pid for pid in range(300, 400) if not shard.owns(pid))
+    applier.score_playlists([
+        {"operationType": "insert", "documentKey": {"_id": mine[0]},
+         "fullDocument": {"_id": mine[0], "tracks": ["a0", "b0"]}},
+        {"operationType": "update", "documentKey": {"_id": mine[1]}},
+        {"operationType": "replace", "documentKey": {"_id": mine[2]},
+         "fullDocument": {"_id": mine[2], "deleted": True}},
+        {"operationType": "insert", "documentKey": {"_id": other},
+         "fullDocument": {"_id": other, "tracks": ["a0"]}},
+    ])
+    assert applier.quality.seen == [(mine[0], ["a0", "b0"], "m1", ["m2"]),
+                                    (mine[1], None, "m1", ["m2"]),
+                                    (mine[2], None, "m1", ["m2"])]
