@@ -39,7 +39,7 @@ def serve(
              "[env P2V_LIVE_QUALITY, default off]")] = None,
 ) -> None:
     """Serve recommendations over HTTP, kept fresh by MongoDB change streams."""
-    from serving.engine import ServeOptions
+    from serving.options import ServeOptions
     from serving.server import serve as run
 
     options = ServeOptions.from_settings(

@@ -11,7 +11,7 @@ import typer.main
 from playlist2vec.cli import app, main
 from playlist2vec.probe import ProbeOptions
 from playlist2vec.settings import Settings
-from serving.engine import ServeOptions
+from serving.options import ServeOptions
 from serving.router import RouterOptions
 
 
