@@ -47,7 +47,9 @@ def test_bench_train_command_prints_the_table_and_writes_the_report(
                  "--holdout-fraction", "0.1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "gensim sg+hs" in printed and f"report: {out}" in printed
-    report = json.loads(out.read_text())
+    document = json.loads(out.read_text())
+    assert document["benchmark"] == "train"
+    report = document["results"]
     assert set(report["scores"]) == {"popularity", "gensim sg+hs", "gensim sg+ns5", "spark word2vec"}
     assert report["corpus"]["playlists"] > 0 and report["params"]["iterations"] == 1
     assert db[store.MODELS].count_documents({}) == 0, "no model registered in the user's database"
