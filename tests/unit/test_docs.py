@@ -37,6 +37,7 @@ ROUTE = re.compile(r"(?<![\w.:/-])(/v1/[\w{}:.-]+(?:/[\w{}:.-]+)*|/healthz|/read
 COMMAND = re.compile(r"(?<![\w/.-])playlist2vec((?: +[^\s`|;&]+)*)")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
 COMMAND_END = re.compile(r"`|&&|\|\||;| \| |\s#|\bplaylist2vec\b")
 METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "api_route"}
@@ -332,3 +333,22 @@ def test_the_architecture_names_every_setting_route_and_metric() -> None:
     assert not missing, f"docs/architecture.md does not name the routes {missing}"
     missing = sorted(set(metrics()) - mentioned_metrics(page))
     assert not missing, f"docs/architecture.md does not name the metrics {missing}"
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings (lower case, punctuation dropped, spaces to -)."""
+    headings = re.findall(r"^#+ (.+)$", text(page), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_links_between_pages_lead_somewhere(page: Path) -> None:
+    for link in LINK.findall(text(page)):
+        if "://" in link or link.startswith("mailto:"):
+            continue
+        target, _, anchor = link.partition("#")
+        path = (page.parent / target).resolve() if target else page
+        assert path.exists(), f"{page.name}: link to missing {target}"
+        if anchor and path.suffix == ".md":
+            assert anchor in anchors(path), f"{page.name}: {target or page.name} has no #{anchor}"
+
