@@ -109,7 +109,8 @@ def source_files() -> Iterator[tuple[Path, ast.Module]]:
 @cache
 def metrics() -> dict[str, str]:
     """Metric name as defined (counters with `_total`) -> its type, from every Counter(...),
-    Gauge(...), Histogram(...) ... call in the source packages whose name starts `p2v_`."""
+    Gauge(...), Histogram(...) ... call (or a custom collector's, `StageHistogram(...)`) in the
+    source packages whose name starts `p2v_`."""
     found: dict[str, str] = {}
     for _, tree in source_files():
         for node in ast.walk(tree):
@@ -119,9 +120,11 @@ def metrics() -> dict[str, str]:
             kind = func.id if isinstance(func, ast.Name) else func.attr if isinstance(
                 func, ast.Attribute) else None
             first = node.args[0]
-            if kind in METRIC_CLASSES and isinstance(first, ast.Constant) and isinstance(
+            # Counter(...), Histogram(...), and custom collectors named like them (StageHistogram)
+            base = next((name for name in METRIC_CLASSES if kind and kind.endswith(name)), None)
+            if base and isinstance(first, ast.Constant) and isinstance(
                     first.value, str) and first.value.startswith("p2v_"):
-                found[first.value] = kind
+                found[first.value] = base
     return found
 
 
