@@ -24,9 +24,11 @@ from serving.api import create_app
 from serving.engine import Engine, ServeOptions
 from serving.indexes import IndexParams
 from serving.live import LiveIndex
+from serving.memory import MemorySource
 from serving.metrics import ServingMetrics
 from serving.server import BackgroundServer
-from serving.state import ModelState, SnapshotBuilder, TrackVectors
+from serving.snapshot import SnapshotBuilder
+from serving.state import ModelState, TrackVectors
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
     report: dict[str, Any] = {"items": items, "dim": dim, "distribution": distribution,
                               "queries": queries, "results": []}
     metrics = ServingMetrics()
-    engine = Engine(None, ServeOptions(indexes_dir=workdir), metrics)
+    engine = Engine(MemorySource(), ServeOptions(indexes_dir=workdir), metrics)
     with BackgroundServer(create_app(settings, engine, metrics)) as base_url, httpx.Client(
             base_url=base_url, timeout=60) as client:
         for label in chosen:

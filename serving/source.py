@@ -1,10 +1,11 @@
-"""What serving reads from and writes to MongoDB: vectors, names, playlists, resume tokens."""
+"""What serving reads: the `Source` protocol queries and model loading depend on, and its
+MongoDB implementation (which also keeps resume tokens and live-quality counts)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pymongo.database import Database
@@ -22,6 +23,30 @@ def playlist_vector(doc: Mapping[str, Any] | None, version: str) -> FloatArray |
     if doc is None or doc.get("deleted") or doc.get("vector") is None:
         return None
     return vectors.decode(doc["vector"])
+
+
+class Source(Protocol):
+    """The reads serving needs besides change streams; `MemorySource` is the in-memory one."""
+
+    def active_version(self) -> str | None:
+        """The served model's version, None before the first switch."""
+        ...
+
+    def ready_versions(self) -> list[str]:
+        """Trained models not switched to (scored in shadow)."""
+        ...
+
+    def track_vectors(self, version: str) -> tuple[list[str], FloatArray]: ...
+
+    def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]: ...
+
+    def playlist_vector_docs(self, version: str, pids: Collection[Any]) -> dict[Any, dict[str, Any]]: ...
+
+    def playlist(self, pid: Any) -> dict[str, Any] | None: ...
+
+    def track_names(self, uris: Collection[str]) -> dict[str, dict[str, Any]]: ...
+
+    def playlist_names(self, pids: Collection[Any]) -> dict[Any, str | None]: ...
 
 
 class MongoSource:
