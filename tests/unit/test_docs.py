@@ -37,6 +37,8 @@ ROUTE = re.compile(r"(?<![\w.:/-])(/v1/[\w{}:.-]+(?:/[\w{}:.-]+)*|/healthz|/read
 COMMAND = re.compile(r"(?<![\w/.-])playlist2vec((?: +[^\s`|;&]+)*)")
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+SOURCE_PATH = re.compile(r"(?<![\w/.-])((?:playlist2vec|batch|streaming|serving|deploy|tests|scripts)"
+                         r"/[\w./-]*\w)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 COMMAND_END = re.compile(r"`|&&|\|\||;| \| |\s#|\bplaylist2vec\b")
 METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"}
@@ -336,6 +338,12 @@ def test_the_architecture_names_every_setting_route_and_metric() -> None:
     assert not missing, f"docs/architecture.md does not name the routes {missing}"
     missing = sorted(set(metrics()) - mentioned_metrics(page))
     assert not missing, f"docs/architecture.md does not name the metrics {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_name_only_existing_files(page: Path) -> None:
+    missing = sorted({path for path in SOURCE_PATH.findall(text(page)) if not (ROOT / path).exists()})
+    assert not missing, f"{page.name}: no such file or folder {missing}"
 
 
 def anchors(page: Path) -> set[str]:
