@@ -259,6 +259,8 @@ def test_the_checkers_reject_what_does_not_exist() -> None:
         == {"p2v_http_requests_total", "p2v_batch_*"}
     assert mentioned_routes("GET /v1/playlists/{pid}/similar?k=10 and 127.0.0.1:9108/metrics") \
         == {"/v1/playlists/{pid}/similar"}
+    assert SOURCE_PATH.findall("`batch/metricz.py`, deploy/mongo/ and p/batch/x.py") == [
+        "batch/metricz.py", "deploy/mongo"]
     assert matches("/v1/tracks/{uri}/similar", "/v1/tracks/{track_uri:path}/similar")
     assert not matches("/v1/playlist/{pid}/similar", "/v1/playlists/{pid}/similar")
 
