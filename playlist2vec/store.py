@@ -184,10 +184,10 @@ def open_change_stream(
     """
     stages = list(pipeline)
     if resume_token is None:
-        return collection.watch(stages, batch_size=batch_size)
+        return collection.watch(pipeline=stages, batch_size=batch_size)
     if start_after:
-        return collection.watch(stages, batch_size=batch_size, start_after=resume_token)
-    return collection.watch(stages, batch_size=batch_size, resume_after=resume_token)
+        return collection.watch(pipeline=stages, batch_size=batch_size, start_after=resume_token)
+    return collection.watch(pipeline=stages, batch_size=batch_size, resume_after=resume_token)
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:
