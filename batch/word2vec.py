@@ -18,7 +18,7 @@ class Word2VecParams:
     nor sub-sampling, so window, iterations, vector size and min-count are the levers.
     """
 
-    vector_size: int = 32
+    vector_size: int = 64
     window: int = 5
     iterations: int = 5
     min_count: int = 5

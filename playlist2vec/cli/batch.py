@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from batch.word2vec import Word2VecParams
 from playlist2vec import reports
 from playlist2vec.cli import serving_cost
 from playlist2vec.cli.common import BenchOutput, print_report
@@ -20,12 +21,11 @@ MinCount = Annotated[int, typer.Option(min=1, help="ignore tracks seen fewer tim
 Partitions = Annotated[int, typer.Option(min=1, help="Word2Vec numPartitions (parallel fit)")]
 StepSize = Annotated[float, typer.Option(min=0.0001, max=1.0, help="learning rate (stepSize)")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="skip and count malformed files/records")]
+DEFAULTS = Word2VecParams()  # the knobs' defaults are the library's (chosen by measurement)
 
 
 def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int,
-            step_size: float = 0.025) -> Any:
-    from batch.word2vec import Word2VecParams
-
+            step_size: float = DEFAULTS.step_size) -> Any:
     return Word2VecParams(vector_size=vector_size, window=window, iterations=iterations,
                           min_count=min_count, partitions=partitions, step_size=step_size)
 
@@ -58,8 +58,9 @@ def generate(
 def train(
     ctx: typer.Context,
     input: Annotated[str, typer.Option(help="slice file, folder or glob (or a Hadoop URI)")],
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions, step_size: StepSize = DEFAULTS.step_size,
     sample: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="train on this fraction")] = None,
     skip_bad: SkipBad = False,
     artifacts: Annotated[str | None, typer.Option(help="artifact root URI [P2V_HOME/models]")] = None,
@@ -97,8 +98,9 @@ def evaluate(
     holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5, help="playlists held out")] = 0.05,
     seed_tracks: Annotated[int, typer.Option(min=0, help="tracks given as the seed")] = 10,
     k: Annotated[int, typer.Option(min=1, max=1000, help="recommendations per playlist")] = 500,
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions, step_size: StepSize = DEFAULTS.step_size,
     skip_bad: SkipBad = False,
     out: Annotated[Path | None, typer.Option(
         "--out", "--output", dir_okay=False,
@@ -124,8 +126,9 @@ def bench_train(
     ctx: typer.Context,
     playlists: Annotated[int, typer.Option(min=100, help="generated corpus size")] = 50_000,
     input: Annotated[str | None, typer.Option(help="use these slices instead of generating")] = None,
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions,
     holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5, help="playlists held out")] = 0.02,
     output: BenchOutput = None,
 ) -> None:
@@ -148,8 +151,9 @@ def bench_switch(
         min=0, help="playlists edited right after the new model's derive pass")] = 1_000,
     before: Annotated[float, typer.Option(
         min=1.0, help="seconds of query latency measured before the switch")] = 20.0,
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions,
     output: BenchOutput = None,
 ) -> None:
     """Train model A, serve it, train and switch to B: derive, catch-up, swap times, query p99."""
