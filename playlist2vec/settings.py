@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
     )
 
+    fold_in_min_support: int = Field(
+        3, ge=1,
+        description="playlists a track the model never saw must appear in (beside known tracks) "
+                    "before its provisional vector is written and used",
+    )
+
     http_max_body_bytes: int = Field(
         1 << 20, gt=0, description="serving: largest request body; a larger one is answered 413"
     )
