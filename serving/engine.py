@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from serving.live import LiveIndex
 from serving.metrics import ServingMetrics
 from serving.quality import LiveQuality, Scorer
 from serving.shard import Shard
-from serving.source import MongoSource, playlist_vector
+from serving.source import MongoSource, playlist_vector, provisional_vector
 from serving.state import ModelState, SnapshotBuilder, TrackVectors, discard
 
 log = logging.getLogger(__name__)
@@ -87,24 +87,34 @@ class Engine:
             raise NotReady("no index loaded yet")
         return state
 
-    def recommend_tracks(self, seeds: Sequence[str], k: int, explain_top: int = 0
+    def recommend_tracks(self, seeds: Sequence[str], k: int, explain_top: int = 0,
+                         include_provisional: bool = True
                          ) -> tuple[str, list[Scored], list[Explanation]]:
         """Tracks continuing a seed list (seeds excluded), best first, and with `explain_top`
-        > 0 each one's score split over the seeds (from the same model state)."""
+        > 0 each one's score split over the seeds (from the same model state); provisional
+        (folded-in) tracks among them unless `include_provisional` is false."""
         state = self.state()
         query = seed_query(seeds, state.track_vectors)
         if query is None:
             return state.version, [], []
-        scored = recommend(query, seeds, state.tracks.search, k)
+        scored = recommend(query, seeds, state.tracks.search, k,
+                           None if include_provisional else state.track_vectors.trained)
         explained = (explain(seeds, state.track_vectors, [s.item for s in scored], explain_top)
                      if explain_top > 0 else [])
         return state.version, scored, explained
 
-    def similar_tracks(self, uri: str, k: int) -> tuple[str, list[Scored]]:
+    def similar_tracks(self, uri: str, k: int, include_provisional: bool = True
+                       ) -> tuple[str, list[Scored]]:
         state = self.state()
         if uri not in state.track_vectors:
             raise NotFound(f"track {uri} is not in model {state.version}")
-        return state.version, recommend(state.track_vectors[uri], [uri], state.tracks.search, k)
+        return state.version, recommend(state.track_vectors[uri], [uri], state.tracks.search, k,
+                                        None if include_provisional else state.track_vectors.trained)
+
+    def provisional(self, uris: Iterable[str]) -> set[str]:
+        """Those of `uris` the served model knows only provisionally (folded in by the stream)."""
+        state = self._current
+        return set() if state is None else {u for u in uris if u in state.track_vectors.provisional}
 
     def similar_playlists(self, pid: int, k: int) -> tuple[str, list[Scored]]:
         state = self.state()
@@ -137,7 +147,7 @@ class Engine:
         if self.source is None:
             return
         source, instance = self.source, self.options.instance
-        collections = [store.PLAYLIST_VECTORS, store.MODELS]
+        collections = [store.PLAYLIST_VECTORS, store.MODELS, store.TRACK_VECTORS]
         if self.options.live_quality:
             collections.append(store.PLAYLISTS)
             self.quality = LiveQuality(self.metrics, source.load_online(instance),
@@ -220,6 +230,8 @@ class Engine:
             return
         if follower.collection == store.PLAYLIST_VECTORS:
             self._apply_playlist_changes(changes)
+        elif follower.collection == store.TRACK_VECTORS:
+            self._apply_track_changes(changes)
         elif follower.collection == store.PLAYLISTS:
             self._score_playlist_changes(changes)
         else:
@@ -256,6 +268,30 @@ class Engine:
                 if snapshot and snapshot.index.accepts_updates:
                     self.metrics.items(PLAYLISTS, len(snapshot.index))
                 self._observe_freshness(mine, docs, servable_at)
+
+    def _apply_track_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        """Provisional track vectors of the served (or loading) model: added to, changed in or
+        removed from its track vectors and track index. Trained vectors do not change while a
+        model is served; other models' changes (a training writing its vectors) are skipped."""
+        assert self.source is not None
+        keys = [store.change_key(c) for c in changes]
+        for state in (self._current, self._pending):
+            if state is None:
+                continue
+            mine = {key["t"]: change for key, change in zip(keys, changes, strict=True)
+                    if isinstance(key, Mapping) and key.get("m") == state.version}
+            if not mine:
+                continue
+            docs = self.source.track_vector_docs(state.version, list(mine))
+            found: dict[Any, FloatArray | None] = {}
+            for uri in mine:
+                vector = provisional_vector(docs.get(uri), state.dim)
+                held = uri in state.track_vectors.provisional
+                # below the minimum support a track changes often and is in no index: skip it
+                if (vector is not None or held) and state.track_vectors.set_provisional(uri, vector):
+                    found[uri] = vector
+            state.tracks.apply(found)
+            self.metrics.delta(TRACKS, state.tracks.delta_size())
 
     def _observe_freshness(self, mine: Sequence[tuple[Any, Mapping[str, Any]]],
                            docs: Mapping[Any, Mapping[str, Any]], servable_at: float) -> None:
@@ -361,6 +397,7 @@ class Engine:
         try:
             snapshot = self.builder.build(TRACKS, uris, matrix)
             state.tracks.swap(snapshot, 0)
+            self._load_provisional(state)
             self.metrics.snapshot_built(TRACKS, len(uris), time.monotonic() - started,
                                         snapshot.built_at)
             self._rebuild_playlists(state)
@@ -368,6 +405,18 @@ class Engine:
         finally:
             self._pending = None
         log.info("serving model %s: %d tracks", version, len(uris))
+
+    def _load_provisional(self, state: ModelState) -> None:
+        """The model's provisional vectors as they are now, into the track index's delta (the
+        follower, already feeding this state, applies later changes on top)."""
+        assert self.source is not None
+        found: dict[Any, FloatArray | None] = {}
+        for uri, vector in self.source.provisional_vectors(state.version).items():
+            # a track the follower already gave this state holds a newer vector than this read
+            if (vector.shape[0] == state.dim and uri not in state.track_vectors.provisional
+                    and state.track_vectors.set_provisional(uri, vector)):
+                found[uri] = vector
+        state.tracks.apply(found)
 
     def _rebuild_playlists(self, state: ModelState, from_memory: bool = False) -> None:
         assert self.source is not None

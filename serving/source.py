@@ -24,6 +24,15 @@ def playlist_vector(doc: Mapping[str, Any] | None, version: str) -> FloatArray |
     return vectors.decode(doc["vector"])
 
 
+def provisional_vector(doc: Mapping[str, Any] | None, dim: int) -> FloatArray | None:
+    """The vector a provisional `track_vectors` doc gives the track index: None when it is gone,
+    below the minimum support (no `vector`), not provisional, or of another dimension."""
+    if doc is None or not doc.get("provisional") or doc.get("vector") is None:
+        return None
+    vector = vectors.decode(doc["vector"])
+    return vector if vector.shape[0] == dim else None
+
+
 class MongoSource:
     """Serving's MongoDB access, one method per question."""
 
@@ -38,6 +47,18 @@ class MongoSource:
 
     def track_vectors(self, version: str) -> tuple[list[str], FloatArray]:
         return store.load_track_vectors(self.db, version)
+
+    def provisional_vectors(self, version: str) -> dict[str, FloatArray]:
+        """`version`'s provisional track vectors in use (support at least the minimum)."""
+        uris, matrix = store.load_track_vectors(self.db, version, provisional=True)
+        return dict(zip(uris, matrix, strict=True))
+
+    def track_vector_docs(self, version: str, uris: Collection[str]) -> dict[str, dict[str, Any]]:
+        """`version`'s current `track_vectors` docs by uri (vector and flags only)."""
+        keys = [{"m": version, "t": uri} for uri in uris]
+        cursor = self.db[store.TRACK_VECTORS].find({"_id": {"$in": keys}},
+                                                   {"vector": 1, "provisional": 1})
+        return {doc["_id"]["t"]: doc for doc in cursor}
 
     def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]:
         """(pids, matrix) of every live playlist vector of `version` (those `owns(pid)` keeps)."""

@@ -161,6 +161,12 @@ def evaluate(
     skip_bad: SkipBad = False, out: Out = None,
     sweep: Annotated[list[str] | None, typer.Option(
         help="also score variants: KNOB=V1,V2 (repeatable), one knob changed at a time")] = None,
+    fold_in: Annotated[float | None, typer.Option(
+        "--fold-in", min=0.01, max=0.9,
+        help="instead: this share of the held-out playlists' tracks exists only in stream events; "
+             "score with and without fold-in, seen and unseen tracks apart")] = None,
+    fold_in_min_support: Annotated[int | None, typer.Option(
+        min=1, help="with --fold-in: minimum support [default P2V_FOLD_IN_MIN_SUPPORT]")] = None,
 ) -> None:
     """RecSys-2018 metrics (R-precision, NDCG, clicks) on held-out playlists beside popularity."""
     from batch.evaluate import EvalOptions
@@ -171,6 +177,14 @@ def evaluate(
     params = _params(vector_size, window, iterations, min_count, partitions, step_size)
     variants = variants_of(params, _knobs(sweep or []))
     options = EvalOptions(input, holdout_fraction, seed_tracks, k, params, skip_bad)
+    if fold_in is not None:
+        from batch.foldin_eval import evaluate_fold_in
+
+        folded = evaluate_fold_in(_spark(settings, "p2v-evaluate"), options, fold_in,
+                                  fold_in_min_support or settings.fold_in_min_support, progress=_err)
+        print(folded.table())
+        print(f"report: {_write_json(folded.as_dict(), out, settings.home / 'eval', 'fold-in')}")
+        return
     report = run(_spark(settings, "p2v-evaluate"), options, progress=_err, variants=variants)
     print(report.table())
     print(f"report: {_write_json(report.as_dict(), out, settings.home / 'eval', 'eval')}")
