@@ -25,7 +25,7 @@ from batch import word2vec
 from batch.evaluate import Case, EvalOptions, collect_holdout, popularity, popularity_search, vectors_of
 from batch.reader import load_corpus
 from batch.scoring import r_precision
-from playlist2vec.foldin import FoldIn
+from playlist2vec.foldin import PENALTY, FoldIn
 from playlist2vec.recommend import exact_search, recommend, seed_query
 from playlist2vec.vectors import FloatArray, TrackIndex, normalize
 
@@ -62,15 +62,22 @@ def new_tracks(cases: Sequence[Case], share: float, seed: int) -> set[str]:
     return set(random.Random(seed).sample(tracks, round(share * len(tracks))))
 
 
-def continuations(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray], k: int
+def continuations(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray], k: int,
+                  provisional: Set[str] = frozenset(), penalty: float = 0.0
                   ) -> list[tuple[list[str], frozenset[str]]]:
-    """Each case's k recommendations by exact cosine over `track_vectors` (none if cold)."""
+    """Each case's k recommendations by exact cosine over `track_vectors` (none if cold),
+    `penalty` off the score of the `provisional` tracks."""
     items = list(track_vectors)
     search = exact_search(items, normalize(np.stack([track_vectors[t] for t in items])))
     out = []
+
+    def cost(item: str) -> float:
+        return penalty if item in provisional else 0.0
+
     for case in cases:
         query = seed_query(case.seeds, track_vectors)
-        recs = [] if query is None else [r.item for r in recommend(query, case.seeds, search, k)]
+        recs = [] if query is None else [
+            r.item for r in recommend(query, case.seeds, search, k, penalty=cost if penalty else None)]
         out.append((recs, case.truth))
     return out
 
@@ -86,10 +93,10 @@ class FoldInReport:
 
     def table(self) -> str:
         k = self.options["k"]
-        lines = [f"{'method':<22}" + "".join(f" {p + ' R-prec':>14} {p + ' rec@' + str(k):>14}"
+        lines = [f"{'method':<24}" + "".join(f" {p + ' R-prec':>14} {p + ' rec@' + str(k):>14}"
                                              for p in PARTS)]
         for name, parts in self.scores.items():
-            lines.append(f"{name:<22}" + "".join(
+            lines.append(f"{name:<24}" + "".join(
                 f" {parts[p]['r_precision']:>14.4f} {parts[p]['recall']:>14.4f}" for p in PARTS))
         counts = next(iter(self.scores.values()))
         lines.append("playlists: " + ", ".join(f"{p} {counts[p]['playlists']}" for p in PARTS))
@@ -97,7 +104,8 @@ class FoldInReport:
 
 
 def evaluate_fold_in(spark: SparkSession, options: EvalOptions, share: float, min_support: int,
-                     progress: Callable[[str], None] = print) -> FoldInReport:
+                     progress: Callable[[str], None] = print,
+                     penalties: Sequence[float] = (PENALTY,)) -> FoldInReport:
     """The fold-in split (module docstring), fitted once with `options.params`."""
     from pyspark.sql import functions as F
 
@@ -130,12 +138,15 @@ def evaluate_fold_in(spark: SparkSession, options: EvalOptions, share: float, mi
     scores = {
         "popularity": part_scores(popular, unseen),
         "word2vec": part_scores(continuations(cases, trained, options.k), unseen),
-        "word2vec + fold-in": part_scores(
-            continuations(cases, {**trained, **provisional}, options.k), unseen),
     }
+    for penalty in penalties:
+        label = "word2vec + fold-in" + (f" -{penalty:g}" if penalty else "")
+        scores[label] = part_scores(continuations(cases, {**trained, **provisional}, options.k,
+                                                  provisional.keys(), penalty), unseen)
     opts = {"input": options.input, "holdout_fraction": options.holdout_fraction,
             "seed_tracks": options.seed_tracks, "k": options.k, "split_seed": options.split_seed,
-            "params": options.params.as_dict(), "fold_in_share": share, "min_support": min_support}
+            "params": options.params.as_dict(), "fold_in_share": share, "min_support": min_support,
+            "penalties": list(penalties)}
     stats = {"playlists": corpus.n_playlists, "new_tracks": len(unseen), "stream_events": len(stream),
              "vocab_size": len(trained), "provisional_vectors": len(provisional),
              "new_tracks_with_vector": len(unseen & provisional.keys())}

@@ -43,6 +43,12 @@ class Contribution:
 
 NONE = Contribution((), np.zeros(0, np.float64), 0)
 
+PENALTY = 0.0
+"""Subtracted from a provisional track's cosine when candidates are ranked. A provisional
+vector is a mean of the vectors around it, so it sits nearer to any query from its
+neighbourhood (itself a mean) than the trained vectors there, and would otherwise crowd them
+out of the first ranks (`evaluate --fold-in` measures it)."""
+
 
 def contribution(tracks: Sequence[str], index: TrackIndex) -> Contribution:
     """The contribution of a playlist of `tracks` under a model's trained `index`."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from playlist2vec import store
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
 from playlist2vec.events import is_canary
+from playlist2vec.foldin import PENALTY
 from playlist2vec.recommend import Explanation, Scored, explain, recommend, seed_query
 from playlist2vec.vectors import FloatArray
 from serving import indexes
@@ -49,6 +50,7 @@ class ServeOptions:
     poll_wait: float = 0.1
     max_batch: int = 1_000
     live_quality: bool = False
+    provisional_penalty: float = PENALTY  # P2V_FOLD_IN_PENALTY
 
     def __post_init__(self) -> None:
         indexes.check(self.strategy)  # at start, not in the builder thread
@@ -98,7 +100,8 @@ class Engine:
         if query is None:
             return state.version, [], []
         scored = recommend(query, seeds, state.tracks.search, k,
-                           None if include_provisional else state.track_vectors.trained)
+                           None if include_provisional else state.track_vectors.trained,
+                           self._penalty(state) if include_provisional else None)
         explained = (explain(seeds, state.track_vectors, [s.item for s in scored], explain_top)
                      if explain_top > 0 else [])
         return state.version, scored, explained
@@ -109,7 +112,16 @@ class Engine:
         if uri not in state.track_vectors:
             raise NotFound(f"track {uri} is not in model {state.version}")
         return state.version, recommend(state.track_vectors[uri], [uri], state.tracks.search, k,
-                                        None if include_provisional else state.track_vectors.trained)
+                                        None if include_provisional else state.track_vectors.trained,
+                                        self._penalty(state) if include_provisional else None)
+
+    def _penalty(self, state: ModelState) -> Callable[[Any], float] | None:
+        """What ranking subtracts from each candidate's cosine: the provisional penalty for the
+        provisional tracks (none at all while there are none, or when it is 0)."""
+        provisional, penalty = state.track_vectors.provisional, self.options.provisional_penalty
+        if not provisional or not penalty:
+            return None
+        return lambda uri: penalty if uri in provisional else 0.0
 
     def provisional(self, uris: Iterable[str]) -> set[str]:
         """Those of `uris` the served model knows only provisionally (folded in by the stream)."""

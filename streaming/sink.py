@@ -60,7 +60,7 @@ def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Se
     targets = partition.fold_targets(deleted, won, topic)
     provisional: dict[str, dict[str, Any]] = {}
     written = 0
-    for i, model in enumerate(models):
+    for i, model in enumerate(models if min_support > 0 else ()):  # 0: fold-in is off
         provisional[model.version], n = fold.fold(db, model.version, model.index, targets,
                                                   min_support, subtype)
         written += n if i == 0 else 0

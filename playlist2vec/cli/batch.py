@@ -59,6 +59,13 @@ def _err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _floats(spec: str) -> list[float]:
+    try:
+        return [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise InvalidInput(f"expected comma-separated numbers, got {spec!r}") from None
+
+
 def _write_json(report: dict[str, Any], out: Path | None, default_dir: Path, prefix: str) -> Path:
     path = out or default_dir / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +172,9 @@ def evaluate(
         "--fold-in", min=0.01, max=0.9,
         help="instead: this share of the held-out playlists' tracks exists only in stream events; "
              "score with and without fold-in, seen and unseen tracks apart")] = None,
+    fold_in_penalties: Annotated[str, typer.Option(
+        help="with --fold-in: comma-separated penalties off provisional tracks' scores to compare")
+    ] = "0,0.1,0.2,0.3",
     fold_in_min_support: Annotated[int | None, typer.Option(
         min=1, help="with --fold-in: minimum support [default P2V_FOLD_IN_MIN_SUPPORT]")] = None,
 ) -> None:
@@ -180,8 +190,9 @@ def evaluate(
     if fold_in is not None:
         from batch.foldin_eval import evaluate_fold_in
 
-        folded = evaluate_fold_in(_spark(settings, "p2v-evaluate"), options, fold_in,
-                                  fold_in_min_support or settings.fold_in_min_support, progress=_err)
+        support = fold_in_min_support or settings.fold_in_min_support or 1
+        folded = evaluate_fold_in(_spark(settings, "p2v-evaluate"), options, fold_in, support,
+                                  progress=_err, penalties=_floats(fold_in_penalties))
         print(folded.table())
         print(f"report: {_write_json(folded.as_dict(), out, settings.home / 'eval', 'fold-in')}")
         return

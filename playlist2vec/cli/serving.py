@@ -67,6 +67,7 @@ def serve(
         instance=instance or settings.serving_instance,
         shard=Shard.parse(shard) if shard else None,
         live_quality=settings.live_quality if live_quality is None else live_quality,
+        provisional_penalty=settings.fold_in_penalty,
     )
     run(settings, options)
 

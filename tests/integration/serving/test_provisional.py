@@ -75,8 +75,9 @@ def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipel
         support_becomes(3)
         assert "vector" in stored()
         # the playlist means use it: playlist 3's vector is the mean of 8 known + NEW twice
-        vec = db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 3}})
-        assert vec is not None and vec["n_known"] == 10 and vec["n_tracks"] == 10
+        vec = poll(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 3}}), 30,
+                   "playlist 3's vector")  # written after the fold-in, in the same task
+        assert vec["n_known"] == 10 and vec["n_tracks"] == 10
 
         answer = poll(lambda: similar().status_code == 200 and similar().json(), 30, "/similar")
         neighbours = [i["track_uri"] for i in answer["items"]]
