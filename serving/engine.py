@@ -312,12 +312,14 @@ class Engine:
         by it; an update event by the document re-read for its pid (the newest, so an older
         update superseded in the same poll is timed by its successor's clocks); a hard delete
         carries no clocks and is not observed."""
+        timed = []
         for pid, change in mine:
             doc = store.change_state(change)
             if doc is store.REREAD:
                 doc = docs.get(pid)
             if doc is not None:
-                self.metrics.servable(doc, servable_at)
+                timed.append(doc)
+        self.metrics.servable(timed, servable_at)
 
     def _score_playlist_changes(self, changes: Sequence[Mapping[str, Any]]) -> None:
         """Hand each playlist's new track list to live quality, with the models to score the

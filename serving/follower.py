@@ -3,6 +3,7 @@ how far it applied."""
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from collections.abc import Mapping
@@ -96,8 +97,8 @@ class ChangeFollower:
             self.metrics.lag(0.0)
             return
         self.source.save_token(self.instance, self.collection, changes[-1]["_id"])
-        for change in changes:
-            self.metrics.change_event(self.collection, str(change.get("operationType")))
+        self.metrics.change_events_applied(
+            self.collection, collections.Counter(str(change.get("operationType")) for change in changes))
         cluster_time = changes[-1].get("clusterTime")
         if cluster_time is not None:
             self.lag_s = max(0.0, time.time() - cluster_time.time)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 """Seconds: sub-millisecond index hits up to slow, name-heavy answers."""
@@ -21,7 +26,7 @@ FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 2
 percentiles from them; the end-to-end p95 objective of `P2VFreshnessP95`, 3 s, is a bucket edge
 so its quantile is usable; 10 s end to end is the objective the budget-burn alert burns) up to
 half an hour behind."""
-FRESHNESS_OBJECTIVE_S = 10.0
+FRESHNESS_STAGES = ("mongo_to_servable", "kafka_to_mongo", "end_to_end")
 
 
 class ServingMetrics:
@@ -58,11 +63,12 @@ class ServingMetrics:
             "p2v_change_stream_resets_total",
             "full reloads because a stored resume token was missing, too old or invalid",
             ["collection"], registry=r)
-        self.freshness = Histogram(
+        self.freshness = StageHistogram(
             "p2v_freshness_seconds",
             "age of a playlist change when it became servable here, by stage: Kafka record to "
             "MongoDB write, MongoDB write to servable, Kafka record to servable (end_to_end)",
-            ["stage"], buckets=FRESHNESS_BUCKETS, registry=r)
+            FRESHNESS_STAGES, FRESHNESS_BUCKETS)
+        r.register(self.freshness)
         self.online_hits = Counter(
             "p2v_online_hits_total",
             "tracks added by live edits that the previous version's top 500 held, by model "
@@ -76,9 +82,6 @@ class ServingMetrics:
             "p2v_online_dropped_total",
             "live trials dropped because the scorer was behind (recall is then on a sample)",
             registry=r)
-        # looked up once: observed for every applied change
-        self._freshness = {stage: self.freshness.labels(stage=stage)
-                           for stage in ("mongo_to_servable", "kafka_to_mongo", "end_to_end")}
         self.stream_reopens = Counter(
             "p2v_change_stream_reopens_total",
             "change streams reopened after the server invalidated or closed them or they failed",
@@ -99,8 +102,10 @@ class ServingMetrics:
     def delta(self, index: str, items: int) -> None:
         self.delta_items.labels(index=index).set(items)
 
-    def change_event(self, collection: str, op: str) -> None:
-        self.change_events.labels(collection=collection, op=op).inc()
+    def change_events_applied(self, collection: str, ops: Mapping[str, int]) -> None:
+        """Count one poll's changes: `ops` maps each operation type to its number."""
+        for op, n in ops.items():
+            self.change_events.labels(collection=collection, op=op).inc(n)
 
     def lag(self, seconds: float) -> None:
         self.stream_lag.set(max(0.0, seconds))
@@ -108,15 +113,19 @@ class ServingMetrics:
     def reset(self, collection: str) -> None:
         self.stream_resets.labels(collection=collection).inc()
 
-    def servable(self, doc: Mapping[str, Any], at: float) -> None:
-        """Freshness of one applied `playlist_vectors` doc (its `event_time` is the Kafka record
-        time, absent for batch writes; `updated_at` its write), servable since `at`."""
-        event, written = _epoch(doc.get("event_time")), _epoch(doc.get("updated_at"))
-        stages = {"mongo_to_servable": (written, at), "kafka_to_mongo": (event, written),
-                  "end_to_end": (event, at)}
-        for stage, (start, end) in stages.items():
-            if start is not None and end is not None:
-                self._freshness[stage].observe(max(0.0, end - start))
+    def servable(self, docs: Collection[Mapping[str, Any]], at: float) -> None:
+        """Freshness of applied `playlist_vectors` docs (each one's `event_time` is the Kafka
+        record time, absent for batch writes; `updated_at` its write), servable since `at`."""
+        if not docs:
+            return
+        event = np.array([_epoch(doc.get("event_time")) for doc in docs], dtype=np.float64)
+        written = np.array([_epoch(doc.get("updated_at")) for doc in docs], dtype=np.float64)
+        servable = np.full(len(docs), at)  # None became NaN above: NaN ages are not observed
+        for stage, (start, end) in {"mongo_to_servable": (written, servable),
+                                    "kafka_to_mongo": (event, written),
+                                    "end_to_end": (event, servable)}.items():
+            age = end - start
+            self.freshness.observe(stage, np.maximum(age[~np.isnan(age)], 0.0))
 
     def online(self, model: str, hits: int, trials: int) -> None:
         """Live trials of `model` (0, 0 registers a model as scored)."""
@@ -125,6 +134,40 @@ class ServingMetrics:
 
     def reopen(self, collection: str, reason: str) -> None:
         self.stream_reopens.labels(collection=collection, reason=reason).inc()
+
+
+class StageHistogram(Collector):
+    """A histogram by `stage` observed an array at a time: serving times every applied change,
+    thousands a second, and one `Histogram.observe` (a Python loop over the buckets under a
+    lock) per change and stage was a tenth of its CPU. Counts are numpy arrays; a scrape
+    exposes them as an ordinary histogram."""
+
+    def __init__(self, name: str, documentation: str, stages: Collection[str],
+                 buckets: Collection[float]) -> None:
+        self.name, self.documentation = name, documentation
+        self._bounds = np.asarray(sorted(buckets), dtype=np.float64)
+        self._les = [floatToGoString(b) for b in self._bounds] + ["+Inf"]
+        self._counts = {stage: np.zeros(len(self._bounds) + 1, dtype=np.int64) for stage in stages}
+        self._sums = dict.fromkeys(stages, 0.0)
+        self._lock = threading.Lock()
+
+    def observe(self, stage: str, values: np.ndarray) -> None:
+        """Add every value of `values` (seconds) to `stage`."""
+        counts = np.bincount(np.searchsorted(self._bounds, values, side="left"),
+                             minlength=len(self._les))
+        total = float(np.sum(values))
+        with self._lock:
+            self._counts[stage] += counts
+            self._sums[stage] += total
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=["stage"])
+        with self._lock:
+            for stage, counts in self._counts.items():
+                cumulative = np.cumsum(counts).tolist()
+                family.add_metric([stage], list(zip(self._les, cumulative, strict=True)),
+                                  self._sums[stage])
+        yield family
 
 
 def _age_since(built_at: float) -> Callable[[], float]:

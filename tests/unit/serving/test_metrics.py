@@ -34,7 +34,7 @@ def test_helpers_record_values() -> None:
     metrics = ServingMetrics(CollectorRegistry())
     metrics.observe_request("/v1/x", 503, 0.002)
     metrics.snapshot_built("playlists", 42, 1.5, built_at=time.time() - 10)
-    metrics.change_event("playlist_vectors", "update")
+    metrics.change_events_applied("playlist_vectors", {"update": 1})
     metrics.lag(-1.0)
     get = metrics.registry.get_sample_value
     assert get("p2v_http_requests_total", {"route": "/v1/x", "code": "503"}) == 1
@@ -50,11 +50,15 @@ def test_freshness_by_stage_from_stored_times() -> None:
     event = datetime(2026, 1, 1, 12, 0, 0)  # naive UTC, as pymongo returns it
     written = event + timedelta(seconds=3)
     servable = written.replace(tzinfo=UTC).timestamp() + 0.5
-    metrics.servable({"event_time": event, "updated_at": written}, servable)
-    metrics.servable({"updated_at": written.replace(tzinfo=UTC).timestamp()}, servable)  # batch
+    metrics.servable([{"event_time": event, "updated_at": written},
+                      {"updated_at": written.replace(tzinfo=UTC).timestamp()}], servable)  # batch
+    metrics.servable([], servable)
     get = metrics.registry.get_sample_value
     assert get("p2v_freshness_seconds_sum", {"stage": "kafka_to_mongo"}) == 3.0
     assert get("p2v_freshness_seconds_sum", {"stage": "end_to_end"}) == 3.5
     assert get("p2v_freshness_seconds_count", {"stage": "end_to_end"}) == 1
     assert get("p2v_freshness_seconds_count", {"stage": "mongo_to_servable"}) == 2
     assert get("p2v_freshness_seconds_bucket", {"stage": "end_to_end", "le": "5.0"}) == 1
+    assert get("p2v_freshness_seconds_bucket", {"stage": "end_to_end", "le": "3.0"}) == 0
+    assert get("p2v_freshness_seconds_bucket", {"stage": "kafka_to_mongo", "le": "3.0"}) == 1  # le: inclusive
+    assert get("p2v_freshness_seconds_bucket", {"stage": "mongo_to_servable", "le": "+Inf"}) == 2

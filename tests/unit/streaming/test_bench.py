@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -33,13 +34,11 @@ def test_latencies_are_measured_from_the_record_timestamp() -> None:
 def test_servable_latency_is_read_from_the_freshness_histogram_between_two_scrapes() -> None:
     registry = CollectorRegistry()
     metrics = ServingMetrics(registry)
-    histogram = metrics.freshness.labels(stage="end_to_end")
-    for _ in range(50):
-        histogram.observe(20.0)  # before the run: not measured
+    metrics.freshness.observe("end_to_end", np.full(50, 20.0))  # before the run: not measured
     before = metric_values(generate_latest(registry).decode())
-    for i in range(100):  # spread over the (0.5, 1.0] bucket, interpolated as uniform within it
-        histogram.observe(0.5 + (i + 1) / 200)
-    metrics.freshness.labels(stage="kafka_to_mongo").observe(100.0)  # another stage
+    # spread over the (0.5, 1.0] bucket, interpolated as uniform within it
+    metrics.freshness.observe("end_to_end", 0.5 + (np.arange(100) + 1) / 200)
+    metrics.freshness.observe("kafka_to_mongo", np.array([100.0]))  # another stage
     stats = servable_stats(before, metric_values(generate_latest(registry).decode()))
     assert stats["kafka_to_servable_measured"] == 100
     assert stats["kafka_to_servable_p50_s"] == pytest.approx(0.75)
@@ -49,7 +48,7 @@ def test_servable_latency_is_read_from_the_freshness_histogram_between_two_scrap
 def test_servable_latency_beyond_the_last_bucket_is_its_bound() -> None:
     registry = CollectorRegistry()
     metrics = ServingMetrics(registry)
-    metrics.freshness.labels(stage="end_to_end").observe(1e6)
+    metrics.freshness.observe("end_to_end", np.array([1e6]))
     stats = servable_stats({}, metric_values(generate_latest(registry).decode()))
     assert stats["kafka_to_servable_p99_s"] == FRESHNESS_BUCKETS[-1]
     assert servable_stats({}, {}) == {"kafka_to_servable_measured": 0}
