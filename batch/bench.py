@@ -9,10 +9,10 @@ is scored on the hold-out playlists beside the popularity baseline.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from batch.reader import load_corpus
 from batch.scoring import Scores
 from batch.train import Stages, TrainOptions, corpus_stats, train_playlists
 from batch.word2vec import Word2VecParams
-from playlist2vec import store
+from playlist2vec import reports, store
 from playlist2vec.errors import ConfigError
 from playlist2vec.settings import Settings
 
@@ -53,6 +53,16 @@ class BenchOptions:
     k: int = 500
     seed: int = 0
     gensim_workers: int = 2
+    output: Path = field(kw_only=True)  # the report (from_settings: --output or the default path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, playlists: int = 50_000, input: str | None = None,
+                      params: Word2VecParams | None = None, holdout_fraction: float = 0.02,
+                      output: Path | None = None) -> BenchOptions:
+        """`bench train`'s options from its flags (the report path resolved now, so it can be shown)."""
+        return cls(playlists=playlists, input=input, params=params or Word2VecParams(),
+                   holdout_fraction=holdout_fraction,
+                   output=reports.output_path(settings, "train", output))
 
 
 def _gensim() -> Any:
@@ -105,8 +115,10 @@ def drop_database(settings: Settings) -> None:
 def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
                 progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark in the database `<P2V_MONGO_DB>_bench_train` (dropped first and at the
-    end); returns the report (also what `report_lines` prints)."""
+    end); write the report (playlist2vec.reports) and return its results (what `report_lines`
+    prints)."""
     _gensim()  # fail before the long part if the optional dependency is missing
+    report = reports.BenchReport("train", options)
     settings = bench_database(settings, "bench_train")
     params = options.params
     stages = Stages(progress)
@@ -142,7 +154,10 @@ def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
         db.client.close()
         drop_database(settings)
     scores["spark word2vec"] = score_vectors(cases, dict(zip(uris, matrix, strict=True)), options.k)
-    return _report(options, stats, tokens, train_report.total_seconds, stages.seconds, fits, scores)
+    results = _report(options, stats, tokens, train_report.total_seconds, stages.seconds, fits,
+                      scores)
+    report.write(results)
+    return results
 
 
 def _report(options: BenchOptions, stats: dict[str, int], tokens: int, train_seconds: float,
@@ -153,7 +168,6 @@ def _report(options: BenchOptions, stats: dict[str, int], tokens: int, train_sec
     return {
         "params": options.params.as_dict(),
         "corpus": stats | {"training_tokens": tokens},
-        "machine": {"cpus": os.cpu_count(), "gensim_workers": options.gensim_workers},
         "spark": {"stage_seconds": stage_seconds, "train_seconds": train_seconds,
                   "fit_tokens_per_s": tokens * epochs / stage_seconds["fit"],
                   "train_tokens_per_s": tokens / train_seconds},

@@ -15,6 +15,7 @@ from batch import word2vec
 from batch.reader import load_corpus
 from batch.scoring import Scores, mean_scores
 from batch.word2vec import Word2VecParams
+from playlist2vec.errors import InvalidInput
 from playlist2vec.recommend import Search, exact_search, recommend, seed_query
 from playlist2vec.vectors import FloatArray, normalize
 
@@ -86,6 +87,17 @@ class EvalOptions:
     params: Word2VecParams = field(default_factory=Word2VecParams)
     skip_bad: bool = False
     split_seed: int = 7
+    variants: tuple[tuple[str, Word2VecParams], ...] = ()  # also scored, beside `params`
+
+    @classmethod
+    def from_flags(cls, input: str, *, holdout_fraction: float = 0.05, seed_tracks: int = 10,
+                   k: int = 500, params: Word2VecParams | None = None, skip_bad: bool = False,
+                   sweep: Sequence[str] = ()) -> EvalOptions:
+        """`evaluate`'s options; `sweep`: `--sweep KNOB=V1,V2` specs, each value of each knob
+        a variant of `params` with that one knob changed (InvalidInput when malformed)."""
+        params = params or Word2VecParams()
+        return cls(input, holdout_fraction, seed_tracks, k, params, skip_bad,
+                   variants=tuple(variants_of(params, parse_sweep(sweep))))
 
 
 @dataclass
@@ -136,16 +148,33 @@ def vectors_of(vectors: DataFrame) -> dict[str, FloatArray]:
             for r in vectors.toLocalIterator()}
 
 
-def sweep(base: Word2VecParams, knobs: Mapping[str, Sequence[Any]]) -> list[tuple[str, Word2VecParams]]:
+def parse_sweep(specs: Sequence[str]) -> dict[str, list[Any]]:
+    """`["window=2,10"]` -> `{"window": [2, 10]}`, values typed like the Word2VecParams field."""
+    defaults = Word2VecParams().as_dict()
+    knobs: dict[str, list[Any]] = {}
+    for spec in specs:
+        knob, _, values = spec.partition("=")
+        if knob not in defaults or not values:
+            raise InvalidInput(f"--sweep expects KNOB=V1,V2 with KNOB one of {', '.join(defaults)}")
+        try:
+            knobs[knob] = [type(defaults[knob])(v) for v in values.split(",")]
+        except ValueError:
+            raise InvalidInput(f"--sweep {spec}: values must be numbers") from None
+    return knobs
+
+
+def variants_of(base: Word2VecParams, knobs: Mapping[str, Sequence[Any]]
+                ) -> list[tuple[str, Word2VecParams]]:
     """One-at-a-time variants of `base`: each listed value of each knob, the others unchanged."""
     return [(f"{knob}={value}", replace(base, **{knob: value}))
             for knob, values in knobs.items() for value in values]
 
 
-def evaluate(spark: SparkSession, options: EvalOptions, progress: Callable[[str], None] = print,
-             variants: Sequence[tuple[str, Word2VecParams]] = ()) -> EvalReport:
-    """Split, then for the default params and each variant fit on the training part and score on
-    the held-out part, beside popularity (the corpus is read and split once)."""
+def evaluate(spark: SparkSession, options: EvalOptions, progress: Callable[[str], None] = print
+             ) -> EvalReport:
+    """Split, then for the default params and each of `options.variants` fit on the training
+    part and score on the held-out part, beside popularity (the corpus is read and split once)."""
+    variants = options.variants
     corpus = load_corpus(spark, options.input, options.skip_bad)
     scores: dict[str, Scores] = {}
     fit_seconds: dict[str, float] = {}

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,7 +28,7 @@ from batch import writes
 from batch.bench import bench_corpus, bench_database, drop_database
 from batch.train import Stages, TrainOptions, train
 from batch.word2vec import Word2VecParams
-from playlist2vec import documents, store
+from playlist2vec import documents, reports, store
 from playlist2vec.demo import Children, wait_for
 from playlist2vec.settings import Settings
 
@@ -45,6 +46,15 @@ class SwitchBenchOptions:
     before_s: float = 20.0  # query latency measured this long before B's run
     seed: int = 0
     ready_timeout_s: float = 1_800.0
+    output: Path = field(kw_only=True)  # the report (from_settings: --output or the default path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, playlists: int = 50_000,
+                      params: Word2VecParams | None = None, edits: int = 1_000,
+                      before_s: float = 20.0, output: Path | None = None) -> SwitchBenchOptions:
+        """`bench switch`'s options from its flags (the report path resolved now, so it can be shown)."""
+        return cls(playlists=playlists, params=params or Word2VecParams(), edits=edits,
+                   before_s=before_s, output=reports.output_path(settings, "switch", output))
 
 
 @dataclass
@@ -116,7 +126,9 @@ def _edit_after_derive(sink: writes.Sink, db: Any, pids: list[int], edits: int) 
 def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOptions,
                  progress: Progress = print) -> dict[str, Any]:
     """Run the benchmark in the database `<P2V_MONGO_DB>_bench_switch` (dropped first, and
-    after the report is read)."""
+    after the numbers are read); write the report (playlist2vec.reports) and return its results
+    (what `report_lines` prints)."""
+    report = reports.BenchReport("switch", options)
     settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": _free_addr()})
     db = store.database(settings)
     source = bench_corpus(settings, options.playlists, options.seed, progress)
@@ -156,7 +168,7 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
     finally:
         after.client.close()
         drop_database(settings)
-    return {
+    results: dict[str, Any] = {
         "playlists": options.playlists, "edits": options.edits, "database": settings.mongo_db,
         "model_a": a.version, "model_b": b.version,
         "b_stage_seconds": {k: round(v, 2) for k, v in stages.seconds.items()},
@@ -168,6 +180,8 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
         "during": queries.window(b_started, served_at),
         "after": queries.window(served_at, served_at + 2.0),
     }
+    report.write(results)
+    return results
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ newest-wins never drops a canary edit.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,11 +26,11 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from playlist2vec import store
-from playlist2vec.errors import InvalidInput, NotReady, StackError
+from playlist2vec.errors import ConfigError, InvalidInput, NotReady, StackError, Unavailable
 from playlist2vec.events import CANARY_PIDS, PlaylistEvent
 from playlist2vec.exposition import serve_registry
 from playlist2vec.producer import Producer
-from playlist2vec.settings import Settings
+from playlist2vec.settings import Settings, split_addr
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class ProbeOptions:
     pid: int = CANARY_PIDS.start
     tracks: tuple[str, ...] = ()
     poll_s: float = 0.1
+    rounds: int | None = None  # the command stops after this many (None: at SIGINT/SIGTERM)
+    metrics_addr: str = "127.0.0.1:9110"  # where the command serves its metrics
 
     def __post_init__(self) -> None:
         if not (CANARY_PIDS.start <= self.pid and self.pid + ANCHORS in CANARY_PIDS):
@@ -84,6 +87,21 @@ class ProbeOptions:
                                f"{CANARY_PIDS.stop - 1 - ANCHORS}")
         if self.tracks and len(set(self.tracks)) != ANCHORS:
             raise InvalidInput(f"give {ANCHORS} distinct tracks (or none: the active model's)")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, api_url: str | None = None,
+                      interval_s: float = 10.0, timeout_s: float = 20.0,
+                      pid: int = CANARY_PIDS.start, tracks: Sequence[str] = (),
+                      rounds: int | None = None, metrics_addr: str | None = None) -> ProbeOptions:
+        """The `probe` command's options: its flags, and settings where a flag is not given."""
+        addr = metrics_addr or settings.probe_metrics_addr
+        try:
+            split_addr(addr)
+        except ValueError as exc:
+            raise ConfigError(f"--metrics-addr: {exc}") from None
+        return cls(api_url=api_url or f"http://{settings.http_addr}", interval_s=interval_s,
+                   timeout_s=timeout_s, pid=pid, tracks=tuple(tracks), rounds=rounds,
+                   metrics_addr=addr)
 
 
 @dataclass(frozen=True)
@@ -186,6 +204,31 @@ class Probe:
             finally:
                 if self._producer is not None:
                     self._producer.close()
+
+
+def run_probe(settings: Settings, options: ProbeOptions, echo: Callable[[str], None] = print) -> None:
+    """The `probe` command: a line per round until SIGINT/SIGTERM or `options.rounds` rounds,
+    metrics on `options.metrics_addr`; Unavailable when any of a fixed number of rounds failed."""
+    metrics = ProbeMetrics()
+    probe = Probe(settings, options, metrics)
+    metrics.serve(options.metrics_addr)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    failed: list[Round] = []
+
+    def report(outcome: Round) -> None:
+        if outcome.failure is not None:
+            failed.append(outcome)
+            echo(f"round {outcome.number}: FAILED ({outcome.failure})")
+        else:
+            echo(f"round {outcome.number}: served in {outcome.seconds:.2f}s")
+
+    echo(f"probing {options.api_url} with canary pid {options.pid}; "
+         f"metrics on http://{options.metrics_addr}/metrics")
+    probe.run(stop, options.rounds, report)
+    if options.rounds is not None and failed:
+        raise Unavailable(f"{len(failed)} of {options.rounds} canary rounds failed")
 
 
 def known_tracks(settings: Settings) -> tuple[str, ...]:

@@ -192,6 +192,19 @@ class Settings(BaseSettings):
             name = ENV_PREFIX + str(first["loc"][0]).upper()
             raise ConfigError(f"bad setting {name}: {first['msg']}") from None
 
+    def with_flags(self, **flags: Any) -> Settings:
+        """A copy with the non-None command-line flags applied, validated as at load; a bad
+        value is a ConfigError naming its flag (`--http-addr: ...`)."""
+        values = {name: value for name, value in flags.items() if value is not None}
+        if not values:
+            return self
+        try:
+            return type(self).model_validate(self.model_dump() | values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "flags"
+            raise ConfigError(f"{flag}: {first['msg'].removeprefix('Value error, ')}") from None
+
     def to_env(self) -> dict[str, str]:
         """These settings as P2V_* variables, for child processes (secrets included: pass them
         only through the environment, never on a command line or into a log)."""

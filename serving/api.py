@@ -171,7 +171,7 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
     def track_items(scored: Sequence[Scored], explained: Sequence[Explanation] = ()
                     ) -> list[TrackItem]:
         uris = {s.item for s in scored} | {seed for e in explained for seed, _ in e.parts}
-        found = names(engine.source.track_names, uris) if engine.source else {}
+        found = names(engine.source.track_names, uris)
 
         def named(uri: str) -> dict[str, Any]:
             doc = found.get(uri, {})
@@ -195,7 +195,7 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
                                  include_provisional: Provisional = True) -> TrackAnswer:
         """Tracks to continue the playlist, excluding its own tracks; `explain=true` adds each
         one's score split over the playlist's tracks."""
-        playlist = engine.source.playlist(pid) if engine.source else None
+        playlist = engine.source.playlist(pid)
         if playlist is None:
             raise NotFound(f"playlist {pid} not found")
         version, scored, explained = engine.recommend_tracks(
@@ -218,7 +218,7 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
     def similar_playlists(pid: Pid, k: K = 10) -> PlaylistAnswer:
         """The nearest playlists (fresh: includes changes since the last index build)."""
         version, scored = engine.similar_playlists(pid, k)
-        found = names(engine.source.playlist_names, [s.item for s in scored]) if engine.source else {}
+        found = names(engine.source.playlist_names, [s.item for s in scored])
         items = [PlaylistItem(pid=int(s.item), score=s.score, name=found.get(s.item))
                  for s in scored]
         return PlaylistAnswer(pid=pid, model_version=version, items=items)

@@ -3,19 +3,20 @@ every index strategy."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
+from playlist2vec import reports
 from playlist2vec.errors import InvalidInput
 from playlist2vec.settings import Settings
 from playlist2vec.vectors import cosine_top_k, normalize
@@ -24,9 +25,11 @@ from serving.api import create_app
 from serving.engine import Engine, ServeOptions
 from serving.indexes import IndexParams
 from serving.live import LiveIndex
+from serving.memory import MemorySource
 from serving.metrics import ServingMetrics
 from serving.server import BackgroundServer
-from serving.state import ModelState, SnapshotBuilder, TrackVectors
+from serving.snapshot import SnapshotBuilder
+from serving.state import ModelState, TrackVectors
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +45,39 @@ CONFIGS: tuple[tuple[str, str, IndexParams], ...] = (
 )
 
 
-def run(settings: Settings, items: int, dim: int, distribution: str, queries: int,
-        out: Path, labels: list[str] | None = None) -> dict[str, Any]:
-    """Measure the CONFIGS named in `labels` (default all); write the report to `out`, return it."""
+@dataclass(frozen=True)
+class ServeBenchOptions:
+    """What `bench serve` measures and where its report goes."""
+
+    items: int = 100_000
+    dim: int = 32
+    distribution: str = "clustered"
+    queries: int = 200
+    indexes: tuple[str, ...] = tuple(label for label, _, _ in CONFIGS)  # measured in this order
+    output: Path = field(kw_only=True)  # the report (from_settings: --output or the default path)
+
+    def __post_init__(self) -> None:
+        known = [label for label, _, _ in CONFIGS]
+        unknown = sorted(set(self.indexes) - set(known))
+        if unknown:
+            raise InvalidInput(f"unknown benchmark index {unknown}, expected some of {sorted(known)}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, items: int = 100_000, dim: int = 32,
+                      distribution: str = "clustered", queries: int = 200,
+                      indexes: list[str] | None = None, output: Path | None = None
+                      ) -> ServeBenchOptions:
+        """Options from the command's flags; no `indexes`: every configuration of CONFIGS."""
+        return cls(items, dim, distribution, queries, tuple(indexes) if indexes else cls.indexes,
+                   output=reports.output_path(settings, "serve", output))
+
+
+def run(settings: Settings, options: ServeBenchOptions) -> dict[str, Any]:
+    """Measure the configurations of `options.indexes`; write the report after each one (see
+    playlist2vec.reports), return its results: a row per index and the load average."""
     known = {label: (strategy, params) for label, strategy, params in CONFIGS}
-    unknown = sorted(set(labels or []) - set(known))
-    if unknown:
-        raise InvalidInput(f"unknown benchmark index {unknown}, expected some of {sorted(known)}")
-    chosen = labels or list(known)
+    items, dim, queries = options.items, options.dim, options.queries
+    distribution = options.distribution
     updates = min(UPDATES, items // 10)
     data = synthetic.vectors(items + queries + updates, dim, distribution)
     matrix, held_out, changed = data[:items], data[items:items + queries], data[items + queries:]
@@ -62,13 +90,13 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
                        strict=True))
     (settings.home / "bench").mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="indexes-", dir=settings.home / "bench"))
-    report: dict[str, Any] = {"items": items, "dim": dim, "distribution": distribution,
-                              "queries": queries, "results": []}
+    results: dict[str, Any] = {"indexes": []}
+    report = reports.BenchReport("serve", options)
     metrics = ServingMetrics()
-    engine = Engine(None, ServeOptions(indexes_dir=workdir), metrics)
+    engine = Engine(MemorySource(), ServeOptions(indexes_dir=workdir), metrics)
     with BackgroundServer(create_app(settings, engine, metrics)) as base_url, httpx.Client(
             base_url=base_url, timeout=60) as client:
-        for label in chosen:
+        for label in options.indexes:
             strategy, params = known[label]
             builder = SnapshotBuilder(strategy, params, workdir, "bench")
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -103,14 +131,14 @@ def run(settings: Settings, items: int, dim: int, distribution: str, queries: in
                                 **_percentiles("http_", http)}
             if snapshot.index.accepts_updates:  # last: the queries above saw the built index
                 row.update(_update_rate(live, changes, held_out))
-            report["results"].append(row)
+            results["indexes"].append(row)
             # a shared machine inflates wall-clock numbers: say how busy it was
-            report["load"] = round(os.getloadavg()[0], 1)
+            results["load"] = round(os.getloadavg()[0], 1)
             builder.remove_stale()
-            _write(out, report)  # after each configuration: a long run shows partial results
+            report.write(results)  # after each configuration: a long run shows partial results
             log.info("measured %s: %s", label, row)
     shutil.rmtree(workdir, ignore_errors=True)
-    return report
+    return results
 
 
 def _update_rate(live: LiveIndex, changes: dict[str, np.ndarray], queries: np.ndarray
@@ -143,24 +171,19 @@ def _update_rate(live: LiveIndex, changes: dict[str, np.ndarray], queries: np.nd
     return {"updates_per_s": round(rate), **_percentiles(f"k{max(KS)}_updating_", latencies)}
 
 
-def _write(out: Path, report: dict[str, Any]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-
-
-def table(report: dict[str, Any]) -> str:
-    """The report as a fixed-width table."""
-    lines = [f"bench serve: {report['items']} x {report['dim']} {report['distribution']}, "
-             f"{report['queries']} queries per cell, latency in ms (cpu = process CPU time per "
+def table(options: ServeBenchOptions, results: dict[str, Any]) -> str:
+    """The results as a fixed-width table."""
+    lines = [f"bench serve: {options.items} x {options.dim} {options.distribution}, "
+             f"{options.queries} queries per cell, latency in ms (cpu = process CPU time per "
              f"in-process query, what an idle core would take; upd/s = changed vectors applied per "
              f"second by an index that takes updates, upd99 = k=500 p99 of queries meanwhile), "
-             f"load average {report['load']}"]
+             f"load average {results['load']}"]
     header = f"{'index':<10}{'build_s':>9}{'cpu_s':>8}{'size_mb':>9}{'upd/s':>7}{'upd99':>7}"
     for k in KS:
         header += (f"{'rec@' + str(k):>9}{'p50':>8}{'p99':>8}{'cpu50':>8}{'cpu99':>8}"
                    f"{'http50':>8}{'http99':>8}")
     lines.append(header)
-    for row in report["results"]:
+    for row in results["indexes"]:
         line = (f"{row['index']:<10}{row['build_s']:>9}{row['build_cpu_s']:>8}{row['size_mb']:>9}"
                 f"{row.get('updates_per_s', '-'):>7}{row.get('k500_updating_p99_ms', '-'):>7}")
         for k in KS:

@@ -13,23 +13,15 @@ rebuild; the delta then only holds changes made while a replacement is being bui
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from playlist2vec.vectors import FloatArray, cosine_top_k, normalize
 from serving.indexes import VectorIndex
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    index: VectorIndex
-    files: list[Path] = field(default_factory=list)
-    built_at: float = field(default_factory=time.time)
+from serving.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,16 @@ class RouterOptions:
         if len(set(self.shards)) != len(self.shards):
             raise ConfigError("each --shard URL may be given once")
 
+    @classmethod
+    def from_settings(cls, settings: Settings, shards: Sequence[str], timeout: float | None = None
+                      ) -> RouterOptions:
+        """`route`'s options: its `--shard` URLs, and `--timeout` or the setting."""
+        if timeout is not None and timeout <= 0:
+            raise ConfigError(f"--timeout must be positive, got {timeout}")
+        return cls(shards=tuple(parse_shard_url(url) for url in shards),
+                   timeout=timeout or settings.router_shard_timeout,
+                   max_body_bytes=settings.http_max_body_bytes)
+
 
 @dataclass(frozen=True)
 class ShardAnswer:

@@ -1,10 +1,11 @@
-"""What serving reads from and writes to MongoDB: vectors, names, playlists, resume tokens."""
+"""What serving reads: the `Source` protocol queries and model loading depend on, and its
+MongoDB implementation (which also keeps resume tokens and live-quality counts)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pymongo.database import Database
@@ -33,6 +34,36 @@ def provisional_vector(doc: Mapping[str, Any] | None, dim: int) -> FloatArray | 
     return vector if vector.shape[0] == dim else None
 
 
+class Source(Protocol):
+    """The reads serving needs besides change streams; `MemorySource` is the in-memory one."""
+
+    def active_version(self) -> str | None:
+        """The served model's version, None before the first switch."""
+        ...
+
+    def ready_versions(self) -> list[str]:
+        """Trained models not switched to (scored in shadow)."""
+        ...
+
+    def track_vectors(self, version: str) -> tuple[list[str], FloatArray]: ...
+
+    def provisional_vectors(self, version: str) -> dict[str, FloatArray]:
+        """`version`'s provisional (folded-in) track vectors in use."""
+        ...
+
+    def track_vector_docs(self, version: str, uris: Collection[str]) -> dict[str, dict[str, Any]]: ...
+
+    def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]: ...
+
+    def playlist_vector_docs(self, version: str, pids: Collection[Any]) -> dict[Any, dict[str, Any]]: ...
+
+    def playlist(self, pid: Any) -> dict[str, Any] | None: ...
+
+    def track_names(self, uris: Collection[str]) -> dict[str, dict[str, Any]]: ...
+
+    def playlist_names(self, pids: Collection[Any]) -> dict[Any, str | None]: ...
+
+
 class MongoSource:
     """Serving's MongoDB access, one method per question."""
 
@@ -49,7 +80,6 @@ class MongoSource:
         return store.load_track_vectors(self.db, version)
 
     def provisional_vectors(self, version: str) -> dict[str, FloatArray]:
-        """`version`'s provisional track vectors in use (support at least the minimum)."""
         uris, matrix = store.load_track_vectors(self.db, version, provisional=True)
         return dict(zip(uris, matrix, strict=True))
 

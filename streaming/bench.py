@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import InsertOne
 from pymongo.database import Database
 
-from playlist2vec import store, topics, vectors
-from playlist2vec.errors import PipelineError
+from playlist2vec import reports, store, topics, vectors
+from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.producer import Producer
-from playlist2vec.settings import Settings
+from playlist2vec.settings import Settings, split_addr
 
 READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
 STOP_TIMEOUT_S = 60.0
@@ -368,19 +368,46 @@ class BenchOptions:
     samples: int = 50
     seed: int = 0
     warm_up_s: float = 15.0  # seconds of load at the offered rate before the measured run
+    spark_master: str = "local[2]"  # of the benchmarked job
+    metrics_addr: str | None = None  # where the job serves metrics; None: a free port
+    output: Path = field(kw_only=True)  # the report (from_settings: --output or the default path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, events: int, rate: float, producers: int = 4,
+                      partitions: int = 2, trigger: str = "250ms",
+                      max_offsets_per_trigger: int = 20_000, vocab_size: int = 20_000,
+                      serve: bool = True, samples: int = 50, warm_up_s: float = 15.0,
+                      spark_master: str = "local[2]", metrics_addr: str | None = None,
+                      output: Path | None = None) -> BenchOptions:
+        """`bench stream`'s options; a bad trigger or address fails here, not in a child
+        process minutes later."""
+        from streaming.job import spark_interval
+
+        spark_interval(trigger)
+        if metrics_addr is not None:
+            try:
+                split_addr(metrics_addr)
+            except ValueError as exc:
+                raise ConfigError(f"--metrics-addr: {exc}") from None
+        return cls(events=events, rate=rate, producers=producers, partitions=partitions,
+                   trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger,
+                   vocab_size=vocab_size, serve=serve, samples=samples, warm_up_s=warm_up_s,
+                   spark_master=spark_master, metrics_addr=metrics_addr,
+                   output=reports.output_path(settings, "stream", output))
 
 
-def bench_stream(settings: Settings, options: BenchOptions, output: Path,
-                 metrics_addr: str | None = None) -> dict[str, Any]:
-    """Run the job (and serving) on a fresh topic/database, publish, measure, clean up, report.
+def bench_stream(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    """Run the job (and serving) on a fresh topic/database, publish, measure, clean up, write
+    the report (playlist2vec.reports) and return its results.
 
     Raises PipelineError, after writing the report, when events are missing at the deadline.
     """
+    report = reports.BenchReport("stream", options)
     suffix = uuid.uuid4().hex[:8]
     bench = settings.model_copy(update={
         "playlist_topic": f"bench-{suffix}", "dlq_topic": f"bench-{suffix}.dlq",
-        "mongo_db": f"{settings.mongo_db}_bench_{suffix}",
-        "stream_metrics_addr": metrics_addr or _free_addr(), "http_addr": _free_addr(),
+        "mongo_db": f"{settings.mongo_db}_bench_{suffix}", "spark_master": options.spark_master,
+        "stream_metrics_addr": options.metrics_addr or _free_addr(), "http_addr": _free_addr(),
         "serving_instance": f"bench-{suffix}"})
     db = store.database(bench)
     store.ensure_indexes(db)
@@ -412,7 +439,6 @@ def bench_stream(settings: Settings, options: BenchOptions, output: Path,
     result |= {  # the batches include the warm-up ones
         "batches": batches, "mean_batch_s": round(job_metrics.get(
             "p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0), 3),
-        "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "job_log": str(logs / f"bench-stream-{suffix}.log"),
     }
     db.client.drop_database(db.name)
@@ -421,8 +447,7 @@ def bench_stream(settings: Settings, options: BenchOptions, output: Path,
         client.delete_topics([bench.playlist_topic, bench.dlq_topic])
     finally:
         client.close()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
+    output = report.write(result)
     if not result["complete"]:
         raise PipelineError(f"{options.events - result['events_measured']} of {options.events} events "
                             f"missing from MongoDB at the deadline (report: {output})")
@@ -467,7 +492,7 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         served = servable_stats(served_before, _scrape(bench.http_addr))
     docs = list(vecs.find(measured, {"event_time": 1, "updated_at": 1}))
     return {
-        "benchmark": "stream", "events": options.events, "complete": complete, "acked": acked,
+        "events": options.events, "complete": complete, "acked": acked,
         "offered_rate_per_s": options.rate, "producers": options.producers,
         "partitions": options.partitions, "trigger": options.trigger,
         "max_offsets_per_trigger": options.max_offsets_per_trigger, "spark_master": bench.spark_master,

@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from playlist2vec import topics
+from playlist2vec.errors import InvalidInput
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
 from streaming.simulate import SimEvent, Simulator, read_slices
@@ -62,20 +63,42 @@ def publish(producer: Producer, topic: str, events: Iterable[SimEvent], rate: fl
     return PublishReport(counts=counts, seconds=time.monotonic() - started)
 
 
-def produce(settings: Settings, input_path: Path, rate: float, edits: float, deletes: float,
-            invalid: float, count: int | None, partitions: int, seed: int, progress: bool = True,
-            ) -> PublishReport:
-    """The `produce` command: creations from MPD slices, then edits/deletions (fractions of the
-    number of playlists), `invalid` of all events malformed, at most `count` events."""
-    playlists = list(read_slices(input_path))
-    topics.ensure_topics(settings, partitions)
-    simulator = Simulator(playlists, random.Random(seed), n_edits=round(edits * len(playlists)),
-                          n_deletes=round(deletes * len(playlists)), invalid=invalid)
+@dataclass(frozen=True)
+class ProduceOptions:
+    """The `produce` command's stream: creations from the MPD slices at `input_path`, then
+    edits and deletions (fractions of the number of playlists), `invalid` of all events
+    malformed, at most `count` events, paced to `rate` per second (0: as fast as possible)."""
+
+    input_path: Path
+    rate: float = 0.0
+    edits: float = 1.0
+    deletes: float = 0.05
+    invalid: float = 0.0
+    count: int | None = None
+    partitions: int = 4  # of the topics, when they are created
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.invalid < 1.0:
+            raise InvalidInput(f"--invalid must be in [0, 1), got {self.invalid}")
+
+
+def produce(settings: Settings, options: ProduceOptions) -> PublishReport:
+    """The `produce` command: read the slices, make sure the topics exist, publish the stream."""
+    playlists = list(read_slices(options.input_path))
+    topics.ensure_topics(settings, options.partitions)
+    invalid = options.invalid
+    simulator = Simulator(playlists, random.Random(options.seed),
+                          n_edits=round(options.edits * len(playlists)),
+                          n_deletes=round(options.deletes * len(playlists)), invalid=invalid)
     planned = round((len(playlists) + simulator.n_edits + simulator.n_deletes) / (1.0 - invalid))
+    count = options.count
     total = min(count, planned) if count is not None else planned
     events = itertools.islice(simulator, count) if count is not None else simulator
     producer = kafka_producer(settings)
     try:
-        return publish(producer, settings.playlist_topic, events, rate, total, progress)
+        return publish(producer, settings.playlist_topic, events, options.rate, total,
+                       options.progress)
     finally:
         producer.close()

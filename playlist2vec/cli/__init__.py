@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+
+# typer (pinned) carries its own copy of click: its usage errors are not the click package's
+from typer._click.exceptions import NoArgsIsHelpError
+from typer.exceptions import TyperException
 
 from playlist2vec.cli import (
     batch,
@@ -37,8 +40,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich markup would swallow "[env P2V_X, default y]"
+    context_settings={"max_content_width": 120},  # whole command summaries on a wide terminal
 )
-bench = typer.Typer(help="Benchmarks: numbers printed and written to a JSON file.", no_args_is_help=True)
+bench = typer.Typer(help="Benchmarks: numbers printed and written to a JSON report.",
+                    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(stack.app, name="stack")
 app.add_typer(models.app, name="models")
 app.add_typer(bench, name="bench")
@@ -98,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     except P2VError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except NoArgsIsHelpError as exc:  # `playlist2vec`, `playlist2vec bench`: their help
+        print(exc.format_message(), file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except TyperException as exc:  # a bad or missing flag
+        print(f"error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
     return code if isinstance(code, int) else 0

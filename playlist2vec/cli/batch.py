@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from playlist2vec import reports
+from playlist2vec.cli import serving_cost
+from playlist2vec.cli.common import BenchOutput, print_report
 from playlist2vec.errors import InvalidInput
 from playlist2vec.settings import Settings
 
@@ -20,8 +21,6 @@ MinCount = Annotated[int, typer.Option(min=1, help="ignore tracks seen fewer tim
 Partitions = Annotated[int, typer.Option(min=1, help="Word2Vec numPartitions (parallel fit)")]
 StepSize = Annotated[float, typer.Option(min=0.0001, max=1.0, help="learning rate (stepSize)")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="skip and count malformed files/records")]
-Out = Annotated[Path | None, typer.Option(help="JSON report path [default under P2V_HOME]")]
-SERVE_QUERIES = 200  # queries per latency measurement of a tuned model's serving cost
 
 
 def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int,
@@ -30,23 +29,6 @@ def _params(vector_size: int, window: int, iterations: int, min_count: int, part
 
     return Word2VecParams(vector_size=vector_size, window=window, iterations=iterations,
                           min_count=min_count, partitions=partitions, step_size=step_size)
-
-
-def _knobs(specs: list[str]) -> dict[str, list[Any]]:
-    """`window=2,10` -> {"window": [2, 10]}, values typed like the Word2VecParams field."""
-    from batch.word2vec import Word2VecParams
-
-    defaults = Word2VecParams().as_dict()
-    knobs: dict[str, list[Any]] = {}
-    for spec in specs:
-        knob, _, values = spec.partition("=")
-        if knob not in defaults or not values:
-            raise InvalidInput(f"--sweep expects KNOB=V1,V2 with KNOB one of {', '.join(defaults)}")
-        try:
-            knobs[knob] = [type(defaults[knob])(v) for v in values.split(",")]
-        except ValueError:
-            raise InvalidInput(f"--sweep {spec}: values must be numbers") from None
-    return knobs
 
 
 def _spark(settings: Settings, app_name: str) -> Any:
@@ -64,13 +46,6 @@ def _floats(spec: str) -> list[float]:
         return [float(x) for x in spec.split(",") if x.strip()]
     except ValueError:
         raise InvalidInput(f"expected comma-separated numbers, got {spec!r}") from None
-
-
-def _write_json(report: dict[str, Any], out: Path | None, default_dir: Path, prefix: str) -> Path:
-    path = out or default_dir / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
 
 
 def generate(
@@ -103,7 +78,7 @@ def train(
     tune_subsample: Annotated[float, typer.Option(
         min=0.05, max=0.9, help="share of the training split a trial is fitted on before pruning")] = 0.25,
     tune_report: Annotated[Path | None, typer.Option(
-        help="search report JSON path [default under P2V_HOME/tune]")] = None,
+        dir_okay=False, help="search report JSON [default P2V_HOME/tune/tune-<UTC time>.json]")] = None,
 ) -> None:
     """Train Word2Vec on MPD slices, write vectors to MongoDB and activate the new model."""
     from batch.search import Budget
@@ -116,45 +91,12 @@ def train(
     options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions,
                                           step_size), sample, skip_bad, artifacts, tuning)
     report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)
-    if report.tuning:
-        report.serving = _serving_cost(settings, report.vocab_size,
-                                       report.tuning["best_params"]["vector_size"])
-        _record_serving_cost(settings, report.version, report.serving)
-    print(report.summary())
-    if report.tuning:
-        print(f"report: {_write_json(report.as_dict(), tune_report, settings.home / 'tune', 'tune')}")
-
-
-def _serving_cost(settings: Settings, items: int, dim: int) -> dict[str, Any]:
-    """The cost side of a tuned model: `bench serve` of the index serving would build (its
-    strategy at this size) over `items` clustered synthetic vectors of the chosen dimension."""
-    import logging
-
-    from serving import bench, indexes
-
-    for noisy in ("httpx", bench.__name__):  # a line per request, a dict per index otherwise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    strategy = indexes.resolve(settings.index_strategy, items)
-    label = next(label for label, kind, _ in bench.CONFIGS if kind == strategy)
-    _err(f"serving cost: bench serve of {label} over {items} x {dim} vectors ...")
-    out = settings.home / "bench" / f"serve-clustered-{items}x{dim}.json"
-    measured = bench.run(settings, items, dim, "clustered", SERVE_QUERIES, out, [label])
-    row = measured["results"][0]
-    return {"index": label, "items": items, "dim": dim, "queries": SERVE_QUERIES,
-            "k500_p99_ms": row["k500"]["p99_ms"], "k500_http_p99_ms": row["k500"]["http_p99_ms"],
-            "k500_recall": row["k500"]["recall"], "index_mb": row["size_mb"],
-            "build_s": row["build_s"], "load": measured["load"], "report": str(out)}
-
-
-def _record_serving_cost(settings: Settings, version: str, serving: dict[str, Any]) -> None:
-    from batch import registry
-    from playlist2vec import store
-
-    db = store.database(settings)
-    try:
-        registry.record_serving_cost(db, version, serving)
-    finally:
-        db.client.close()
+    if not report.tuning:
+        print(report.summary())
+        return
+    serving_cost.measure_and_record(settings, report, progress=_err)
+    path = tune_report or reports.timestamped(settings.home / "tune", "tune")
+    print_report(report.summary(), reports.write_json(path, report.as_dict()))
 
 
 def evaluate(
@@ -165,7 +107,10 @@ def evaluate(
     k: Annotated[int, typer.Option(min=1, max=1000, help="recommendations per playlist")] = 500,
     vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
     min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
-    skip_bad: SkipBad = False, out: Out = None,
+    skip_bad: SkipBad = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "--output", dir_okay=False,
+        help="JSON report [default P2V_HOME/eval/eval-<UTC time>.json]")] = None,
     sweep: Annotated[list[str] | None, typer.Option(
         help="also score variants: KNOB=V1,V2 (repeatable), one knob changed at a time")] = None,
     fold_in: Annotated[float | None, typer.Option(
@@ -181,24 +126,24 @@ def evaluate(
     """RecSys-2018 metrics (R-precision, NDCG, clicks) on held-out playlists beside popularity."""
     from batch.evaluate import EvalOptions
     from batch.evaluate import evaluate as run
-    from batch.evaluate import sweep as variants_of
 
     settings: Settings = ctx.obj
-    params = _params(vector_size, window, iterations, min_count, partitions, step_size)
-    variants = variants_of(params, _knobs(sweep or []))
-    options = EvalOptions(input, holdout_fraction, seed_tracks, k, params, skip_bad)
+    options = EvalOptions.from_flags(
+        input, holdout_fraction=holdout_fraction, seed_tracks=seed_tracks, k=k, skip_bad=skip_bad,
+        params=_params(vector_size, window, iterations, min_count, partitions, step_size),
+        sweep=sweep or [])
     if fold_in is not None:
         from batch.foldin_eval import evaluate_fold_in
 
         support = fold_in_min_support or settings.fold_in_min_support or 1
         folded = evaluate_fold_in(_spark(settings, "p2v-evaluate"), options, fold_in, support,
                                   progress=_err, penalties=_floats(fold_in_penalties))
-        print(folded.table())
-        print(f"report: {_write_json(folded.as_dict(), out, settings.home / 'eval', 'fold-in')}")
+        path = out or reports.timestamped(settings.home / "eval", "fold-in")
+        print_report(folded.table(), reports.write_json(path, folded.as_dict()))
         return
-    report = run(_spark(settings, "p2v-evaluate"), options, progress=_err, variants=variants)
-    print(report.table())
-    print(f"report: {_write_json(report.as_dict(), out, settings.home / 'eval', 'eval')}")
+    report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
+    path = out or reports.timestamped(settings.home / "eval", "eval")
+    print_report(report.table(), reports.write_json(path, report.as_dict()))
 
 
 def bench_train(
@@ -207,20 +152,19 @@ def bench_train(
     input: Annotated[str | None, typer.Option(help="use these slices instead of generating")] = None,
     vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
     min_count: MinCount = 5, partitions: Partitions = 2,
-    holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5)] = 0.02,
-    out: Out = None,
+    holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5, help="playlists held out")] = 0.02,
+    output: BenchOutput = None,
 ) -> None:
     """Spark train (per stage, tokens/s) vs gensim skip-gram HS and NS, with hold-out quality."""
     from batch.bench import BenchOptions, report_lines
     from batch.bench import bench_train as run
 
     settings: Settings = ctx.obj
-    options = BenchOptions(playlists, input,
-                           _params(vector_size, window, iterations, min_count, partitions),
-                           holdout_fraction)
-    report = run(settings, _spark(settings, "p2v-bench-train"), options, progress=_err)
-    print("\n".join(report_lines(report)))
-    print(f"report: {_write_json(report, out, settings.home / 'bench', 'train')}")
+    options = BenchOptions.from_settings(
+        settings, playlists=playlists, input=input, holdout_fraction=holdout_fraction,
+        params=_params(vector_size, window, iterations, min_count, partitions), output=output)
+    results = run(settings, _spark(settings, "p2v-bench-train"), options, progress=_err)
+    print_report("\n".join(report_lines(results)), options.output)
 
 
 def bench_switch(
@@ -232,15 +176,15 @@ def bench_switch(
         min=1.0, help="seconds of query latency measured before the switch")] = 20.0,
     vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
     min_count: MinCount = 5, partitions: Partitions = 2,
-    out: Out = None,
+    output: BenchOutput = None,
 ) -> None:
     """Train model A, serve it, train and switch to B: derive, catch-up, swap times, query p99."""
     from batch.switch_bench import SwitchBenchOptions, report_lines
     from batch.switch_bench import bench_switch as run
 
     settings: Settings = ctx.obj
-    options = SwitchBenchOptions(playlists, _params(vector_size, window, iterations, min_count,
-                                                    partitions), edits, before)
-    report = run(settings, _spark(settings, "p2v-bench-switch"), options, progress=_err)
-    print("\n".join(report_lines(report)))
-    print(f"report: {_write_json(report, out, settings.home / 'bench', 'switch')}")
+    options = SwitchBenchOptions.from_settings(
+        settings, playlists=playlists, edits=edits, before_s=before,
+        params=_params(vector_size, window, iterations, min_count, partitions), output=output)
+    results = run(settings, _spark(settings, "p2v-bench-switch"), options, progress=_err)
+    print_report("\n".join(report_lines(results)), options.output)

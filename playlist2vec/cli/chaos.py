@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from playlist2vec.chaos import ChaosOptions, run_chaos
+from playlist2vec.cli.common import print_report
 
 
 def chaos(
@@ -31,11 +32,10 @@ def chaos(
     whose stack is down."""
     logging.getLogger().setLevel(logging.WARNING)
     settings = ctx.obj
+    path = out or settings.home / "chaos" / "report.json"
     options = ChaosOptions(events=events, rounds=rounds, seed=seed, poison=poison, rate=rate,
-                           playlists=playlists, settle_timeout_s=settle_timeout,
-                           report=out or settings.home / "chaos" / "report.json")
+                           playlists=playlists, settle_timeout_s=settle_timeout, report=path)
     report = run_chaos(settings, options)
-    print(report.summary())
-    print(f"report: {options.report}")
+    print_report(report.summary(), path)
     if not report.passed:
         raise typer.Exit(1)

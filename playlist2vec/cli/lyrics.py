@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from batch.lyrics.options import FetchOptions, TrainOptions
+from playlist2vec.cli.common import BenchOutput, print_report
 
 app = typer.Typer(
     help="Lyrics: fetch from an HTTP provider, embed with Word2Vec, correlate with song embeddings.",
-    no_args_is_help=True)
+    no_args_is_help=True, rich_markup_mode=None)
 FETCH, TRAIN = FetchOptions(), TrainOptions()
 
 
@@ -78,11 +79,12 @@ def bench_fetch(
     latency_ms: Annotated[float, typer.Option(min=0, help="provider latency per request")] = 200.0,
     concurrency: Annotated[int, typer.Option(min=1, help="requests in flight")] = FETCH.concurrency,
     rate: Annotated[float, typer.Option(min=0, help="requests per second, 0: no limit")] = FETCH.rate,
-    out: Annotated[Path, typer.Option(dir_okay=False, help="JSON result")] = Path("bench-lyrics-fetch.json"),
+    output: BenchOutput = None,
 ) -> None:
     """Lyrics fetch throughput (songs/min) against the synthetic provider, in a scratch database."""
+    from batch.lyrics.bench import FetchBenchOptions
     from batch.lyrics.bench import bench_fetch as run
 
-    result = run(ctx.obj, songs, latency_ms / 1000, FetchOptions(concurrency=concurrency, rate=rate))
-    out.write_text(result.to_json())
-    print(f"{result.line()} -> {out}")
+    options = FetchBenchOptions.from_settings(ctx.obj, songs=songs, latency_ms=latency_ms,
+                                              concurrency=concurrency, rate=rate, output=output)
+    print_report(run(ctx.obj, options).line(), options.output)

@@ -13,7 +13,8 @@ import typer
 from playlist2vec.quality import MIN_TRIALS
 from playlist2vec.settings import Settings
 
-app = typer.Typer(help="List the trained models and switch between them.", no_args_is_help=True)
+app = typer.Typer(help="List the trained models and switch between them.", no_args_is_help=True,
+                  rich_markup_mode=None)
 Version = Annotated[str, typer.Argument(help="model version (see `models list`)")]
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
 
-from playlist2vec.errors import ConfigError, Unavailable
 from playlist2vec.events import CANARY_PIDS
-from playlist2vec.settings import split_addr
 
 
 def probe(
@@ -30,32 +26,9 @@ def probe(
         help="Prometheus endpoint host:port [env P2V_PROBE_METRICS_ADDR, default 127.0.0.1:9110]")] = None,
 ) -> None:
     """Publish a canary playlist every --interval and export how long the API takes to serve it."""
-    from playlist2vec.probe import Probe, ProbeMetrics, ProbeOptions, Round
+    from playlist2vec.probe import ProbeOptions, run_probe
 
-    settings = ctx.obj
-    addr = metrics_addr or settings.probe_metrics_addr
-    try:
-        split_addr(addr)
-    except ValueError as exc:
-        raise ConfigError(f"--metrics-addr: {exc}") from None
-    options = ProbeOptions(api_url=api_url or f"http://{settings.http_addr}", interval_s=interval,
-                           timeout_s=timeout, pid=pid, tracks=tuple(track or ()))
-    metrics = ProbeMetrics()
-    runner = Probe(settings, options, metrics)
-    metrics.serve(addr)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    failed: list[Round] = []
-
-    def report(outcome: Round) -> None:
-        if outcome.failure is not None:
-            failed.append(outcome)
-            typer.echo(f"round {outcome.number}: FAILED ({outcome.failure})")
-        else:
-            typer.echo(f"round {outcome.number}: served in {outcome.seconds:.2f}s")
-
-    typer.echo(f"probing {options.api_url} with canary pid {pid}; metrics on http://{addr}/metrics")
-    runner.run(stop, rounds, report)
-    if rounds is not None and failed:
-        raise Unavailable(f"{len(failed)} of {rounds} canary rounds failed")
+    options = ProbeOptions.from_settings(
+        ctx.obj, api_url=api_url, interval_s=interval, timeout_s=timeout, pid=pid,
+        tracks=track or (), rounds=rounds, metrics_addr=metrics_addr)
+    run_probe(ctx.obj, options, echo=typer.echo)

@@ -4,23 +4,11 @@ the router in front of its shards, and its benchmark."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from playlist2vec.errors import ConfigError
-from playlist2vec.settings import Settings, split_addr
-
-
-def _with_addr(settings: Settings, http_addr: str | None) -> Settings:
-    if http_addr is None:
-        return settings
-    try:
-        split_addr(http_addr)
-    except ValueError as exc:
-        raise ConfigError(f"--http-addr: {exc}") from None
-    return settings.model_copy(update={"http_addr": http_addr})
+from playlist2vec.cli.common import BenchOutput, print_report
 
 
 def serve(
@@ -51,25 +39,15 @@ def serve(
              "[env P2V_LIVE_QUALITY, default off]")] = None,
 ) -> None:
     """Serve recommendations over HTTP, kept fresh by MongoDB change streams."""
-    from serving.engine import ServeOptions
-    from serving.indexes import IndexParams
+    from serving.options import ServeOptions
     from serving.server import serve as run
-    from serving.shard import Shard
 
-    settings = _with_addr(ctx.obj, http_addr)
-    options = ServeOptions(
-        indexes_dir=settings.indexes_dir,
-        strategy=index or settings.index_strategy,
-        params=IndexParams(trees=trees, search_k=search_k, hnsw_m=hnsw_m,
-                           hnsw_ef_construction=hnsw_ef_construction, hnsw_ef=hnsw_ef),
-        rebuild_interval=rebuild_interval,
-        rebuild_max_delta=rebuild_max_delta,
-        instance=instance or settings.serving_instance,
-        shard=Shard.parse(shard) if shard else None,
-        live_quality=settings.live_quality if live_quality is None else live_quality,
-        provisional_penalty=settings.fold_in_penalty,
-    )
-    run(settings, options)
+    options = ServeOptions.from_settings(
+        ctx.obj, index=index, trees=trees, search_k=search_k, hnsw_m=hnsw_m,
+        hnsw_ef_construction=hnsw_ef_construction, hnsw_ef=hnsw_ef,
+        rebuild_interval=rebuild_interval, rebuild_max_delta=rebuild_max_delta, shard=shard,
+        instance=instance, live_quality=live_quality)
+    run(ctx.obj.with_flags(http_addr=http_addr), options)
 
 
 def route(
@@ -82,15 +60,10 @@ def route(
         help="bind host:port [env P2V_HTTP_ADDR, default 127.0.0.1:8000]")] = None,
 ) -> None:
     """Route queries to playlist shards: merge their top-k, answer partially when one is down."""
-    from serving.router import RouterOptions, parse_shard_url, serve_router
+    from serving.router import RouterOptions, serve_router
 
-    settings = ctx.obj
-    if timeout is not None and timeout <= 0:
-        raise ConfigError(f"--timeout must be positive, got {timeout}")
-    options = RouterOptions(shards=tuple(parse_shard_url(url) for url in shard),
-                            timeout=timeout or settings.router_shard_timeout,
-                            max_body_bytes=settings.http_max_body_bytes)
-    serve_router(_with_addr(settings, http_addr), options)
+    options = RouterOptions.from_settings(ctx.obj, shard, timeout)
+    serve_router(ctx.obj.with_flags(http_addr=http_addr), options)
 
 
 def bench_serve(
@@ -102,15 +75,12 @@ def bench_serve(
     index: Annotated[list[str] | None, typer.Option(
         help="configurations to measure, in order (repeat) [default: all: "
              "exact, annoy-10, annoy-50, hnsw-16]")] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="JSON file [default P2V_HOME/bench/serve-<distribution>-<items>.json]")] = None,
+    output: BenchOutput = None,
 ) -> None:
     """Build every index strategy over synthetic vectors; time builds and queries, measure recall."""
-    from serving.bench import run, table
+    from serving.bench import ServeBenchOptions, run, table
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    settings = ctx.obj
-    out = out or settings.home / "bench" / f"serve-{distribution}-{items}.json"
-    report = run(settings, items, dim, distribution, queries, out, index)
-    print(table(report))
-    print(f"wrote {out}")
+    options = ServeBenchOptions.from_settings(ctx.obj, items=items, dim=dim, distribution=distribution,
+                                              queries=queries, indexes=index, output=output)
+    print_report(table(options, run(ctx.obj, options)), options.output)

@@ -14,7 +14,8 @@ from playlist2vec.stack import jars, kafka
 from playlist2vec.stack import spark as spark_stack
 
 app = typer.Typer(
-    help="Start, stop and inspect the local Kafka and MongoDB-wire services.", no_args_is_help=True
+    help="Start, stop and inspect the local Kafka and MongoDB-wire services.", no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from playlist2vec.errors import ConfigError
-from playlist2vec.settings import split_addr
+from playlist2vec.cli.common import BenchOutput, print_report
 
 
 def produce(
@@ -26,11 +25,12 @@ def produce(
     seed: Annotated[int, typer.Option(help="random seed of the edit stream")] = 0,
 ) -> None:
     """Publish playlists from MPD slices, then edits, renames, moves and deletions, to Kafka."""
+    from streaming.producer import ProduceOptions
     from streaming.producer import produce as run
 
-    report = run(ctx.obj, input_path, rate=rate, edits=edits, deletes=deletes, invalid=invalid,
-                 count=count, partitions=partitions, seed=seed)
-    print(report.summary())
+    options = ProduceOptions(input_path, rate=rate, edits=edits, deletes=deletes, invalid=invalid,
+                             count=count, partitions=partitions, seed=seed)
+    print(run(ctx.obj, options).summary())
 
 
 def stream(
@@ -72,8 +72,7 @@ def bench_stream(
     spark_master: Annotated[str, typer.Option(help="Spark master of the job")] = "local[2]",
     metrics_addr: Annotated[str | None, typer.Option(
         help="where the benchmarked job serves metrics [default: a free port]")] = None,
-    output: Annotated[Path | None, typer.Option(
-        help="JSON result [default P2V_HOME/bench/stream.json]")] = None,
+    output: BenchOutput = None,
 ) -> None:
     """Kafka -> MongoDB and Kafka -> servable latency (p50/p95/p99) and sustained throughput.
 
@@ -81,19 +80,10 @@ def bench_stream(
     """
     from streaming.bench import BenchOptions
     from streaming.bench import bench_stream as run
-    from streaming.job import spark_interval
 
-    if metrics_addr is not None:
-        try:
-            split_addr(metrics_addr)
-        except ValueError as exc:
-            raise ConfigError(f"--metrics-addr: {exc}") from None
-    spark_interval(trigger)  # a bad interval fails here, not in the child minutes later
-    settings = ctx.obj.model_copy(update={"spark_master": spark_master})
-    target = output or settings.home / "bench" / "stream.json"
-    options = BenchOptions(events=events, rate=rate, producers=producers, partitions=partitions,
-                           trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger,
-                           vocab_size=vocab_size, serve=serve, samples=samples, warm_up_s=warm_up)
-    result = run(settings, options, target, metrics_addr)
-    print(json.dumps(result, indent=2))
-    print(f"written to {target}")
+    options = BenchOptions.from_settings(
+        ctx.obj, events=events, rate=rate, producers=producers, partitions=partitions,
+        trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger, vocab_size=vocab_size,
+        serve=serve, samples=samples, warm_up_s=warm_up, spark_master=spark_master,
+        metrics_addr=metrics_addr, output=output)
+    print_report(json.dumps(run(ctx.obj, options), indent=2), options.output)

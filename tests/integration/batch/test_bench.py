@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ pytest.importorskip("gensim")
 
 
 def test_bench_train_scores_spark_beside_gensim_and_leaves_the_users_database_alone(
-        settings: Settings, spark: Any, db: Any, corpus_dir: Path) -> None:
+        settings: Settings, spark: Any, db: Any, corpus_dir: Path, tmp_path: Path) -> None:
     options = BenchOptions(input=str(corpus_dir), params=Word2VecParams(iterations=1),
-                           holdout_fraction=0.1, k=50)
+                           holdout_fraction=0.1, k=50, output=tmp_path / "train.json")
     report = bench_train(settings, spark, options, progress=lambda _line: None)
+    written = json.loads(options.output.read_text())
+    assert written["benchmark"] == "train" and written["results"] == json.loads(json.dumps(report))
+    assert written["options"]["params"]["iterations"] == 1
 
     assert set(report["scores"]) == {"popularity", "gensim sg+hs", "gensim sg+ns5", "spark word2vec"}
     assert report["scores"]["spark word2vec"]["r_precision"] > report["scores"]["popularity"]["r_precision"]

@@ -23,8 +23,10 @@ def test_bench_stream_accounts_for_every_event(settings: Settings, tmp_path: Pat
     code = main(["bench", "stream", "--events", "300", "--rate", "300", "--producers", "2",
                  "--vocab-size", "500", "--no-serve", "--warm-up", "1", "--output", str(output)])
     assert code == 0
-    report = json.loads(output.read_text())
-    assert f"written to {output}" in capsys.readouterr().out
+    document = json.loads(output.read_text())
+    assert capsys.readouterr().out.endswith(f"report: {output}\n")
+    assert document["benchmark"] == "stream" and document["options"]["spark_master"] == "local[2]"
+    report = document["results"]
     assert report["complete"] and report["events"] == report["events_measured"] == report["acked"] == 300
     assert report["warm_up_s"] == 1  # 300 warm-up events, written before the measured ones
     assert 0 <= report["kafka_to_mongo_p50_s"] <= report["kafka_to_mongo_p95_s"] \

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from batch.evaluate import holdout_cases, score_popularity, score_vectors
+import numpy as np
+import pytest
+
+from batch.evaluate import EvalOptions, holdout_cases, parse_sweep, score_popularity, score_vectors
+from batch.word2vec import Word2VecParams
+from playlist2vec.errors import InvalidInput
 
 
 def test_cases_split_seed_and_truth_and_skip_short_playlists() -> None:
@@ -28,3 +33,23 @@ def test_vectors_find_the_cluster_and_beat_popularity() -> None:
     ranked = [(t, 100 - i) for i, t in enumerate(sorted(vecs))]
     assert score_popularity(cases[:2], ranked, k=8).r_precision == 0.5
     assert score_vectors(cases[:2], vecs, k=8).r_precision == 1.0
+
+
+def test_sweep_specs_become_one_knob_at_a_time_variants() -> None:
+    base = Word2VecParams(window=5, vector_size=32)
+    options = EvalOptions.from_flags("corpus", params=base,
+                                     sweep=["window=2,10", "step_size=0.05"])
+    assert [label for label, _ in options.variants] == ["window=2", "window=10", "step_size=0.05"]
+    assert options.variants[1][1] == replace(base, window=10)
+    assert options.variants[2][1].step_size == 0.05 and options.variants[2][1].window == 5
+    assert EvalOptions.from_flags("corpus").variants == ()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("colour=2", "--sweep expects KNOB=V1,V2 with KNOB one of"),
+    ("window=", "--sweep expects KNOB=V1,V2"),
+    ("window=2,x", "--sweep window=2,x: values must be numbers"),
+])
+def test_a_malformed_sweep_is_refused(spec: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_sweep([spec])

@@ -62,3 +62,15 @@ def test_to_env_round_trips() -> None:
     env = s.to_env()
     assert env["P2V_MONGO_URI"] == "mongodb://u:p@h:1" and env["P2V_ADMIN_TOKEN"] == "tok"
     assert Settings.load(env) == s
+
+
+def test_command_line_flags_are_validated_and_named_like_flags() -> None:
+    s = Settings.load({})
+    assert s.with_flags(http_addr=None) is s
+    moved = s.with_flags(http_addr="0.0.0.0:9000", spark_master=None)
+    assert (moved.http_addr, moved.spark_master) == ("0.0.0.0:9000", s.spark_master)
+    assert moved.mongo_uri == s.mongo_uri  # secrets survive the copy
+    with pytest.raises(ConfigError, match=r"^--http-addr: "):
+        s.with_flags(http_addr="nowhere")
+    with pytest.raises(ConfigError, match=r"^--stream-metrics-addr: "):
+        s.with_flags(stream_metrics_addr="host:port")

@@ -13,6 +13,7 @@ from playlist2vec.settings import Settings
 from serving.api import create_app
 from serving.engine import Engine, ServeOptions
 from serving.http import error_response, printable
+from serving.memory import MemorySource
 from serving.metrics import ServingMetrics
 
 
@@ -25,7 +26,7 @@ class BrokenEngine(Engine):
 
 def test_an_unhandled_error_is_a_counted_json_500(tmp_path: Path) -> None:
     metrics = ServingMetrics(CollectorRegistry())
-    engine = BrokenEngine(None, ServeOptions(tmp_path), metrics)
+    engine = BrokenEngine(MemorySource(), ServeOptions(tmp_path), metrics)
     client = TestClient(create_app(Settings.load({}), engine, metrics), raise_server_exceptions=False)
     response = client.post("/v1/recommendations", json={"tracks": ["spotify:track:a"], "k": 3})
     assert response.status_code == 500

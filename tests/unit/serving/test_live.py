@@ -7,7 +7,8 @@ import pytest
 
 from playlist2vec.vectors import normalize
 from serving import indexes
-from serving.live import LiveIndex, Snapshot
+from serving.live import LiveIndex
+from serving.snapshot import Snapshot
 
 
 def axis(i: int, dim: int = 4, scale: float = 1.0) -> np.ndarray:

@@ -1,27 +1,19 @@
-"""One contract, every index strategy: synthetic data with a known nearest neighbour."""
+"""The shared contract (`serving/indexes/contract.py`), every strategy: synthetic data with a
+known nearest neighbour."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from playlist2vec.errors import ConfigError
-from playlist2vec.vectors import cosine_top_k, normalize
-from serving import indexes, synthetic
-from serving.indexes import IndexParams
+from playlist2vec.vectors import normalize
+from serving import indexes
+from tests.unit.serving.indexes.conftest import Planted
 
 STRATEGIES = sorted(indexes.STRATEGIES)
-
-
-def planted(n: int = 2000, dim: int = 16, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Random items plus queries that are tiny perturbations of items 0..9 (their known answers)."""
-    rng = np.random.default_rng(seed)
-    matrix = rng.standard_normal((n, dim)).astype(np.float32)
-    queries = matrix[:10] + rng.normal(0, 1e-3, (10, dim)).astype(np.float32)
-    return [f"item{i}" for i in range(n)], matrix, queries
 
 
 @pytest.fixture(params=STRATEGIES)
@@ -29,7 +21,7 @@ def strategy(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_finds_the_planted_neighbour_first_with_cosine_scores(strategy: str) -> None:
+def test_finds_the_planted_neighbour_first_with_cosine_scores(planted: Planted, strategy: str) -> None:
     ids, matrix, queries = planted()
     index = indexes.create(strategy)
     index.build(ids, matrix)
@@ -42,7 +34,7 @@ def test_finds_the_planted_neighbour_first_with_cosine_scores(strategy: str) -> 
         assert scores[3] == pytest.approx(exact, abs=1e-3)
 
 
-def test_save_and_load_round_trip_without_pickle(strategy: str, tmp_path: Path) -> None:
+def test_save_and_load_round_trip_without_pickle(planted: Planted, strategy: str, tmp_path: Path) -> None:
     ids, matrix, queries = planted(500)
     index = indexes.create(strategy)
     index.build(ids, matrix)
@@ -58,7 +50,7 @@ def test_save_and_load_round_trip_without_pickle(strategy: str, tmp_path: Path) 
     assert len(loaded) == 500
 
 
-def test_empty_index_and_n_larger_than_the_index(strategy: str, tmp_path: Path) -> None:
+def test_empty_index_and_n_larger_than_the_index(planted: Planted, strategy: str, tmp_path: Path) -> None:
     empty = indexes.create(strategy)
     empty.build([], np.empty((0, 4), dtype=np.float32))
     assert empty.search(np.ones(4, dtype=np.float32), 3)[0] == []
@@ -70,7 +62,7 @@ def test_empty_index_and_n_larger_than_the_index(strategy: str, tmp_path: Path) 
     assert sorted(small.search(queries[0], 50)[0]) == sorted(ids)
 
 
-def test_loading_another_strategys_files_is_a_config_error(tmp_path: Path) -> None:
+def test_loading_another_strategys_files_is_a_config_error(planted: Planted, tmp_path: Path) -> None:
     ids, matrix, _ = planted(50, 4)
     index = indexes.create("exact")
     index.build(ids, matrix)
@@ -79,36 +71,7 @@ def test_loading_another_strategys_files_is_a_config_error(tmp_path: Path) -> No
         indexes.create("annoy").load(tmp_path / "x")
 
 
-def test_unknown_strategy_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown index strategy"):
-        indexes.create("faiss")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["annoy", "hnsw"])
-def test_default_recall_at_10_and_500_on_100k_embedding_like_items(name: str) -> None:
-    data = synthetic.vectors(100_000 + 30, 32, "clustered")
-    matrix, queries = data[:100_000], data[100_000:]
-    index = indexes.create(name, IndexParams())
-    index.build(list(range(100_000)), matrix)
-    unit = normalize(matrix)
-    recalls: dict[int, list[float]] = {10: [], 500: []}
-    for query in queries:
-        truth = cosine_top_k(query, unit, 500)[0].tolist()
-        for k, found in recalls.items():
-            found.append(len(set(truth[:k]) & set(index.search(query, k)[0])) / k)
-    assert np.mean(recalls[500]) >= 0.95
-    assert np.mean(recalls[10]) >= 0.85  # annoy: 0.7 without the search_k floor
-
-
-def test_hnsw_without_hnswlib_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "hnswlib", None)  # makes `import hnswlib` fail
-    ids, matrix, _ = planted(10, 4)
-    with pytest.raises(ConfigError, match=r"playlist2vec\[hnsw\]"):
-        indexes.create("hnsw").build(ids, matrix)
-
-
-def test_vector_returns_the_indexed_unit_vector(strategy: str) -> None:
+def test_vector_returns_the_indexed_unit_vector(planted: Planted, strategy: str) -> None:
     ids, matrix, _ = planted(200, 8)
     index = indexes.create(strategy)
     index.build(ids, matrix)
@@ -120,7 +83,7 @@ UPDATABLE = [name for name, cls in sorted(indexes.STRATEGIES.items()) if cls.acc
 
 
 @pytest.mark.parametrize("name", UPDATABLE)
-def test_updates_change_add_and_remove_items_in_place(name: str, tmp_path: Path) -> None:
+def test_updates_change_add_and_remove_items_in_place(planted: Planted, name: str, tmp_path: Path) -> None:
     ids, matrix, queries = planted(300, 8)
     index = indexes.create(name)
     index.build(ids, matrix)
@@ -144,7 +107,7 @@ def test_updates_change_add_and_remove_items_in_place(name: str, tmp_path: Path)
 
 
 @pytest.mark.parametrize("name", UPDATABLE)
-def test_updates_grow_past_the_built_capacity_and_reuse_removed_slots(name: str) -> None:
+def test_updates_grow_past_the_built_capacity_and_reuse_removed_slots(planted: Planted, name: str) -> None:
     ids, matrix, queries = planted(100, 8)
     index = indexes.create(name)
     index.build(ids, matrix)
@@ -166,7 +129,7 @@ def test_an_empty_updatable_index_takes_its_first_items(name: str) -> None:
     assert index.search(np.array([0.1, 1, 0, 0], dtype=np.float32), 5)[0] == ["b", "a"]
 
 
-def test_snapshot_strategies_refuse_updates() -> None:
+def test_snapshot_strategies_refuse_updates(planted: Planted) -> None:
     ids, matrix, _ = planted(10, 4)
     for name, cls in indexes.STRATEGIES.items():
         if not cls.accepts_updates:
@@ -174,12 +137,3 @@ def test_snapshot_strategies_refuse_updates() -> None:
             index.build(ids, matrix)
             with pytest.raises(NotImplementedError):
                 index.update({"x": matrix[0]})
-
-
-def test_auto_is_exact_below_the_threshold_and_hnsw_from_it() -> None:
-    assert indexes.resolve("auto", indexes.AUTO_HNSW_FROM - 1) == "exact"
-    assert indexes.resolve("auto", indexes.AUTO_HNSW_FROM) == "hnsw"
-    assert indexes.resolve("annoy", 10**9) == "annoy"
-    assert indexes.check("auto") == "auto"
-    with pytest.raises(ConfigError, match="'auto'"):
-        indexes.check("faiss")

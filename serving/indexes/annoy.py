@@ -1,0 +1,58 @@
+"""The annoy strategy: an Annoy random-projection forest over memory-mapped files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from playlist2vec.vectors import FloatArray, angular_to_cosine
+from serving.indexes.contract import VectorIndex
+
+ANNOY_SEARCH_K_PER_RESULT = 200
+ANNOY_MIN_SEARCH_K = 10_000
+"""Auto search_k = max(200 x n, 10,000) nodes. Annoy's own default (trees x n) gives recall
+0.7-0.8 at k=10 and 0.6-0.9 at k=500 on embedding-like data; this gives 0.9-0.98 at k=10 and
+>= 0.95 at k=500 on 100k items. With a fixed node budget fewer trees search deeper, so 10
+trees beat 50 in recall as well as in build time and size (measured; see the serving README)."""
+
+
+class AnnoyIndex(VectorIndex):
+    """Annoy (angular) random-projection forest; saved files are memory-mapped, never rewritten.
+
+    A replaced file is only unlinked (safe while mapped on POSIX); the mapping goes when the
+    last query holding the old index drops it.
+    """
+
+    strategy = "annoy"
+    suffix = ".annoy"
+
+    def _build(self, unit: FloatArray) -> None:
+        from annoy import AnnoyIndex as Annoy
+
+        self._annoy = Annoy(self.dim, "angular")
+        for row, vector in enumerate(unit):
+            self._annoy.add_item(row, vector)
+        self._annoy.build(self.params.trees, n_jobs=-1)
+
+    def _search(self, unit_query: FloatArray, n: int) -> tuple[Sequence[int], np.ndarray]:
+        search_k = self.params.search_k
+        if search_k < 0:
+            search_k = max(ANNOY_SEARCH_K_PER_RESULT * n, ANNOY_MIN_SEARCH_K)
+        rows, distances = self._annoy.get_nns_by_vector(
+            unit_query.tolist(), n, search_k=search_k, include_distances=True)
+        return rows, angular_to_cosine(np.asarray(distances, dtype=np.float32))
+
+    def _vector(self, row: int) -> FloatArray:
+        return np.asarray(self._annoy.get_item_vector(row), dtype=np.float32)
+
+    def _save(self, path: Path) -> None:
+        # Annoy's save writes the file, unloads the in-memory forest and mmaps the file.
+        self._annoy.save(str(path))
+
+    def _load(self, path: Path) -> None:
+        from annoy import AnnoyIndex as Annoy
+
+        self._annoy = Annoy(self.dim, "angular")
+        self._annoy.load(str(path))
