@@ -188,16 +188,19 @@ def open_change_stream(
     resume_token: Mapping[str, Any] | None,
     batch_size: int = 1_000,
     start_after: bool = False,
+    pipeline: Sequence[Mapping[str, Any]] = (),
 ) -> Any:
-    """A change stream that resumes after `resume_token`, or starts now.
+    """A change stream that resumes after `resume_token`, or starts now, its events passed
+    through `pipeline` (e.g. a `$project` of the fields the follower reads).
 
     `start_after` opens it past an `invalidate` event's token (which `resumeAfter` refuses).
     """
+    stages = list(pipeline)
     if resume_token is None:
-        return collection.watch(batch_size=batch_size)
+        return collection.watch(stages, batch_size=batch_size)
     if start_after:
-        return collection.watch(batch_size=batch_size, start_after=resume_token)
-    return collection.watch(batch_size=batch_size, resume_after=resume_token)
+        return collection.watch(stages, batch_size=batch_size, start_after=resume_token)
+    return collection.watch(stages, batch_size=batch_size, resume_after=resume_token)
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from playlist2vec import store
 from playlist2vec.errors import NotFound
+from serving.follower import ChangeFollower
+from serving.metrics import ServingMetrics
 from serving.source import MongoSource
 
 pytestmark = pytest.mark.integration
@@ -74,3 +77,20 @@ def test_readiness_names_a_dead_or_silent_follower(catalog, make_engine, wait):
     engine.stop()  # the follower thread ends; the loaded index would still answer
     assert engine.ready
     assert engine.follower_problem(max_lag_s=60) == "the change-stream follower is not running"
+
+
+def test_a_followed_vector_change_carries_only_what_serving_reads(db, wait):
+    follower = ChangeFollower(MongoSource(db), store.PLAYLIST_VECTORS, "projection",
+                              ServingMetrics(CollectorRegistry()))
+    follower.open()
+    try:
+        db[store.PLAYLIST_VECTORS].insert_one({
+            "_id": {"m": "v1", "p": 7}, "vector": b"\0" * 8, "n_tracks": 3, "n_known": 2, "modified_at": 5,
+            "updated_at": 1.0, "event_time": 0.5, "source": "stream", "log": {"topic": "t", "offset": 9}})
+        change = wait(lambda: next(iter(follower.poll(10, 0.2)), None), 10, "the insert's change")
+    finally:
+        follower.close()
+    assert change["documentKey"] == {"_id": {"m": "v1", "p": 7}} and change["operationType"] == "insert"
+    assert change["fullDocument"] == {"_id": {"m": "v1", "p": 7}, "vector": b"\0" * 8, "updated_at": 1.0,
+                                      "event_time": 0.5}
+    assert "ns" not in change and "clusterTime" in change
