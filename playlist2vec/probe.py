@@ -236,7 +236,7 @@ def known_tracks(settings: Settings) -> tuple[str, ...]:
     db = store.database(settings)
     try:
         version = store.active_model(db)["_id"]
-        docs: list[Any] = list(db[store.TRACK_VECTORS].find({"_id.m": version}, {"_id": 1})
+        docs: list[Any] = list(db[store.TRACK_VECTORS].find(store.track_vector_query(version), {"_id": 1})
                                .limit(ANCHORS))
     finally:
         db.client.close()

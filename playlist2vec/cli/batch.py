@@ -12,6 +12,7 @@ from batch.word2vec import Word2VecParams
 from playlist2vec import reports
 from playlist2vec.cli import serving_cost
 from playlist2vec.cli.common import BenchOutput, print_report
+from playlist2vec.errors import InvalidInput
 from playlist2vec.settings import Settings
 
 VectorSize = Annotated[int, typer.Option(min=2, max=1000, help="embedding dimension")]
@@ -38,6 +39,13 @@ def _spark(settings: Settings, app_name: str) -> Any:
 
 def _err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _floats(spec: str) -> list[float]:
+    try:
+        return [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise InvalidInput(f"expected comma-separated numbers, got {spec!r}") from None
 
 
 def generate(
@@ -107,6 +115,15 @@ def evaluate(
         help="JSON report [default P2V_HOME/eval/eval-<UTC time>.json]")] = None,
     sweep: Annotated[list[str] | None, typer.Option(
         help="also score variants: KNOB=V1,V2 (repeatable), one knob changed at a time")] = None,
+    fold_in: Annotated[float | None, typer.Option(
+        "--fold-in", min=0.01, max=0.9,
+        help="instead: this share of the held-out playlists' tracks exists only in stream events; "
+             "score with and without fold-in, seen and unseen tracks apart")] = None,
+    fold_in_penalties: Annotated[str, typer.Option(
+        help="with --fold-in: comma-separated penalties off provisional tracks' scores to compare")
+    ] = "0,0.1,0.2,0.3",
+    fold_in_min_support: Annotated[int | None, typer.Option(
+        min=1, help="with --fold-in: minimum support [default P2V_FOLD_IN_MIN_SUPPORT]")] = None,
 ) -> None:
     """RecSys-2018 metrics (R-precision, NDCG, clicks) on held-out playlists beside popularity."""
     from batch.evaluate import EvalOptions
@@ -117,6 +134,15 @@ def evaluate(
         input, holdout_fraction=holdout_fraction, seed_tracks=seed_tracks, k=k, skip_bad=skip_bad,
         params=_params(vector_size, window, iterations, min_count, partitions, step_size),
         sweep=sweep or [])
+    if fold_in is not None:
+        from batch.foldin_eval import evaluate_fold_in
+
+        support = fold_in_min_support or settings.fold_in_min_support or 1
+        folded = evaluate_fold_in(_spark(settings, "p2v-evaluate"), options, fold_in, support,
+                                  progress=_err, penalties=_floats(fold_in_penalties))
+        path = out or reports.timestamped(settings.home / "eval", "fold-in")
+        print_report(folded.table(), reports.write_json(path, folded.as_dict()))
+        return
     report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
     path = out or reports.timestamped(settings.home / "eval", "eval")
     print_report(report.table(), reports.write_json(path, report.as_dict()))
