@@ -84,8 +84,8 @@ def _lookup(collection: Any, ids: Sequence[Any], fields: Sequence[str]) -> dict[
 
 def _track_rows(db: Database[dict[str, Any]], version: str, sample: int | None,
                 rng: random.Random) -> tuple[list[np.ndarray], list[tuple[Any, ...]]]:
-    docs = reservoir(store.iter_docs(db[store.TRACK_VECTORS], {"_id.m": version}, ["vector", "count"]),
-                     sample, rng)
+    docs = reservoir(store.iter_docs(db[store.TRACK_VECTORS], store.track_vector_query(version),
+                                     ["vector", "count"]), sample, rng)
     uris = [d["_id"]["t"] for d in docs]
     meta = _lookup(db[store.TRACKS], uris, ["track_name", "artist_name"])
     rows = [(uri, meta.get(uri, {}).get("track_name"), meta.get(uri, {}).get("artist_name"), d.get("count"))

@@ -70,8 +70,8 @@ def fail(db: Database[dict[str, Any]], model: dict[str, Any], stage: str, error:
 
 
 def remove_vectors(db: Database[dict[str, Any]], version: str) -> None:
-    """Delete one model's track and playlist vectors."""
-    for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS):
+    """Delete one model's track and playlist vectors, provisional ones and its fold-in ledger."""
+    for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS, store.FOLD_IN):
         db[collection].delete_many({"_id.m": version})
 
 

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Word2VecParams:
-    """Training knobs. Defaults chosen by hold-out evaluation on generated data (see README).
+    """Training knobs. Defaults chosen by hold-out evaluation on generated data (docs/batch.md).
 
     Spark's Word2Vec is skip-gram with hierarchical softmax and has neither negative sampling
     nor sub-sampling, so window, iterations, vector size and min-count are the levers.
     """
 
-    vector_size: int = 32
+    vector_size: int = 64
     window: int = 5
     iterations: int = 5
     min_count: int = 5

@@ -34,6 +34,7 @@ from pymongo.errors import PyMongoError
 from playlist2vec import events, kafka_security, store, vectors
 from playlist2vec.children import Children, wait_for
 from playlist2vec.errors import ConfigError, PipelineError, StackError
+from playlist2vec.foldin import FoldIn
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings, split_addr
 from playlist2vec.stack import LocalStack
@@ -200,6 +201,7 @@ class Oracle:
 
     playlists: dict[int, dict[str, Any]]  # pid -> {modified_at, deleted, tracks}
     invalid: set[tuple[int, int]]  # (partition, offset) of every rejected record
+    streamed: set[int] = field(default_factory=set)  # pids whose state an event decided
 
     def apply(self, partition: int, offset: int, key: bytes | None, value: bytes | None,
               timestamp_s: int) -> None:
@@ -212,11 +214,21 @@ class Oracle:
         if event.tombstone:  # deletes whatever the clocks say, ordered after the stored state
             modified_at = max(event.modified_at, current["modified_at"]) if current else event.modified_at
             self.playlists[event.pid] = {"modified_at": modified_at, "deleted": True, "tracks": []}
+            self.streamed.add(event.pid)
         elif current is None or event.modified_at > current["modified_at"] or (
                 event.modified_at == current["modified_at"] and (event.deleted or not current["deleted"])):
             # newer wins; on a tie a deletion wins (the snapshot it removed cannot come back)
             self.playlists[event.pid] = {"modified_at": event.modified_at, "deleted": event.deleted,
                                          "tracks": [] if event.deleted else list(event.tracks)}
+            self.streamed.add(event.pid)
+
+    def fold_in(self, index: vectors.TrackIndex, min_support: int) -> FoldIn:
+        """The fold-in state the stream's events leave (the corpus playlists never fold in)."""
+        state = FoldIn(index, max(min_support, 1))
+        for pid in sorted(self.streamed):
+            if not self.playlists[pid]["deleted"]:
+                state.update(pid, self.playlists[pid]["tracks"])
+        return state
 
 
 def topic_records(settings: Settings, topic: str) -> Iterator[Any]:
@@ -243,8 +255,11 @@ def dead_letter_sources(settings: Settings) -> list[str]:
     return [dict(r.headers).get("source", b"").decode() for r in topic_records(settings, settings.dlq_topic)]
 
 
-def mismatches(db: Any, oracle: Oracle, version: str) -> dict[str, int]:
-    """Playlists and vectors of `version` in MongoDB that differ from the oracle."""
+def mismatches(db: Any, oracle: Oracle, version: str, min_support: int = 0) -> dict[str, int]:
+    """Playlists and vectors of `version` in MongoDB that differ from the oracle, and (with
+    fold-in on) tracks whose stored fold-in support differs from the oracle's. A playlist
+    with a track the model never saw is not compared by vector: its mean took that track's
+    provisional vector as it stood when the playlist was written."""
     uris, matrix = store.load_track_vectors(db, version)
     lookup = dict(zip(uris, matrix, strict=True))
     pids = list(oracle.playlists)
@@ -258,11 +273,20 @@ def mismatches(db: Any, oracle: Oracle, version: str) -> dict[str, int]:
                         "tracks": list(doc.get("tracks", ()))}
         if got_playlist != want:
             bad["playlists"] += 1
+        if min_support and not all(t in lookup for t in want["tracks"]):
+            continue
         expected, _ = (None, 0) if want["deleted"] else vectors.mean_vector(want["tracks"], lookup)
         got = stored_vectors.get(pid, {}).get("vector")
         if (expected is None) != (got is None) or (
                 expected is not None and not np.allclose(vectors.decode(got), expected, atol=1e-5)):
             bad["vectors"] += 1
+    if min_support:
+        expected_support = {t: s.support for t, s in
+                            oracle.fold_in(vectors.TrackIndex.of(uris, matrix), min_support).states.items()}
+        stored_support = {d["_id"]["t"]: d.get("support", 0) for d in db[store.TRACK_VECTORS].find(
+            {"_id.m": version, "provisional": True}, {"support": 1})}
+        bad["fold_in"] = sum(stored_support.get(t, 0) != expected_support.get(t, 0)
+                             for t in set(stored_support) | set(expected_support))
     return bad
 
 
@@ -437,7 +461,7 @@ def _settle(settings: Settings, db: Any, http: httpx.Client, oracle: Oracle, ver
             sources = dead_letter_sources(settings)
             report.dlq_missing = len(wanted - set(sources))
             report.dlq_duplicates = len(sources) - len(set(sources))
-            found = mismatches(db, oracle, version)
+            found = mismatches(db, oracle, version, settings.fold_in_min_support)
             # -1: not checked yet (the server is only compared once MongoDB matches)
             found["served"] = served_mismatches(db, http, version, rng) if not any(found.values()) else -1
         except (PyMongoError, KafkaError):  # a service still recovering: look again

@@ -235,7 +235,7 @@ def known_tracks(settings: Settings) -> tuple[str, ...]:
     """`ANCHORS` tracks of the active model, for the canary and its anchors."""
     with store.opened(settings) as db:
         version = store.active_model(db)["_id"]
-        docs: list[Any] = list(db[store.TRACK_VECTORS].find({"_id.m": version}, {"_id": 1})
+        docs: list[Any] = list(db[store.TRACK_VECTORS].find(store.track_vector_query(version), {"_id": 1})
                                .limit(ANCHORS))
     if len(docs) < ANCHORS:
         raise NotReady(f"model {version} has fewer than {ANCHORS} tracks to probe with")

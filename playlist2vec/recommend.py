@@ -44,16 +44,24 @@ def seed_query(seeds: Sequence[str], track_vectors: Mapping[str, FloatArray]) ->
 
 
 def recommend(query: FloatArray, seeds: Sequence[str], search: Search, k: int,
-              keep: Callable[[Any], bool] | None = None) -> list[Scored]:
+              keep: Callable[[Any], bool] | None = None,
+              penalty: Callable[[Any], float] | None = None) -> list[Scored]:
     """The k best items for `query` that are not seeds (and that `keep` keeps), best first
-    (ties by item id). Items `keep` drops are rare: the search asks for more until k remain."""
+    (ties by item id). Items `keep` drops are rare: the search asks for more until k remain.
+    `penalty(item)` (>= 0) is subtracted from an item's cosine before ranking (provisional
+    tracks, see `foldin.PENALTY`); the search asks for more until no item it has not returned
+    could still rank among the k."""
     exclude = set(seeds)
     want = k + len(exclude)
     while True:
         found = search(query, want)
-        kept = [Scored(item, float(score)) for item, score in found
+        kept = [Scored(item, float(score) - (penalty(item) if penalty else 0.0)) for item, score in found
                 if item not in exclude and (keep is None or keep(item))]
-        if keep is None or len(kept) >= k or len(found) < want:
+        if len(found) < want:
+            break
+        # an item not returned scores at most the last one returned, penalty or not
+        floor = float(found[-1][1]) if penalty is not None and found else float("-inf")
+        if (keep is None or len(kept) >= k) and sum(s.score >= floor for s in kept) >= k:
             break
         want *= 2
     kept.sort(key=lambda s: (-s.score, s.item))

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playlist2vec.errors import ConfigError
 from playlist2vec.events import MAX_CLOCK_SKEW_S, MAX_EVENT_BYTES
+from playlist2vec.foldin import PENALTY
 
 ENV_PREFIX = "P2V_"
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
@@ -93,6 +94,18 @@ class Settings(BaseSettings):
     stream_trigger: str = Field("250ms", description="streaming job's micro-batch trigger interval")
     stream_max_offsets_per_trigger: int = Field(
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
+    )
+
+    fold_in_min_support: int = Field(
+        3, ge=0,
+        description="playlists a track the model never saw must appear in (beside known tracks) "
+                    "before its provisional vector is written and used; 0 turns fold-in off",
+    )
+
+    fold_in_penalty: float = Field(
+        PENALTY, ge=0, le=2,
+        description="serving: subtracted from a provisional track's cosine when recommendations "
+                    "are ranked (it would otherwise crowd out trained tracks)",
     )
 
     http_max_body_bytes: int = Field(

@@ -33,6 +33,7 @@ TRACK_VECTORS = "track_vectors"
 PLAYLISTS = "playlists"
 PLAYLIST_VECTORS = "playlist_vectors"
 TRACKS = "tracks"
+FOLD_IN = "fold_in"  # the stream's fold-in ledger: what each playlist contributes (streaming/fold.py)
 SERVING_STATE = "serving_state"
 LYRICS = "lyrics"
 LYRIC_VECTORS = "lyric_vectors"
@@ -70,6 +71,7 @@ def ensure_indexes(db: Database[dict[str, Any]]) -> None:
     db[TRACK_VECTORS].create_index([("_id.m", ASCENDING)], name="by_model")
     db[MODELS].create_index([("status", ASCENDING)], name="by_status")
     db[PLAYLIST_VECTORS].create_index([("_id.m", ASCENDING)], name="by_model")
+    db[FOLD_IN].create_index([("_id.m", ASCENDING)], name="by_model")
 
 
 def active_model(db: Database[dict[str, Any]]) -> dict[str, Any]:
@@ -96,11 +98,22 @@ def write_models(db: Database[dict[str, Any]]) -> list[dict[str, Any]]:
     return active + [m for m in models if m["status"] == "ready"]
 
 
-def load_track_vectors(db: Database[dict[str, Any]], version: str) -> tuple[list[str], np.ndarray]:
-    """(track uris, float32 matrix) of one model's track vectors, in a stable order."""
+def track_vector_query(version: str, provisional: bool = False) -> dict[str, Any]:
+    """The filter of one model's trained track vectors, or with `provisional` its provisional
+    (folded-in) ones whose support reached the minimum (those below it have no `vector`)."""
+    if provisional:
+        return {"_id.m": version, "provisional": True, "vector": {"$exists": True}}
+    return {"_id.m": version, "provisional": {"$ne": True}}
+
+
+def load_track_vectors(db: Database[dict[str, Any]], version: str, provisional: bool = False
+                       ) -> tuple[list[str], np.ndarray]:
+    """(track uris, float32 matrix) of one model's trained track vectors (with `provisional`:
+    its provisional ones instead), in a stable order."""
     uris: list[str] = []
     rows: list[np.ndarray] = []
-    cursor = db[TRACK_VECTORS].find({"_id.m": version}, {"vector": 1}, batch_size=10_000)
+    cursor = db[TRACK_VECTORS].find(track_vector_query(version, provisional), {"vector": 1},
+                                    batch_size=10_000)
     for doc in cursor:
         uris.append(doc["_id"]["t"])
         rows.append(vectors.decode(doc["vector"]))
@@ -194,10 +207,10 @@ def open_change_stream(
     """
     stages = list(pipeline)
     if resume_token is None:
-        return collection.watch(stages, batch_size=batch_size)
+        return collection.watch(pipeline=stages, batch_size=batch_size)
     if start_after:
-        return collection.watch(stages, batch_size=batch_size, start_after=resume_token)
-    return collection.watch(stages, batch_size=batch_size, resume_after=resume_token)
+        return collection.watch(pipeline=stages, batch_size=batch_size, start_after=resume_token)
+    return collection.watch(pipeline=stages, batch_size=batch_size, resume_after=resume_token)
 
 
 def change_key(change: Mapping[str, Any]) -> Any | None:

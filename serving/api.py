@@ -42,6 +42,8 @@ MAX_EXPLAIN_TOP = 100
 Explain = Annotated[bool, Query(description="split each score over the seed tracks")]
 ExplainTop = Annotated[int, Query(ge=1, le=MAX_EXPLAIN_TOP,
                                   description="seed tracks named per explanation (1..100)")]
+Provisional = Annotated[bool, Query(
+    description="answer provisional tracks too (folded in by the stream, not yet trained)")]
 
 
 Pid = Annotated[int, Path(ge=0, le=MAX_PID)]
@@ -72,6 +74,7 @@ class TrackItem(BaseModel):
     score: float
     track_name: str | None = None
     artist_name: str | None = None
+    provisional: bool = False  # a track the model never saw, folded in by the stream
     explanation: ExplanationOut | None = None
 
 
@@ -174,7 +177,9 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
             doc = found.get(uri, {})
             return {"track_name": doc.get("track_name"), "artist_name": doc.get("artist_name")}
 
-        items = [TrackItem(track_uri=s.item, score=s.score, **named(s.item)) for s in scored]
+        provisional = engine.provisional(s.item for s in scored)
+        items = [TrackItem(track_uri=s.item, score=s.score, provisional=s.item in provisional,
+                           **named(s.item)) for s in scored]
         for item, explanation in zip(items, explained, strict=False):
             item.explanation = ExplanationOut(
                 seeds=[SeedPart(track_uri=seed, contribution=part, **named(seed))
@@ -186,24 +191,26 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
              responses=ERRORS)
     @bounded
     def playlist_recommendations(pid: Pid, k: K = 500, explain: Explain = False,
-                                 explain_top: ExplainTop = 3) -> TrackAnswer:
+                                 explain_top: ExplainTop = 3,
+                                 include_provisional: Provisional = True) -> TrackAnswer:
         """Tracks to continue the playlist, excluding its own tracks; `explain=true` adds each
         one's score split over the playlist's tracks."""
         playlist = engine.source.playlist(pid)
         if playlist is None:
             raise NotFound(f"playlist {pid} not found")
         version, scored, explained = engine.recommend_tracks(
-            playlist.get("tracks") or [], k, explain_top if explain else 0)
+            playlist.get("tracks") or [], k, explain_top if explain else 0, include_provisional)
         return TrackAnswer(pid=pid, model_version=version, items=track_items(scored, explained))
 
     @app.post("/v1/recommendations", response_model=TrackAnswer, responses=ERRORS)
     @bounded
     def recommendations(body: TracksQuery, explain: Explain = False,
-                        explain_top: ExplainTop = 3) -> TrackAnswer:
+                        explain_top: ExplainTop = 3,
+                        include_provisional: Provisional = True) -> TrackAnswer:
         """Tracks to continue an ad-hoc track list, excluding the list's own tracks;
         `explain=true` adds each one's score split over the list's tracks."""
         version, scored, explained = engine.recommend_tracks(
-            body.tracks, body.k, explain_top if explain else 0)
+            body.tracks, body.k, explain_top if explain else 0, include_provisional)
         return TrackAnswer(model_version=version, items=track_items(scored, explained))
 
     @app.get("/v1/playlists/{pid}/similar", response_model=PlaylistAnswer, responses=ERRORS)
@@ -219,9 +226,10 @@ def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> F
     # `:path` so the route matches whatever a track id contains (Spotify URIs carry colons)
     @app.get("/v1/tracks/{track_uri:path}/similar", response_model=TrackAnswer, responses=ERRORS)
     @bounded
-    def similar_tracks(track_uri: TrackPath, k: K = 10) -> TrackAnswer:
-        """The nearest tracks to one track."""
-        version, scored = engine.similar_tracks(track_uri, k)
+    def similar_tracks(track_uri: TrackPath, k: K = 10,
+                       include_provisional: Provisional = True) -> TrackAnswer:
+        """The nearest tracks to one track (a provisional one too)."""
+        version, scored = engine.similar_tracks(track_uri, k, include_provisional)
         return TrackAnswer(track_uri=track_uri, model_version=version, items=track_items(scored))
 
     @app.get("/healthz")

@@ -14,11 +14,11 @@ from typing import Any
 
 from playlist2vec import store
 from playlist2vec.vectors import FloatArray
-from serving.loader import PLAYLISTS, Loader
+from serving.loader import PLAYLISTS, TRACKS, Loader
 from serving.metrics import ServingMetrics
 from serving.quality import LiveQuality, Scorer
 from serving.shard import Shard
-from serving.source import playlist_vector
+from serving.source import playlist_vector, provisional_vector
 from serving.state import ModelState
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,29 @@ class ChangeApplier:
                 if snapshot and snapshot.index.accepts_updates:
                     self.metrics.items(PLAYLISTS, len(snapshot.index))
                 self._observe_freshness(mine, docs, servable_at)
+
+    def apply_track_vectors(self, changes: Sequence[Mapping[str, Any]]) -> None:
+        """Provisional track vectors of the served (or loading) model: added to, changed in or
+        removed from its track vectors and track index. Trained vectors do not change while a
+        model is served; other models' changes (a training writing its vectors) are skipped."""
+        keys = [store.change_key(c) for c in changes]
+        for state in (self.loader.queries.current, self.loader.pending):
+            if state is None:
+                continue
+            mine = {key["t"] for key in keys
+                    if isinstance(key, Mapping) and key.get("m") == state.version}
+            if not mine:
+                continue
+            docs = self.loader.source.track_vector_docs(state.version, mine)
+            found: dict[Any, FloatArray | None] = {}
+            for uri in mine:
+                vector = provisional_vector(docs.get(uri), state.dim)
+                held = uri in state.track_vectors.provisional
+                # below the minimum support a track changes often and is in no index: skip it
+                if (vector is not None or held) and state.track_vectors.set_provisional(uri, vector):
+                    found[uri] = vector
+            state.tracks.apply(found)
+            self.metrics.delta(TRACKS, state.tracks.delta_size())
 
     def _observe_freshness(self, mine: Sequence[tuple[Any, Mapping[str, Any]]],
                            docs: Mapping[Any, Mapping[str, Any]], servable_at: float) -> None:

@@ -21,7 +21,7 @@ class Engine(Queries):
     """The queries the HTTP app answers and the lifecycle of what refreshes their state."""
 
     def __init__(self, source: Source, options: ServeOptions, metrics: ServingMetrics) -> None:
-        super().__init__(source)
+        super().__init__(source, options.provisional_penalty)
         self.options = options
         self.metrics = metrics
         # only MongoDB has change streams to follow; any other source serves installed states

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
+from playlist2vec.vectors import FloatArray
 from serving.live import LiveIndex
 from serving.metrics import ServingMetrics
 from serving.options import ServeOptions
@@ -77,6 +79,7 @@ class Loader:
         try:
             snapshot = self.builder.build(TRACKS, uris, matrix)
             state.tracks.swap(snapshot, 0)
+            self.load_provisional(state)
             self.metrics.snapshot_built(TRACKS, len(uris), time.monotonic() - started,
                                         snapshot.built_at)
             self.rebuild_playlists(state)
@@ -84,6 +87,17 @@ class Loader:
         finally:
             self.pending = None
         log.info("serving model %s: %d tracks", version, len(uris))
+
+    def load_provisional(self, state: ModelState) -> None:
+        """The model's provisional vectors as they are now, into the track index's delta (the
+        follower, already feeding this state, applies later changes on top)."""
+        found: dict[Any, FloatArray | None] = {}
+        for uri, vector in self.source.provisional_vectors(state.version).items():
+            # a track the follower already gave this state holds a newer vector than this read
+            if (vector.shape[0] == state.dim and uri not in state.track_vectors.provisional
+                    and state.track_vectors.set_provisional(uri, vector)):
+                found[uri] = vector
+        state.tracks.apply(found)
 
     def rebuild_playlists(self, state: ModelState, from_memory: bool = False) -> None:
         started = time.monotonic()

@@ -47,6 +47,12 @@ class MemorySource:
         uris, matrix = self.tracks.get(version, ([], np.empty((0, 0), dtype=np.float32)))
         return list(uris), matrix
 
+    def provisional_vectors(self, version: str) -> dict[str, FloatArray]:
+        return {}  # no stream folds tracks in here
+
+    def track_vector_docs(self, version: str, uris: Collection[str]) -> dict[str, dict[str, Any]]:
+        return {}
+
     def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]:
         live = [(pid, vectors.decode(doc["vector"]))
                 for pid, doc in self.playlist_docs.get(version, {}).items()

@@ -145,6 +145,7 @@ class StageHistogram(Collector):
     def __init__(self, name: str, documentation: str, stages: Collection[str],
                  buckets: Collection[float]) -> None:
         self.name, self.documentation = name, documentation
+        self.labelnames = ("stage",)
         self._bounds = np.asarray(sorted(buckets), dtype=np.float64)
         self._les = [floatToGoString(b) for b in self._bounds] + ["+Inf"]
         self._counts = {stage: np.zeros(len(self._bounds) + 1, dtype=np.int64) for stage in stages}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playlist2vec.foldin import PENALTY
 from playlist2vec.settings import Settings
 from serving import indexes
 from serving.indexes import IndexParams
@@ -23,6 +24,7 @@ class ServeOptions:
     poll_wait: float = 0.1
     max_batch: int = 1_000
     live_quality: bool = False
+    provisional_penalty: float = PENALTY  # P2V_FOLD_IN_PENALTY
 
     def __post_init__(self) -> None:
         indexes.check(self.strategy)  # at start, not in the builder thread
@@ -45,4 +47,5 @@ class ServeOptions:
             instance=instance or settings.serving_instance,
             shard=Shard.parse(shard) if shard else None,
             live_quality=settings.live_quality if live_quality is None else live_quality,
+            provisional_penalty=settings.fold_in_penalty,
         )

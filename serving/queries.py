@@ -7,11 +7,12 @@ goes through the `Source` protocol.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
 from playlist2vec.events import is_canary
+from playlist2vec.foldin import PENALTY
 from playlist2vec.recommend import Explanation, Scored, explain, recommend, seed_query
 from playlist2vec.vectors import FloatArray
 from serving.snapshot import discard
@@ -22,8 +23,9 @@ from serving.state import ModelState
 class Queries:
     """Recommendations and similar items from the installed `ModelState`."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, provisional_penalty: float = PENALTY) -> None:
         self.source = source
+        self.provisional_penalty = provisional_penalty
         self._current: ModelState | None = None
 
     @property
@@ -48,24 +50,46 @@ class Queries:
             discard(old.tracks.snapshot)
             discard(old.playlists.snapshot)
 
-    def recommend_tracks(self, seeds: Sequence[str], k: int, explain_top: int = 0
+    def recommend_tracks(self, seeds: Sequence[str], k: int, explain_top: int = 0,
+                         include_provisional: bool = True
                          ) -> tuple[str, list[Scored], list[Explanation]]:
         """Tracks continuing a seed list (seeds excluded), best first, and with `explain_top`
-        > 0 each one's score split over the seeds (from the same model state)."""
+        > 0 each one's score split over the seeds (from the same model state); provisional
+        (folded-in) tracks among them unless `include_provisional` is false."""
         state = self.state()
         query = seed_query(seeds, state.track_vectors)
         if query is None:
             return state.version, [], []
-        scored = recommend(query, seeds, state.tracks.search, k)
+        scored = recommend(query, seeds, state.tracks.search, k,
+                           *self._provisional_rules(state, include_provisional))
         explained = (explain(seeds, state.track_vectors, [s.item for s in scored], explain_top)
                      if explain_top > 0 else [])
         return state.version, scored, explained
 
-    def similar_tracks(self, uri: str, k: int) -> tuple[str, list[Scored]]:
+    def similar_tracks(self, uri: str, k: int, include_provisional: bool = True
+                       ) -> tuple[str, list[Scored]]:
         state = self.state()
         if uri not in state.track_vectors:
             raise NotFound(f"track {uri} is not in model {state.version}")
-        return state.version, recommend(state.track_vectors[uri], [uri], state.tracks.search, k)
+        return state.version, recommend(state.track_vectors[uri], [uri], state.tracks.search, k,
+                                        *self._provisional_rules(state, include_provisional))
+
+    def provisional(self, uris: Iterable[str]) -> set[str]:
+        """Those of `uris` the served model knows only provisionally (folded in by the stream)."""
+        state = self._current
+        return set() if state is None else {u for u in uris if u in state.track_vectors.provisional}
+
+    def _provisional_rules(self, state: ModelState, include: bool
+                           ) -> tuple[Callable[[Any], bool] | None, Callable[[Any], float] | None]:
+        """(`keep`, `penalty`) of `recommend` for track candidates: without provisional tracks
+        (`include` false) keep only trained ones; with them, subtract the provisional penalty
+        from theirs (nothing at all while there are none, or when it is 0)."""
+        if not include:
+            return state.track_vectors.trained, None
+        provisional, penalty = state.track_vectors.provisional, self.provisional_penalty
+        if not provisional or not penalty:
+            return None, None
+        return None, lambda uri: penalty if uri in provisional else 0.0
 
     def similar_playlists(self, pid: int, k: int) -> tuple[str, list[Scored]]:
         state = self.state()

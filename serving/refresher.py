@@ -1,7 +1,8 @@
 """The refresher: two background threads that keep the queries' model state fresh.
 
-The follower thread polls the change streams (`playlist_vectors`, `models`, and `playlists`
-with live quality) and hands each batch to the `ChangeApplier`, storing resume tokens after;
+The follower thread polls the change streams (`playlist_vectors`, `models`, `track_vectors`
+for provisional tracks, and `playlists` with live quality) and hands each batch to the
+`ChangeApplier`, storing resume tokens after;
 the builder thread runs the `Loader` (first load, model switches, due rebuilds). A reset
 stream (changes may have been missed) makes the builder reload the model.
 """
@@ -81,7 +82,7 @@ class Refresher:
     def start(self) -> None:
         """Open the change streams (before loading, so nothing is missed) and start threads."""
         source, instance = self.source, self.options.instance
-        collections = [store.PLAYLIST_VECTORS, store.MODELS]
+        collections = [store.PLAYLIST_VECTORS, store.MODELS, store.TRACK_VECTORS]
         if self.options.live_quality:
             collections.append(store.PLAYLISTS)
             self.quality = LiveQuality(self.metrics, source.load_online(instance),
@@ -158,6 +159,8 @@ class Refresher:
             return
         if follower.collection == store.PLAYLIST_VECTORS:
             self.applier.apply_playlist_vectors(changes)
+        elif follower.collection == store.TRACK_VECTORS:
+            self.applier.apply_track_vectors(changes)
         elif follower.collection == store.PLAYLISTS:
             self.applier.score_playlists(changes)
         else:

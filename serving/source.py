@@ -25,6 +25,15 @@ def playlist_vector(doc: Mapping[str, Any] | None, version: str) -> FloatArray |
     return vectors.decode(doc["vector"])
 
 
+def provisional_vector(doc: Mapping[str, Any] | None, dim: int) -> FloatArray | None:
+    """The vector a provisional `track_vectors` doc gives the track index: None when it is gone,
+    below the minimum support (no `vector`), not provisional, or of another dimension."""
+    if doc is None or not doc.get("provisional") or doc.get("vector") is None:
+        return None
+    vector = vectors.decode(doc["vector"])
+    return vector if vector.shape[0] == dim else None
+
+
 class Source(Protocol):
     """The reads serving needs besides change streams; `MemorySource` is the in-memory one."""
 
@@ -37,6 +46,12 @@ class Source(Protocol):
         ...
 
     def track_vectors(self, version: str) -> tuple[list[str], FloatArray]: ...
+
+    def provisional_vectors(self, version: str) -> dict[str, FloatArray]:
+        """`version`'s provisional (folded-in) track vectors in use."""
+        ...
+
+    def track_vector_docs(self, version: str, uris: Collection[str]) -> dict[str, dict[str, Any]]: ...
 
     def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]: ...
 
@@ -63,6 +78,17 @@ class MongoSource:
 
     def track_vectors(self, version: str) -> tuple[list[str], FloatArray]:
         return store.load_track_vectors(self.db, version)
+
+    def provisional_vectors(self, version: str) -> dict[str, FloatArray]:
+        uris, matrix = store.load_track_vectors(self.db, version, provisional=True)
+        return dict(zip(uris, matrix, strict=True))
+
+    def track_vector_docs(self, version: str, uris: Collection[str]) -> dict[str, dict[str, Any]]:
+        """`version`'s current `track_vectors` docs by uri (vector and flags only)."""
+        keys = [{"m": version, "t": uri} for uri in uris]
+        cursor = self.db[store.TRACK_VECTORS].find({"_id": {"$in": keys}},
+                                                   {"vector": 1, "provisional": 1})
+        return {doc["_id"]["t"]: doc for doc in cursor}
 
     def playlist_vectors(self, version: str, owns: Any = None) -> tuple[list[Any], FloatArray]:
         """(pids, matrix) of every live playlist vector of `version` (those `owns(pid)` keeps)."""

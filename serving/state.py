@@ -10,20 +10,43 @@ from serving.live import LiveIndex
 
 
 class TrackVectors(Mapping[str, FloatArray]):
-    """Raw track vectors by uri over one matrix (what `recommend.seed_query` averages)."""
+    """Raw track vectors by uri (what `recommend.seed_query` averages): the trained ones over
+    one matrix, plus the provisional (folded-in) ones the change stream brings and takes away.
+    Only the follower thread changes `provisional`, one key at a time; readers see a track
+    either with its vector or without it."""
 
-    def __init__(self, uris: Sequence[str], matrix: FloatArray) -> None:
+    def __init__(self, uris: Sequence[str], matrix: FloatArray,
+                 provisional: Mapping[str, FloatArray] | None = None) -> None:
         self._rows = {uri: row for row, uri in enumerate(uris)}
         self._matrix = matrix
+        self.provisional: dict[str, FloatArray] = dict(provisional or {})
 
     def __getitem__(self, uri: str) -> FloatArray:
-        return self._matrix[self._rows[uri]]
+        row = self._rows.get(uri)
+        return self._matrix[row] if row is not None else self.provisional[uri]
+
+    def __contains__(self, uri: object) -> bool:
+        return uri in self._rows or uri in self.provisional
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
+        return iter([*self._rows, *list(self.provisional)])
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + len(self.provisional)
+
+    def trained(self, uri: str) -> bool:
+        return uri in self._rows
+
+    def set_provisional(self, uri: str, vector: FloatArray | None) -> bool:
+        """Add, change or (None) remove a provisional vector; False (ignored) for a trained
+        track, whose vector a provisional one never replaces."""
+        if uri in self._rows:
+            return False
+        if vector is None:
+            self.provisional.pop(uri, None)
+        else:
+            self.provisional[uri] = vector
+        return True
 
 
 @dataclass(frozen=True)

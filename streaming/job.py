@@ -92,9 +92,10 @@ def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
     models = ctx.models.current()
     task = transform.PartitionTask(ctx.settings, tuple((m.version, m.track_vectors) for m in models))
     counts = transform.summarise(transform.batch_results(batch, task).toArrow())
-    unknown = counts.pop("unknown")
+    unknown, provisional = counts.pop("unknown"), counts.pop("provisional")
     ctx.metrics.record_events(counts)
     ctx.metrics.record_unknown_tracks(unknown)
+    ctx.metrics.record_provisional_vectors(provisional)
     log.info("batch %d: %.2fs, models %s, %s", batch_id, time.perf_counter() - started,
              [m.version for m in models], counts)
 

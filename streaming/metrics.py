@@ -32,7 +32,11 @@ class StreamMetrics:
                          ["partition"], registry=self.registry)
         self.unknown_tracks = Counter(
             "p2v_stream_unknown_tracks_total",
-            "Track occurrences in applied playlists that the active model does not know",
+            "Track occurrences in applied playlists that the active model has no vector for "
+            "(neither trained nor provisional)", registry=self.registry)
+        self.provisional_vectors = Counter(
+            "p2v_stream_provisional_vectors_total",
+            "Provisional (folded-in) track vectors the stream wrote for the active model",
             registry=self.registry)
 
     def record_batch(self, duration_s: float) -> None:
@@ -46,6 +50,9 @@ class StreamMetrics:
 
     def record_unknown_tracks(self, n: int) -> None:
         self.unknown_tracks.inc(n)
+
+    def record_provisional_vectors(self, n: int) -> None:
+        self.provisional_vectors.inc(n)
 
     def record_lag(self, lag: Mapping[str, int]) -> None:
         for partition, n in lag.items():

@@ -12,7 +12,7 @@ what a later record of its key wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +20,11 @@ from typing import Any
 import bson
 from pymongo import ReplaceOne, UpdateOne
 
-from playlist2vec import documents, vectors
+from playlist2vec import documents, foldin, vectors
 from playlist2vec.errors import InvalidInput
 from playlist2vec.events import MAX_CLOCK_SKEW_S, MAX_EVENT_BYTES, PlaylistEvent, parse_event
+from playlist2vec.vectors import FloatArray
+from streaming import fold
 
 SOURCE = "stream"
 UNPARSABLE = "unparsable"  # parse_event raised something other than InvalidInput
@@ -186,18 +188,23 @@ class Applied:
 
     playlist_vectors: list[ReplaceOne] = field(default_factory=list)
     tracks: list[UpdateOne] = field(default_factory=list)
-    unknown_tracks: int = 0  # track occurrences the first (active) model does not know
+    unknown_tracks: int = 0  # track occurrences the first (active) model has no vector for
 
 
 def applied_writes(applied: Iterable[Latest], models: Sequence[Model], topic: str, now: datetime,
-                   subtype: int) -> Applied:
-    """Per model, the mean vector of each applied snapshot; and the track metadata it carried."""
+                   subtype: int, provisional: Mapping[str, Mapping[str, FloatArray]] | None = None
+                   ) -> Applied:
+    """Per model, the mean vector of each applied snapshot (over its trained tracks and, from
+    `provisional`, by version, the provisional vectors of the tracks it never saw); and the
+    track metadata the snapshots carried."""
     out = Applied()
     events = [s.event for s in applied if s.event is not None]
     rows = [event_row(s, topic) for s in applied if s.event is not None]
     playlists = [() if e.deleted else e.tracks for e in events]
     for i, model in enumerate(models):
         means, known = model.index.means(playlists)
+        foldin.patch_means(playlists, means, known, model.index,
+                           (provisional or {}).get(model.version, {}))
         for row, tracks, vector, n_known in zip(rows, playlists, means, known, strict=True):
             if i == 0:
                 out.unknown_tracks += len(tracks) - n_known
@@ -206,6 +213,23 @@ def applied_writes(applied: Iterable[Latest], models: Sequence[Model], topic: st
                 model.version, now, SOURCE, subtype))
     out.tracks = documents.track_writes([m for e in events if not e.deleted for m in e.track_meta])
     return out
+
+
+def fold_targets(tombstoned: Iterable[Latest], applied: Iterable[Latest], topic: str
+                 ) -> list[fold.Target]:
+    """What each playlist whose tombstone or snapshot write applied contributes now, named by
+    the record that decided it (the snapshot when there is one, it came after the tombstone)."""
+    last: dict[int, fold.Target] = {}
+    for state in tombstoned:
+        assert state.tombstone is not None
+        last[state.pid] = fold.Target(state.pid, fold.op_id(state.pid, state.tombstone.log(topic)),
+                                      None)
+    for state in applied:
+        event, record = state.event, state.record
+        assert event is not None and record is not None
+        last[state.pid] = fold.Target(state.pid, fold.op_id(state.pid, record.log(topic)),
+                                      None if event.deleted else event.tracks)
+    return [last[pid] for pid in sorted(last)]
 
 
 def outcomes(latest: Iterable[Latest], stale_tombstones: Iterable[int], stale_pids: Iterable[int],

@@ -19,7 +19,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from playlist2vec import documents, store
-from streaming import partition
+from streaming import fold, partition
 from streaming.partition import Latest, Model
 
 STALE_OK = frozenset({documents.STALE})
@@ -43,20 +43,30 @@ def _stale_pids(db: Database[dict[str, Any]], states: Sequence[Latest], ops: Seq
 
 
 def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Sequence[Model],
-          topic: str, subtype: int, n_invalid: int) -> dict[str, int]:
+          topic: str, subtype: int, n_invalid: int, min_support: int) -> dict[str, int]:
     """Write what the partition's events leave per pid; the event counts by result, plus
-    `unknown` (track occurrences the active model does not know)."""
+    `unknown` (track occurrences the active model has no vector for, trained or provisional)
+    and `provisional` (provisional vectors the active model's fold-in wrote)."""
     now = datetime.now(UTC)
     deletions = partition.tombstones(latest.values())
     stale_deletions = _stale_pids(db, deletions, partition.tombstone_writes(deletions, topic, now))
+    deleted = [s for s in deletions if s.pid not in stale_deletions]
     store.bulk_write(db[store.PLAYLIST_VECTORS], partition.tombstone_vector_writes(
-        [s for s in deletions if s.pid not in stale_deletions], models, topic, now), tolerate=STALE_OK)
+        deleted, models, topic, now), tolerate=STALE_OK)
     states = partition.snapshots(latest.values())
     stale = _stale_pids(db, states, partition.snapshot_writes(states, topic, now))
-    applied = partition.applied_writes([s for s in states if s.pid not in stale], models, topic, now,
-                                       subtype)
+    won = [s for s in states if s.pid not in stale]
+    # fold-in after `playlists` (it follows what won there), before the means that use it
+    targets = partition.fold_targets(deleted, won, topic)
+    provisional: dict[str, dict[str, Any]] = {}
+    written = 0
+    for i, model in enumerate(models if min_support > 0 else ()):  # 0: fold-in is off
+        provisional[model.version], n = fold.fold(db, model.version, model.index, targets,
+                                                  min_support, subtype)
+        written += n if i == 0 else 0
+    applied = partition.applied_writes(won, models, topic, now, subtype, provisional)
     store.bulk_write(db[store.TRACKS], applied.tracks)
     # a model's vector can be newer than the playlist (e.g. written by a derive pass): stale too
     store.bulk_write(db[store.PLAYLIST_VECTORS], applied.playlist_vectors, tolerate=STALE_OK)
     counts = partition.outcomes(latest.values(), stale_deletions, stale, n_invalid)
-    return counts | {"unknown": applied.unknown_tracks}
+    return counts | {"unknown": applied.unknown_tracks, "provisional": written}

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
-COUNTS = ("applied", "stale", "deleted", "invalid", "unknown")
+COUNTS = ("applied", "stale", "deleted", "invalid", "unknown", "provisional")
 RESULT_SCHEMA = ", ".join(f"{name} long" for name in COUNTS)
 
 
@@ -72,7 +72,7 @@ def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Ite
         models = [Model(version, table.index()) for version, table in task.models]
         db = sink.client(settings.mongo_uri.get_secret_value())[settings.mongo_db]
         counts = sink.write(db, latest, models, settings.playlist_topic, settings.vector_subtype,
-                            len(dead))
+                            len(dead), settings.fold_in_min_support)
     if dead:
         dead_letters.publish(dead_letters.shared_producer(settings), settings.dlq_topic, [
             dead_letters.dead_letter(r.record.key, r.record.value, r.reason, settings.playlist_topic,

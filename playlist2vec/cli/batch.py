@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from batch.word2vec import Word2VecParams
 from playlist2vec import reports
 from playlist2vec.cli import serving_cost
 from playlist2vec.cli.common import BenchOutput, print_report
+from playlist2vec.errors import InvalidInput
 from playlist2vec.settings import Settings
 
 VectorSize = Annotated[int, typer.Option(min=2, max=1000, help="embedding dimension")]
@@ -20,12 +22,11 @@ MinCount = Annotated[int, typer.Option(min=1, help="ignore tracks seen fewer tim
 Partitions = Annotated[int, typer.Option(min=1, help="Word2Vec numPartitions (parallel fit)")]
 StepSize = Annotated[float, typer.Option(min=0.0001, max=1.0, help="learning rate (stepSize)")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="skip and count malformed files/records")]
+DEFAULTS = Word2VecParams()  # the knobs' defaults are the library's (chosen by measurement)
 
 
 def _params(vector_size: int, window: int, iterations: int, min_count: int, partitions: int,
-            step_size: float = 0.025) -> Any:
-    from batch.word2vec import Word2VecParams
-
+            step_size: float = DEFAULTS.step_size) -> Any:
     return Word2VecParams(vector_size=vector_size, window=window, iterations=iterations,
                           min_count=min_count, partitions=partitions, step_size=step_size)
 
@@ -38,6 +39,13 @@ def _spark(settings: Settings, app_name: str) -> Any:
 
 def _err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _floats(spec: str) -> list[float]:
+    try:
+        return [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise InvalidInput(f"expected comma-separated numbers, got {spec!r}") from None
 
 
 def generate(
@@ -58,8 +66,9 @@ def generate(
 def train(
     ctx: typer.Context,
     input: Annotated[str, typer.Option(help="slice file, folder or glob (or a Hadoop URI)")],
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions, step_size: StepSize = DEFAULTS.step_size,
     sample: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="train on this fraction")] = None,
     skip_bad: SkipBad = False,
     artifacts: Annotated[str | None, typer.Option(help="artifact root URI [P2V_HOME/models]")] = None,
@@ -97,14 +106,24 @@ def evaluate(
     holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5, help="playlists held out")] = 0.05,
     seed_tracks: Annotated[int, typer.Option(min=0, help="tracks given as the seed")] = 10,
     k: Annotated[int, typer.Option(min=1, max=1000, help="recommendations per playlist")] = 500,
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2, step_size: StepSize = 0.025,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions, step_size: StepSize = DEFAULTS.step_size,
     skip_bad: SkipBad = False,
     out: Annotated[Path | None, typer.Option(
         "--out", "--output", dir_okay=False,
         help="JSON report [default P2V_HOME/eval/eval-<UTC time>.json]")] = None,
     sweep: Annotated[list[str] | None, typer.Option(
         help="also score variants: KNOB=V1,V2 (repeatable), one knob changed at a time")] = None,
+    fold_in: Annotated[float | None, typer.Option(
+        "--fold-in", min=0.01, max=0.9,
+        help="instead: this share of the held-out playlists' tracks exists only in stream events; "
+             "score with and without fold-in, seen and unseen tracks apart")] = None,
+    fold_in_penalties: Annotated[str, typer.Option(
+        help="with --fold-in: comma-separated penalties off provisional tracks' scores to compare")
+    ] = "0,0.1,0.2,0.3",
+    fold_in_min_support: Annotated[int | None, typer.Option(
+        min=1, help="with --fold-in: minimum support [default P2V_FOLD_IN_MIN_SUPPORT]")] = None,
 ) -> None:
     """RecSys-2018 metrics (R-precision, NDCG, clicks) on held-out playlists beside popularity."""
     from batch.evaluate import EvalOptions
@@ -115,6 +134,15 @@ def evaluate(
         input, holdout_fraction=holdout_fraction, seed_tracks=seed_tracks, k=k, skip_bad=skip_bad,
         params=_params(vector_size, window, iterations, min_count, partitions, step_size),
         sweep=sweep or [])
+    if fold_in is not None:
+        from batch.foldin_eval import evaluate_fold_in
+
+        support = fold_in_min_support or settings.fold_in_min_support or 1
+        folded = evaluate_fold_in(_spark(settings, "p2v-evaluate"), options, fold_in, support,
+                                  progress=_err, penalties=_floats(fold_in_penalties))
+        path = out or reports.timestamped(settings.home / "eval", "fold-in")
+        print_report(folded.table(), reports.write_json(path, folded.as_dict()))
+        return
     report = run(_spark(settings, "p2v-evaluate"), options, progress=_err)
     path = out or reports.timestamped(settings.home / "eval", "eval")
     print_report(report.table(), reports.write_json(path, report.as_dict()))
@@ -124,8 +152,9 @@ def bench_train(
     ctx: typer.Context,
     playlists: Annotated[int, typer.Option(min=100, help="generated corpus size")] = 50_000,
     input: Annotated[str | None, typer.Option(help="use these slices instead of generating")] = None,
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions,
     holdout_fraction: Annotated[float, typer.Option(min=0.001, max=0.5, help="playlists held out")] = 0.02,
     output: BenchOutput = None,
 ) -> None:
@@ -148,8 +177,9 @@ def bench_switch(
         min=0, help="playlists edited right after the new model's derive pass")] = 1_000,
     before: Annotated[float, typer.Option(
         min=1.0, help="seconds of query latency measured before the switch")] = 20.0,
-    vector_size: VectorSize = 32, window: Window = 5, iterations: Iterations = 5,
-    min_count: MinCount = 5, partitions: Partitions = 2,
+    vector_size: VectorSize = DEFAULTS.vector_size, window: Window = DEFAULTS.window,
+    iterations: Iterations = DEFAULTS.iterations, min_count: MinCount = DEFAULTS.min_count,
+    partitions: Partitions = DEFAULTS.partitions,
     output: BenchOutput = None,
 ) -> None:
     """Train model A, serve it, train and switch to B: derive, catch-up, swap times, query p99."""

@@ -21,7 +21,7 @@ AUTO = "auto"
 AUTO_HNSW_FROM = 200_000
 """`auto` picks, per index and per build, an exact scan below this many items (k=500 in
 about 1 ms per 100k items, recall 1, no graph to build) and hnsw from it (sub-linear, takes
-updates); see the serving README for the measurements."""
+updates); docs/serving.md, "Index strategies", has the measurements."""
 
 
 def resolve(strategy: str, items: int) -> str:

@@ -15,7 +15,7 @@ ANNOY_MIN_SEARCH_K = 10_000
 """Auto search_k = max(200 x n, 10,000) nodes. Annoy's own default (trees x n) gives recall
 0.7-0.8 at k=10 and 0.6-0.9 at k=500 on embedding-like data; this gives 0.9-0.98 at k=10 and
 >= 0.95 at k=500 on 100k items. With a fixed node budget fewer trees search deeper, so 10
-trees beat 50 in recall as well as in build time and size (measured; see the serving README)."""
+trees beat 50 in recall as well as in build time and size (measured: docs/serving.md)."""
 
 
 class AnnoyIndex(VectorIndex):

@@ -127,3 +127,55 @@ def test_a_failure_midway_leaves_the_old_model_active(spark: Any, settings: Sett
     assert db[store.TRACK_VECTORS].count_documents({"_id.m": {"$ne": failed["_id"]}}) == 0
     assert db[store.PLAYLIST_VECTORS].count_documents({}) == 0
     assert "p2v_batch_last_run_success 0.0" in metrics_path(settings).read_text()
+
+
+NEW = "spotify:track:NEWtrack00000000000001"
+
+
+def _with_new_track(corpus_dir: Path, folder: Path) -> Path:
+    """The corpus plus five playlists holding NEW beside tracks of the corpus."""
+    import shutil
+
+    shutil.copytree(corpus_dir, folder)
+    first = json.loads(next(iter(sorted(corpus_dir.glob("*.json")))).read_text())
+    extra = []
+    for i, playlist in enumerate(first["playlists"][:5]):
+        tracks = [*playlist["tracks"][:8],
+                  {**playlist["tracks"][0], "track_uri": NEW, "track_name": "New"}]
+        extra.append({**playlist, "pid": 990_000 + i, "num_tracks": len(tracks),
+                      "tracks": [{**t, "pos": pos} for pos, t in enumerate(tracks)]})
+    (folder / "mpd.slice.990000-990004.json").write_text(json.dumps({"info": first["info"],
+                                                                     "playlists": extra}))
+    return folder
+
+
+def test_the_next_training_replaces_provisional_vectors(spark: Any, settings: Settings, db: Any,
+                                                        corpus_dir: Path, tmp_path: Path) -> None:
+    """A track the model never saw, folded in by the stream (its MongoDB state written by the
+    stream's own code), is trained by the next model: no provisional vector for it there, and
+    retiring the old model removes the old model's fold-in state."""
+    from playlist2vec.vectors import TrackIndex
+    from streaming import fold
+
+    first = train(settings, spark, TrainOptions(str(corpus_dir), PARAMS), progress=lambda _: None)
+    uris, matrix = store.load_track_vectors(db, first.version)
+    index = TrackIndex.of(uris, matrix)
+    known = uris[:9]
+    targets = [fold.Target(900 + i, f"{900 + i}@t/0/{i}", [*known[3 * i:3 * i + 3], NEW])
+               for i in range(3)]
+    usable, _ = fold.fold(db, first.version, index, targets, 3, settings.vector_subtype)
+    assert set(usable) == {NEW}
+    provisional = db[store.TRACK_VECTORS].find_one({"_id": {"m": first.version, "t": NEW}})
+    assert provisional["provisional"] is True and provisional["support"] == 3
+
+    second = train(settings, spark, TrainOptions(str(_with_new_track(corpus_dir, tmp_path / "c2")),
+                                                 PARAMS), progress=lambda _: None)
+    assert store.active_model(db)["_id"] == second.version
+    trained = db[store.TRACK_VECTORS].find_one({"_id": {"m": second.version, "t": NEW}})
+    assert trained is not None and "vector" in trained and not trained.get("provisional")
+    assert db[store.TRACK_VECTORS].count_documents({"_id.m": second.version, "provisional": True}) == 0
+    assert db[store.FOLD_IN].count_documents({"_id.m": second.version}) == 0
+    assert db[store.FOLD_IN].count_documents({"_id.m": first.version}) == 3  # kept while retired
+    registry.retire(db, first.version)
+    assert db[store.FOLD_IN].count_documents({"_id.m": first.version}) == 0
+    assert db[store.TRACK_VECTORS].count_documents({"_id.m": first.version}) == 0

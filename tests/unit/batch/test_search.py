@@ -73,7 +73,8 @@ def test_the_first_trial_is_the_given_knobs_and_the_record_names_the_winner() ->
     record = search(evaluator([]), BASE, Budget(trials=3), seed=1, progress=lines.append)
     assert record.trials[0].params == knobs(BASE) and record.trials[0].state == COMPLETE
     assert len(record.trials) == 3 and len(lines) == 4  # one line per trial, then the winner
-    assert lines[0].startswith("trial 1/3 vector_size=32") and lines[-1].startswith("best: trial")
+    assert lines[0].startswith(f"trial 1/3 vector_size={BASE.vector_size} ")
+    assert lines[-1].startswith("best: trial")
     doc = record.as_dict()
     assert doc["best_trial"] == record.best.number and doc["best_params"] == record.best.params
     assert [t["number"] for t in doc["trials"]] == [0, 1, 2]
@@ -84,7 +85,7 @@ def test_a_budget_in_minutes_still_runs_the_first_trial() -> None:
     def first_line_only(line: str) -> None:
         raise StopIteration(line)
 
-    with pytest.raises(StopIteration, match=r"^trial 1 \(0\.0 of 30 min\) vector_size=32 "):
+    with pytest.raises(StopIteration, match=rf"^trial 1 \(0\.0 of 30 min\) vector_size={BASE.vector_size} "):
         search(evaluator([]), BASE, Budget(minutes=30), seed=0, progress=first_line_only)
     record = search(evaluator([]), BASE, Budget(minutes=1e-6), seed=0, progress=lambda _: None)
     assert len(record.trials) == 1 and record.best.number == 0
@@ -115,7 +116,7 @@ def test_the_subsample_scales_min_count_to_keep_the_vocabulary_but_drops_tracks_
     assert for_subsample(Word2VecParams(min_count=20), 0.25).min_count == 5
     assert for_subsample(Word2VecParams(min_count=5), 0.25).min_count == 2
     assert for_subsample(Word2VecParams(min_count=2), 0.25).min_count == 2
-    assert for_subsample(Word2VecParams(min_count=5), 0.25).vector_size == 32
+    assert for_subsample(Word2VecParams(vector_size=48, min_count=5), 0.25).vector_size == 48
 
 
 def test_the_bar_is_the_top_quarter_of_completed_subsample_scores_less_the_tolerance() -> None:

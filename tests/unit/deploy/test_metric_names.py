@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from playlist2vec.probe import ProbeMetrics
-from serving.metrics import ServingMetrics
+from serving.metrics import ServingMetrics, StageHistogram
 from streaming.metrics import StreamMetrics
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -35,11 +35,13 @@ def exported() -> dict[str, tuple[str, set[str]]]:
     series: dict[str, tuple[str, set[str]]] = {}
     for kind in (StreamMetrics, ServingMetrics, ProbeMetrics):
         holder = kind(registry=CollectorRegistry())
-        metrics = [m for m in vars(holder).values() if isinstance(m, MetricWrapperBase)]
+        metrics = [m for m in vars(holder).values() if isinstance(m, MetricWrapperBase | StageHistogram)]
         assert metrics, f"{kind.__name__} holds no metrics"
         for metric in metrics:
-            # prometheus_client keeps a counter's name without `_total`, as the family name
-            family, kind_name, labels = metric._name, str(metric._type), set(metric._labelnames)
+            if isinstance(metric, StageHistogram):  # a collector of its own, observed in arrays
+                family, kind_name, labels = metric.name, "histogram", set(metric.labelnames)
+            else:  # prometheus_client keeps a counter's name without `_total`, as the family name
+                family, kind_name, labels = metric._name, str(metric._type), set(metric._labelnames)
             for suffix in SAMPLE_SUFFIXES[kind_name]:
                 series[family + suffix] = (family, labels | EXTRA_LABELS[suffix])
     return series

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from playlist2vec import chaos, events
 from playlist2vec.errors import ConfigError, InvalidInput
 from playlist2vec.settings import Settings
+from playlist2vec.vectors import TrackIndex
 
 POOL = [f"spotify:track:{i:022d}" for i in range(50)]
 
@@ -73,6 +75,16 @@ def test_on_a_tie_a_deletion_wins() -> None:
     o.apply(0, 0, b"1", json.dumps({"pid": 1, "deleted": True, "modified_at": 100}).encode(), 1_000)
     o.apply(0, 1, b"1", event(1, 100, ["back"]), 1_000)
     assert o.playlists[1] == {"modified_at": 100, "deleted": True, "tracks": []}
+
+
+def test_the_oracles_fold_in_counts_only_what_events_decided() -> None:
+    o = chaos.Oracle(playlists={1: {"modified_at": 100, "deleted": False, "tracks": ["a", "new"]}},
+                     invalid=set())  # a corpus playlist: never an event, never folded in
+    o.apply(0, 0, b"2", event(2, 5, ["a", "new"]), 1_000)
+    o.apply(0, 1, b"3", event(3, 5, ["new", "a"]), 1_000)
+    o.apply(0, 2, b"3", None, 1_000)
+    index = TrackIndex.of(["a"], np.ones((1, 2), np.float32))
+    assert o.fold_in(index, 1).support("new") == 1
 
 
 def test_the_oracle_records_where_invalid_records_are() -> None:

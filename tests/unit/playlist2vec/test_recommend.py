@@ -16,6 +16,24 @@ def test_recommend_excludes_seeds_and_sorts() -> None:
     assert out[0].score >= out[1].score
 
 
+def test_a_penalty_demotes_items_and_the_search_asks_for_more_to_stay_exact() -> None:
+    rng = np.random.default_rng(2)
+    items = [f"t{i}" for i in range(200)]
+    matrix = vectors.normalize(rng.normal(size=(200, 8)).astype(np.float32))
+    search = recommend.exact_search(items, matrix)
+    penalised = set(items[::2])
+
+    def penalty(item: str) -> float:
+        return 0.3 if item in penalised else 0.0
+
+    query = matrix[0] + matrix[1]
+    out = recommend.recommend(query, [], search, k=20, penalty=penalty)
+    scores = matrix @ vectors.normalize(query)
+    expected = sorted(items, key=lambda t: -(scores[items.index(t)] - penalty(t)))[:20]
+    assert [s.item for s in out] == expected
+    assert all(abs(s.score - (scores[items.index(s.item)] - penalty(s.item))) < 1e-5 for s in out)
+
+
 def test_seed_query_is_none_without_known_tracks() -> None:
     assert recommend.seed_query(["x"], {}) is None
 

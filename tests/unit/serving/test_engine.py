@@ -37,7 +37,8 @@ def test_the_app_answers_from_an_installed_state_with_names_from_the_source(
         assert client.get("/readyz").json() == {"ready": True, "model_version": "m1"}
         answer = client.get("/v1/playlists/100/recommendations", params={"k": 1}).json()
         assert answer["items"] == [{"track_uri": "a1", "score": answer["items"][0]["score"],
-                                    "track_name": "A1", "artist_name": "x", "explanation": None}]
+                                    "track_name": "A1", "artist_name": "x", "provisional": False,
+                                    "explanation": None}]
         similar = client.get("/v1/playlists/200/similar", params={"k": 1}).json()
         assert similar["items"][0]["pid"] == 201
         assert client.get("/v1/playlists/999/recommendations").status_code == 404

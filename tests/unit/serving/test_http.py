@@ -20,7 +20,7 @@ from serving.metrics import ServingMetrics
 class BrokenEngine(Engine):
     """An engine whose recommendation has a bug."""
 
-    def recommend_tracks(self, seeds, k, explain_top=0):  # type: ignore[no-untyped-def]
+    def recommend_tracks(self, seeds, k, explain_top=0, include_provisional=True):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug")
 
 

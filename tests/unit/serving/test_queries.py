@@ -77,3 +77,25 @@ def test_installing_a_new_state_removes_the_old_ones_files(loader: Loader,
     loader.run_once()
     assert queries.state() is not old
     assert not any(path.exists() for path in files)
+
+
+def test_provisional_tracks_are_candidates_penalised_marked_and_excludable(loader: Loader) -> None:
+    queries = loaded(loader)
+    state = queries.state()
+    new = axis(0, 3) + 0.01 * axis(2)  # beside a0, a1: a provisional (folded-in) track
+    assert state.track_vectors.set_provisional("new", new)
+    assert not state.track_vectors.set_provisional("a1", axis(2))  # never over a trained one
+    state.tracks.apply({"new": new})
+    queries.provisional_penalty = 0.0
+    assert [s.item for s in queries.recommend_tracks(["a0"], 2)[1]] == ["a1", "new"]
+    queries.provisional_penalty = 1.5  # its cosine ~0.99 - 1.5: below every orthogonal track
+    assert [s.item for s in queries.recommend_tracks(["a0"], 3)[1]] == ["a1", "b0", "b1"]
+    last = queries.recommend_tracks(["a0"], 6)[1][-1]
+    assert last.item == "new" and last.score == pytest.approx(0.99 - 1.5, abs=0.01)
+    assert "new" not in [s.item for s in queries.recommend_tracks(["a0"], 6, 0, False)[1]]
+    assert queries.provisional(["a1", "new"]) == {"new"}
+    assert [s.item for s in queries.similar_tracks("new", 1)[1]] == ["a1"]  # answerable itself
+    state.track_vectors.set_provisional("new", None)
+    state.tracks.apply({"new": None})
+    with pytest.raises(NotFound):
+        queries.similar_tracks("new", 1)

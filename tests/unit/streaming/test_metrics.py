@@ -15,10 +15,12 @@ def test_names_and_helpers() -> None:
     metrics = StreamMetrics(CollectorRegistry())
     names = {m.name for m in metrics.registry.collect()}
     assert names == {"p2v_stream_batches", "p2v_stream_batch_duration_seconds", "p2v_stream_events",
-                     "p2v_stream_kafka_lag_messages", "p2v_stream_unknown_tracks"}
+                     "p2v_stream_kafka_lag_messages", "p2v_stream_unknown_tracks",
+                     "p2v_stream_provisional_vectors"}
     metrics.record_batch(0.3)
     metrics.record_events({"applied": 3, "stale": 0, "invalid": 2})
     metrics.record_unknown_tracks(4)
+    metrics.record_provisional_vectors(2)
     metrics.record_lag({"0": 7})
     value = metrics.registry.get_sample_value
     assert value("p2v_stream_batches_total") == 1
@@ -27,6 +29,7 @@ def test_names_and_helpers() -> None:
     assert {r: value("p2v_stream_events_total", {"result": r}) for r in RESULTS} == {
         "applied": 3, "stale": 0, "invalid": 2, "deleted": 0}
     assert value("p2v_stream_unknown_tracks_total") == 4
+    assert value("p2v_stream_provisional_vectors_total") == 2
     assert value("p2v_stream_kafka_lag_messages", {"partition": "0"}) == 7
 
 

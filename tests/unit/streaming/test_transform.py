@@ -13,11 +13,12 @@ from streaming import transform
 def test_counts_of_several_partitions_are_summed() -> None:
     schema = pa.schema([(name, pa.int64()) for name in transform.COUNTS])
     first = pa.RecordBatch.from_pydict({"applied": [3], "stale": [1], "deleted": [0], "invalid": [2],
-                                        "unknown": [4]}, schema=schema)
+                                        "unknown": [4], "provisional": [1]}, schema=schema)
     second = pa.RecordBatch.from_pydict({"applied": [1], "stale": [0], "deleted": [2], "invalid": [0],
-                                         "unknown": [0]}, schema=schema)
+                                         "unknown": [0], "provisional": [2]}, schema=schema)
     counts = transform.summarise(pa.Table.from_batches([first, second]))
-    assert counts == {"applied": 4, "stale": 1, "deleted": 2, "invalid": 2, "unknown": 4}
+    assert counts == {"applied": 4, "stale": 1, "deleted": 2, "invalid": 2, "unknown": 4,
+                      "provisional": 3}
 
 
 def test_what_lives_across_tasks_is_not_scanned_again() -> None:
