@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from batch import corpus as transforms
+from batch import corpus
 from batch.evaluate import (
     collect_holdout,
     format_table,
@@ -105,11 +105,8 @@ def bench_database(settings: Settings, name: str) -> Settings:
 
 def drop_database(settings: Settings) -> None:
     """Drop a benchmark's database (the local server holds every database in its heap)."""
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         db.client.drop_database(settings.mongo_db)
-    finally:
-        db.client.close()
 
 
 def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
@@ -124,12 +121,12 @@ def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
     stages = Stages(progress)
     source = options.input or bench_corpus(settings, options.playlists, options.seed, progress)
     with stages("read"):
-        corpus = load_corpus(spark, source)
+        loaded = load_corpus(spark, source)
     try:
-        training, holdout = transforms.split_holdout(corpus.playlists, options.holdout_fraction,
+        training, holdout = corpus.split_holdout(loaded.playlists, options.holdout_fraction,
                                                      options.seed)
         cases = collect_holdout(holdout, options.seed_tracks)
-        stats = corpus_stats(corpus) | {"holdout_playlists": len(cases)}
+        stats = corpus_stats(loaded) | {"holdout_playlists": len(cases)}
         ranked = popularity(training, options.k + options.seed_tracks)
         sentences = [row["tracks"] for row in training.select("tracks").toLocalIterator()]
         tokens = sum(len(s) for s in sentences)
@@ -145,13 +142,12 @@ def bench_train(settings: Settings, spark: SparkSession, options: BenchOptions,
         train_report = train_playlists(settings, training, stats, TrainOptions(source, params),
                                        None, stages)
     finally:
-        corpus.release()
+        loaded.release()
     fits["spark word2vec"] = stages.seconds["fit"]
-    db = store.database(settings)
     try:
-        uris, matrix = store.load_track_vectors(db, train_report.version)
+        with store.opened(settings) as db:
+            uris, matrix = store.load_track_vectors(db, train_report.version)
     finally:
-        db.client.close()
         drop_database(settings)
     scores["spark word2vec"] = score_vectors(cases, dict(zip(uris, matrix, strict=True)), options.k)
     results = _report(options, stats, tokens, train_report.total_seconds, stages.seconds, fits,

@@ -51,15 +51,12 @@ def playlist_row(doc: dict[str, Any]) -> tuple[int, list[str], int, bool]:
 
 def read_part(parts: Iterable[int], source: PlaylistSource) -> Iterator[tuple[int, list[str], int, bool]]:
     """Executor side: the live playlists of the given parts (`pid % source.parts`), one client."""
-    client = store.connect(source.mongo_uri)
-    try:
+    with store.connect(source.mongo_uri) as client:
         collection = client[source.database][store.PLAYLISTS]
         for part in parts:
             query = {"_id": {"$mod": [source.parts, part]}, "deleted": {"$ne": True}}
             for doc in collection.find(query, list(READ_FIELDS), batch_size=source.batch_size):
                 yield playlist_row(doc)
-    finally:
-        client.close()
 
 
 def read_schema() -> StructType:

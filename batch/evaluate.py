@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from batch import corpus as transforms
-from batch import word2vec
+from batch import corpus, word2vec
 from batch.reader import load_corpus
 from batch.scoring import Scores, mean_scores
 from batch.word2vec import Word2VecParams
@@ -138,7 +137,7 @@ def popularity(training: DataFrame, n: int) -> list[tuple[str, int]]:
     """The n most frequent tracks of the training playlists, with their counts."""
     from pyspark.sql import functions as F
 
-    top = transforms.track_counts(training).orderBy(F.desc("count"), "track_uri").limit(n)
+    top = corpus.track_counts(training).orderBy(F.desc("count"), "track_uri").limit(n)
     return [(r["track_uri"], int(r["count"])) for r in top.collect()]
 
 
@@ -175,12 +174,12 @@ def evaluate(spark: SparkSession, options: EvalOptions, progress: Callable[[str]
     """Split, then for the default params and each of `options.variants` fit on the training
     part and score on the held-out part, beside popularity (the corpus is read and split once)."""
     variants = options.variants
-    corpus = load_corpus(spark, options.input, options.skip_bad)
+    loaded = load_corpus(spark, options.input, options.skip_bad)
     scores: dict[str, Scores] = {}
     fit_seconds: dict[str, float] = {}
     vocab: dict[str, int] = {}
     try:
-        training, holdout = transforms.split_holdout(corpus.playlists, options.holdout_fraction,
+        training, holdout = corpus.split_holdout(loaded.playlists, options.holdout_fraction,
                                                      options.split_seed)
         cases = collect_holdout(holdout, options.seed_tracks)
         ranked = popularity(training, options.k + options.seed_tracks)
@@ -196,10 +195,10 @@ def evaluate(spark: SparkSession, options: EvalOptions, progress: Callable[[str]
             progress(f"{label}: R-precision {scores[label].r_precision:.4f} "
                      f"({fit_seconds[label]:.1f}s)")
     finally:
-        corpus.release()
+        loaded.release()
     opts = {"input": options.input, "holdout_fraction": options.holdout_fraction,
             "seed_tracks": options.seed_tracks, "k": options.k, "split_seed": options.split_seed,
             "params": options.params.as_dict(), "variants": {n: p.as_dict() for n, p in variants}}
-    stats = {"playlists": corpus.n_playlists, "tokens": corpus.tokens,
-             "bad_records": corpus.bad_records, "vocab_size": vocab}
+    stats = {"playlists": loaded.n_playlists, "tokens": loaded.tokens,
+             "bad_records": loaded.bad_records, "vocab_size": vocab}
     return EvalReport(opts, stats, scores, fit_seconds)

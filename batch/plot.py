@@ -164,10 +164,7 @@ def render(playlist_map: PlaylistMap, out: Path) -> Path:
 def plot(settings: Settings, out: Path, sample: int | None = 2000, color_by: str = "cluster",
          keywords: Sequence[str] = (), clusters: int = 8, seed: int = 0) -> PlaylistMap:
     """`playlist2vec plot`: read the active model's playlist vectors, write the PNG."""
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         playlist_map = build_map(db, sample, color_by, keywords, clusters, seed)
-    finally:
-        db.client.close()
     render(playlist_map, out)
     return playlist_map

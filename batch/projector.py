@@ -111,11 +111,11 @@ def export_projector(settings: Settings, what: str, out: Path, sample: int | Non
         raise InvalidInput(f"--what must be one of {', '.join(WHAT)}, got {what!r}")
     if sample is not None and sample < 1:
         raise InvalidInput(f"--sample must be at least 1, got {sample}")
-    db = store.database(settings)
-    model = store.active_model(db)
-    version = str(model["_id"])
-    read = _track_rows if what == "tracks" else _playlist_rows
-    vecs, rows = read(db, version, sample, random.Random(seed))
+    with store.opened(settings) as db:
+        model = store.active_model(db)
+        version = str(model["_id"])
+        read = _track_rows if what == "tracks" else _playlist_rows
+        vecs, rows = read(db, version, sample, random.Random(seed))
     if not vecs:
         raise NotFound(f"the active model {version} has no {what} vectors to export")
     matrix = np.stack([vectors.validate(v, model.get("vector_size")) for v in vecs])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from batch import corpus as transforms
+from batch import corpus
 from playlist2vec.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -57,12 +57,12 @@ def load_corpus(spark: SparkSession, path_or_glob: str, skip_bad: bool = False) 
 
     paths = resolve_input(path_or_glob)
     try:
-        files = (spark.read.schema(transforms.file_schema()).option("multiLine", True)
-                 .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", transforms.CORRUPT)
+        files = (spark.read.schema(corpus.file_schema()).option("multiLine", True)
+                 .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", corpus.CORRUPT)
                  .json(paths).withColumn("file", F.col("_metadata.file_path")))
     except AnalysisException as exc:
         raise InvalidInput(f"cannot read {path_or_glob}: {str(exc).splitlines()[0]}") from None
-    records = transforms.records(files).persist(StorageLevel.MEMORY_AND_DISK)
+    records = corpus.records(files).persist(StorageLevel.MEMORY_AND_DISK)
     ok = F.col("problem").isNull()
     stats = records.agg(
         F.countDistinct("file").alias("files"),
@@ -81,5 +81,5 @@ def load_corpus(spark: SparkSession, path_or_glob: str, skip_bad: bool = False) 
     if not stats["good"]:
         records.unpersist()
         raise InvalidInput(f"no valid playlists in {path_or_glob}")
-    return Corpus(transforms.playlists(records.where(ok)), int(stats["files"]), int(stats["good"]),
+    return Corpus(corpus.playlists(records.where(ok)), int(stats["files"]), int(stats["good"]),
                   int(stats["tokens"] or 0), int(stats["bad"]), records)

@@ -12,7 +12,6 @@ any answer that was not a 200.
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from batch.train import Stages, TrainOptions, train
 from batch.word2vec import Word2VecParams
 from playlist2vec import documents, reports, store
 from playlist2vec.demo import Children, wait_for
+from playlist2vec.ports import free_addr
 from playlist2vec.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,12 +92,6 @@ class Queries:
                 "errors": errors, "models": sorted({s[3] for s in inside if s[3]})}
 
 
-def _free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
-
-
 def _served(url: str, version: str) -> bool:
     try:
         return httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == version
@@ -129,44 +123,42 @@ def bench_switch(settings: Settings, spark: SparkSession, options: SwitchBenchOp
     after the numbers are read); write the report (playlist2vec.reports) and return its results
     (what `report_lines` prints)."""
     report = reports.BenchReport("switch", options)
-    settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": _free_addr()})
-    db = store.database(settings)
-    source = bench_corpus(settings, options.playlists, options.seed, progress)
-    quiet: Progress = lambda line: progress(f"  {line}")  # noqa: E731
-    progress("model A ...")
-    a = train(settings, spark, TrainOptions(source, options.params), progress=quiet)
-    children = Children(settings)
-    queries = Queries(f"http://{settings.http_addr}", [int(d["_id"]) for d in db[store.PLAYLISTS].find(
-        {}, {"_id": 1})])
-    thread = threading.Thread(target=queries.run, daemon=True)
+    settings = bench_database(settings, "bench_switch").model_copy(update={"http_addr": free_addr()})
+    with store.opened(settings) as db:
+        source = bench_corpus(settings, options.playlists, options.seed, progress)
+        quiet: Progress = lambda line: progress(f"  {line}")  # noqa: E731
+        progress("model A ...")
+        a = train(settings, spark, TrainOptions(source, options.params), progress=quiet)
+        children = Children(settings)
+        queries = Queries(f"http://{settings.http_addr}", [int(d["_id"]) for d in db[store.PLAYLISTS].find(
+            {}, {"_id": 1})])
+        thread = threading.Thread(target=queries.run, daemon=True)
+        try:
+            children.start("bench-switch-serve", "serve", "--instance", "bench-switch")
+            wait_for(f"serving model {a.version}", lambda: _served(queries.url, a.version),
+                     options.ready_timeout_s, children)
+            thread.start()
+            time.sleep(options.before_s)
+            b_started = time.monotonic()
+            progress("model B ...")
+            stages = Stages(quiet)
+            sink = _edit_after_derive(
+                writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db),
+                db, queries.pids, options.edits)
+            params_b = replace(options.params, seed=options.params.seed + 1)
+            b = train(settings, spark, TrainOptions(source, params_b), sink=sink, stages=stages)
+            active_at = time.monotonic()
+            wait_for(f"serving model {b.version}", lambda: _served(queries.url, b.version),
+                     options.ready_timeout_s, children)
+            served_at = time.monotonic()
+            time.sleep(2.0)  # a few answers of B after the swap
+        finally:
+            queries.stop.set()
+            children.stop()
     try:
-        children.start("bench-switch-serve", "serve", "--instance", "bench-switch")
-        wait_for(f"serving model {a.version}", lambda: _served(queries.url, a.version),
-                 options.ready_timeout_s, children)
-        thread.start()
-        time.sleep(options.before_s)
-        b_started = time.monotonic()
-        progress("model B ...")
-        stages = Stages(quiet)
-        sink = _edit_after_derive(
-            writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db),
-            db, queries.pids, options.edits)
-        params_b = replace(options.params, seed=options.params.seed + 1)
-        b = train(settings, spark, TrainOptions(source, params_b), sink=sink, stages=stages)
-        active_at = time.monotonic()
-        wait_for(f"serving model {b.version}", lambda: _served(queries.url, b.version),
-                 options.ready_timeout_s, children)
-        served_at = time.monotonic()
-        time.sleep(2.0)  # a few answers of B after the swap
+        with store.opened(settings) as after:
+            model_b = after[store.MODELS].find_one({"_id": b.version}) or {}
     finally:
-        queries.stop.set()
-        children.stop()
-        db.client.close()
-    after = store.database(settings)
-    try:
-        model_b = after[store.MODELS].find_one({"_id": b.version}) or {}
-    finally:
-        after.client.close()
         drop_database(settings)
     results: dict[str, Any] = {
         "playlists": options.playlists, "edits": options.edits, "database": settings.mongo_db,

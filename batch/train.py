@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batch import corpus as transforms
-from batch import derive, registry, search, word2vec, writes
+from batch import corpus, derive, registry, search, word2vec, writes
 from batch.metrics import BatchMetrics
 from batch.reader import Corpus, load_corpus
 from batch.tune import TuneOptions, tune
@@ -128,9 +127,9 @@ def train(settings: Settings, spark: SparkSession, options: TrainOptions,
     if options.tune:
         search.check_in_space(options.params)  # before minutes of reading
     with stages("read"):
-        corpus = load_corpus(spark, options.input, options.skip_bad)
+        loaded = load_corpus(spark, options.input, options.skip_bad)
     try:
-        playlists = corpus.playlists
+        playlists = loaded.playlists
         if options.sample is not None:
             playlists = playlists.sample(fraction=options.sample, seed=options.params.seed)
         tuning, fitted = None, None
@@ -138,15 +137,15 @@ def train(settings: Settings, spark: SparkSession, options: TrainOptions,
             with stages("tune"):
                 record, tuning, fitted = tune(playlists, options.params, options.tune, progress)
             options = replace(options, params=record.best_params)
-        return train_playlists(settings, playlists, corpus_stats(corpus), options, sink, stages,
+        return train_playlists(settings, playlists, corpus_stats(loaded), options, sink, stages,
                                tuning, fitted)
     finally:
-        corpus.release()
+        loaded.release()
 
 
-def corpus_stats(corpus: Corpus) -> dict[str, int]:
-    return {"files": corpus.files, "playlists": corpus.n_playlists, "tokens": corpus.tokens,
-            "bad_records": corpus.bad_records}
+def corpus_stats(loaded: Corpus) -> dict[str, int]:
+    return {"files": loaded.files, "playlists": loaded.n_playlists, "tokens": loaded.tokens,
+            "bad_records": loaded.bad_records}
 
 
 def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, int],
@@ -157,45 +156,44 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
     `fitted` the model already, load them into `playlists`, derive a vector for every live
     playlist there, then switch to the model (ready -> catch-up -> active); `stats` describes
     the corpus and `tuning` the search that chose the knobs, for the registry."""
-    db = store.database(settings)
-    store.ensure_indexes(db)
-    now = datetime.now(UTC)
-    version = registry.new_version(now)
-    root = options.artifact_root or str(settings.models_dir.resolve())
-    artifact_uri = f"{root.rstrip('/')}/{version}"
-    model = registry.save(db, registry.new_model(now, options.params.as_dict(), artifact_uri,
-                                                  version), corpus=stats, tuning=tuning)
-    report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
-    sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
-    try:
-        vectors = _fit_and_save(playlists, options.params, artifact_uri, stages, fitted)
-        report.vocab_size = vectors.count()
-        model = registry.save(db, model, vocab_size=report.vocab_size)
-        for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
-            with stages(collection):
-                report.written[collection] = sink(rows, collection, build, writes.TOLERATED)
-        with stages("derive"):
-            model = registry.save(db, model, derive_started_at=datetime.now(UTC))
-            report.written[store.PLAYLIST_VECTORS] = _derive(settings, playlists.sparkSession,
-                                                             vectors, version, sink)
-        vectors.unpersist()
-        report.vector_bytes = vector_bytes(options.params.vector_size, report.vocab_size,
-                                           report.written[store.PLAYLIST_VECTORS])
-        metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written),
-                   "vector_bytes": report.vector_bytes}
-        model = registry.save(db, model, status=registry.READY, metrics=metrics)
-        model = registry.switch(db, model, registry.since(model), settings.vector_subtype, stages)
-    except Exception as exc:
-        registry.fail(db, model, stages.current, error_line(exc))
-        raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
-                            "the active model is unchanged") from exc
-    finally:
-        db.client.close()
-        success = model["status"] == registry.ACTIVE
-        published = BatchMetrics()
-        published.record(stages.seconds, report.written, stats, report.vocab_size, success)
-        published.write(metrics_path(settings))
-    return report
+    with store.opened(settings) as db:
+        store.ensure_indexes(db)
+        now = datetime.now(UTC)
+        version = registry.new_version(now)
+        root = options.artifact_root or str(settings.models_dir.resolve())
+        artifact_uri = f"{root.rstrip('/')}/{version}"
+        model = registry.save(db, registry.new_model(now, options.params.as_dict(), artifact_uri,
+                                                      version), corpus=stats, tuning=tuning)
+        report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
+        sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
+        try:
+            vectors = _fit_and_save(playlists, options.params, artifact_uri, stages, fitted)
+            report.vocab_size = vectors.count()
+            model = registry.save(db, model, vocab_size=report.vocab_size)
+            for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
+                with stages(collection):
+                    report.written[collection] = sink(rows, collection, build, writes.TOLERATED)
+            with stages("derive"):
+                model = registry.save(db, model, derive_started_at=datetime.now(UTC))
+                report.written[store.PLAYLIST_VECTORS] = _derive(settings, playlists.sparkSession,
+                                                                 vectors, version, sink)
+            vectors.unpersist()
+            report.vector_bytes = vector_bytes(options.params.vector_size, report.vocab_size,
+                                               report.written[store.PLAYLIST_VECTORS])
+            metrics = {"stage_seconds": dict(stages.seconds), "written": dict(report.written),
+                       "vector_bytes": report.vector_bytes}
+            model = registry.save(db, model, status=registry.READY, metrics=metrics)
+            model = registry.switch(db, model, registry.since(model), settings.vector_subtype, stages)
+        except Exception as exc:
+            registry.fail(db, model, stages.current, error_line(exc))
+            raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
+                                "the active model is unchanged") from exc
+        finally:
+            success = model["status"] == registry.ACTIVE
+            published = BatchMetrics()
+            published.record(stages.seconds, report.written, stats, report.vocab_size, success)
+            published.write(metrics_path(settings))
+        return report
 
 
 def vector_bytes(vector_size: int, tracks: int, playlists: int) -> dict[str, int]:
@@ -222,7 +220,7 @@ def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: st
             model = word2vec.fit(playlists, params)
     with stages("artifacts"):
         model.write().overwrite().save(f"{artifact_uri}/word2vec")
-        vectors = word2vec.track_vectors(model).join(transforms.track_counts(playlists), "track_uri")
+        vectors = word2vec.track_vectors(model).join(corpus.track_counts(playlists), "track_uri")
         vectors.write.mode("overwrite").parquet(f"{artifact_uri}/vectors")
     spark = playlists.sparkSession
     return spark.read.parquet(f"{artifact_uri}/vectors").persist(StorageLevel.MEMORY_AND_DISK)
@@ -236,7 +234,7 @@ def _write_plan(playlists: DataFrame, vectors: DataFrame, version: str, now: dat
         (store.TRACK_VECTORS, vectors,
          functools.partial(writes.build_track_vector_ops, version=version,
                            subtype=settings.vector_subtype)),
-        (store.TRACKS, transforms.catalog(playlists), writes.build_track_ops),
+        (store.TRACKS, corpus.catalog(playlists), writes.build_track_ops),
         (store.PLAYLISTS, playlists.select("pid", "name", "tracks", "modified_at"),
          functools.partial(writes.build_playlist_ops, now=now)),
     ]

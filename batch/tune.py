@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from batch import corpus as transforms
-from batch import evaluate, search, word2vec
+from batch import corpus, evaluate, search, word2vec
 from batch.search import Budget, Measure, SearchRecord
 from batch.word2vec import Word2VecParams
 
@@ -94,7 +93,7 @@ def tune(playlists: DataFrame, base: Word2VecParams, options: TuneOptions,
     """Search on a validation split of `playlists`; the record, its dict for the registry
     (with the split and the popularity baseline on it) and the winner's fit on the training
     split (None when Spark could fit no vocabulary for it)."""
-    training, validation = transforms.split_holdout(playlists, options.holdout_fraction,
+    training, validation = corpus.split_holdout(playlists, options.holdout_fraction,
                                                     options.split_seed)
     cases = evaluate.collect_holdout(validation, options.seed_tracks)
     ranked = evaluate.popularity(training, options.k + options.seed_tracks)

@@ -79,15 +79,12 @@ class Target:
 def write_partition(rows: Iterator[Row], target: Target, build: OpsBuilder,
                     tolerate: frozenset[int], written: Any = None) -> None:
     """Executor side: build and bulk-write one partition in bounded batches, one client per partition."""
-    client = store.connect(target.mongo_uri)
-    try:
+    with store.connect(target.mongo_uri) as client:
         collection = client[target.database][target.collection]
         while chunk := list(islice(rows, target.batch_size)):
             done = store.bulk_write(collection, build(chunk), target.batch_size, tolerate)
             if written is not None:
                 written.add(done)
-    finally:
-        client.close()
 
 
 Sink = Callable[["DataFrame", str, OpsBuilder, frozenset[int]], int]

@@ -394,43 +394,42 @@ def run_chaos(settings: Settings, options: ChaosOptions, say: Say = print) -> Ch
         children.run("generate", "generate", "--playlists", str(options.playlists), "--out", str(corpus),
                      "--seed", str(options.seed))
         children.run("train", "train", "--input", str(corpus))
-        db = store.database(settings)
-        version = str(store.active_model(db)["_id"])
-        baseline = {d["_id"]: {"modified_at": d["modified_at"], "deleted": bool(d.get("deleted")),
-                               "tracks": list(d.get("tracks", ()))}
-                    for d in db[store.PLAYLISTS].find({}, {"modified_at": 1, "deleted": 1, "tracks": 1})}
-        pool = sorted({t for p in baseline.values() for t in p["tracks"]})
-        records = list(event_plan(options, sorted(baseline), pool, int(time.time()), 1 << 20))
-        children.start("stream", "stream")
-        children.start("serve", "serve", "--index", "exact")
-        with httpx.Client(base_url=f"http://{settings.http_addr}", timeout=10) as http:
-            wait_for("the server's index", lambda: _ok(http, "/readyz"), 300, children)
-            say(f"chaos: publishing {len(records)} events with {options.rounds} kill -9 rounds")
-            lock = threading.Lock()
-            publisher = Publisher(settings, records, options.rate,
-                                  time.monotonic() + options.settle_timeout_s + len(records) / options.rate)
-            faults = Faults(options, stack, children, time.monotonic(), report, lock)
-            publisher.start()
-            faults.start()
-            while publisher.is_alive() or faults.is_alive():
-                time.sleep(0.5)
-                with lock:
-                    restart_crashed(children, report, faults.down)
-            for thread in (publisher, faults):
-                if thread.error is not None:
-                    raise PipelineError(f"chaos {thread.name} failed: {thread.error}")
-            stack.up()
-            restart_crashed(children, report)
-            report.events = len(records)
-            say("chaos: faults done; replaying the topic for the oracle")
-            oracle = Oracle(playlists=dict(baseline), invalid=set())
-            for record in topic_records(settings, settings.playlist_topic):
-                oracle.apply(record.partition, record.offset, record.key, record.value,
-                             record.timestamp // 1000)
-            report.invalid = len(oracle.invalid)
-            say("chaos: waiting for MongoDB and the server to converge")
-            report.mismatches = _settle(settings, db, http, oracle, version, options, children, report)
-        db.client.close()
+        with store.opened(settings) as db:
+            version = str(store.active_model(db)["_id"])
+            baseline = {d["_id"]: {"modified_at": d["modified_at"], "deleted": bool(d.get("deleted")),
+                                   "tracks": list(d.get("tracks", ()))}
+                        for d in db[store.PLAYLISTS].find({}, {"modified_at": 1, "deleted": 1, "tracks": 1})}
+            pool = sorted({t for p in baseline.values() for t in p["tracks"]})
+            records = list(event_plan(options, sorted(baseline), pool, int(time.time()), 1 << 20))
+            children.start("stream", "stream")
+            children.start("serve", "serve", "--index", "exact")
+            with httpx.Client(base_url=f"http://{settings.http_addr}", timeout=10) as http:
+                wait_for("the server's index", lambda: _ok(http, "/readyz"), 300, children)
+                say(f"chaos: publishing {len(records)} events with {options.rounds} kill -9 rounds")
+                lock = threading.Lock()
+                publish_until = time.monotonic() + options.settle_timeout_s + len(records) / options.rate
+                publisher = Publisher(settings, records, options.rate, publish_until)
+                faults = Faults(options, stack, children, time.monotonic(), report, lock)
+                publisher.start()
+                faults.start()
+                while publisher.is_alive() or faults.is_alive():
+                    time.sleep(0.5)
+                    with lock:
+                        restart_crashed(children, report, faults.down)
+                for thread in (publisher, faults):
+                    if thread.error is not None:
+                        raise PipelineError(f"chaos {thread.name} failed: {thread.error}")
+                stack.up()
+                restart_crashed(children, report)
+                report.events = len(records)
+                say("chaos: faults done; replaying the topic for the oracle")
+                oracle = Oracle(playlists=dict(baseline), invalid=set())
+                for record in topic_records(settings, settings.playlist_topic):
+                    oracle.apply(record.partition, record.offset, record.key, record.value,
+                                 record.timestamp // 1000)
+                report.invalid = len(oracle.invalid)
+                say("chaos: waiting for MongoDB and the server to converge")
+                report.mismatches = _settle(settings, db, http, oracle, version, options, children, report)
     finally:
         children.stop()
         stack.down()

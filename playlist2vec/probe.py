@@ -233,13 +233,10 @@ def run_probe(settings: Settings, options: ProbeOptions, echo: Callable[[str], N
 
 def known_tracks(settings: Settings) -> tuple[str, ...]:
     """`ANCHORS` tracks of the active model, for the canary and its anchors."""
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         version = store.active_model(db)["_id"]
         docs: list[Any] = list(db[store.TRACK_VECTORS].find(store.track_vector_query(version), {"_id": 1})
                                .limit(ANCHORS))
-    finally:
-        db.client.close()
     if len(docs) < ANCHORS:
         raise NotReady(f"model {version} has fewer than {ANCHORS} tracks to probe with")
     return tuple(doc["_id"]["t"] for doc in docs)

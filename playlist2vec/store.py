@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,16 @@ def connect(uri: str, **options: Any) -> MongoClient[dict[str, Any]]:
 
 
 def database(settings: Settings) -> Database[dict[str, Any]]:
+    """The settings' database on a new client, for an owner that closes `db.client` itself
+    (a long-running server or stream); a block of work uses `opened`."""
     return connect(settings.mongo_uri.get_secret_value())[settings.mongo_db]
+
+
+@contextmanager
+def opened(settings: Settings) -> Iterator[Database[dict[str, Any]]]:
+    """The settings' database for the length of a `with` block; its client is closed after."""
+    with connect(settings.mongo_uri.get_secret_value()) as client:
+        yield client[settings.mongo_db]
 
 
 def ensure_indexes(db: Database[dict[str, Any]]) -> None:

@@ -10,9 +10,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from serving.metrics import LATENCY_BUCKETS
 
-SHARD_OUTCOMES = ("ok", "client_error", "server_error", "timeout", "unreachable")
-"""How one shard request ended: answered 2xx, 4xx or 5xx, not within the timeout, no connection."""
-
 
 class RouterMetrics:
     """Every router metric. Cheap to construct: it only registers collectors in `registry`."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from typing import Any
@@ -12,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from playlist2vec import store
+from playlist2vec.ports import free_port
 from playlist2vec.settings import Settings, split_addr
 from serving.api import create_app
 from serving.engine import Engine, ServeOptions
@@ -40,9 +40,7 @@ class BackgroundServer:
     """uvicorn in a thread on a free loopback port (benchmarks and tests); `with` yields its URL."""
 
     def __init__(self, app: Any) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

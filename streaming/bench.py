@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +43,7 @@ from pymongo.database import Database
 from playlist2vec import reports, store, topics, vectors
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.events import PlaylistEvent
+from playlist2vec.ports import free_addr
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings, split_addr
 
@@ -159,12 +159,6 @@ def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[fl
     if any(proc.exitcode != 0 for proc in procs):
         raise PipelineError(f"a producer process failed (exit codes {[p.exitcode for p in procs]})")
     return int(acked.value)
-
-
-def _free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _get(url: str, timeout_s: float = 2.0) -> int:
@@ -407,41 +401,41 @@ def bench_stream(settings: Settings, options: BenchOptions) -> dict[str, Any]:
     bench = settings.model_copy(update={
         "playlist_topic": f"bench-{suffix}", "dlq_topic": f"bench-{suffix}.dlq",
         "mongo_db": f"{settings.mongo_db}_bench_{suffix}", "spark_master": options.spark_master,
-        "stream_metrics_addr": options.metrics_addr or _free_addr(), "http_addr": _free_addr(),
+        "stream_metrics_addr": options.metrics_addr or free_addr(), "http_addr": free_addr(),
         "serving_instance": f"bench-{suffix}"})
-    db = store.database(bench)
-    store.ensure_indexes(db)
-    topics.ensure_topics(bench, partitions=options.partitions)
-    matrix = np.random.default_rng(options.seed).normal(size=(options.vocab_size, options.dim))
-    seed_model(db, MODEL, vocabulary(options.vocab_size), matrix.astype(np.float32), bench.vector_subtype)
-    logs = bench.logs_dir
-    logs.mkdir(parents=True, exist_ok=True)
-    checkpoint = bench.checkpoints_dir / f"bench-{suffix}"
-    children = {"stream": _start(["stream", "--trigger", options.trigger, "--checkpoint", str(checkpoint),
-                        "--max-offsets-per-trigger", str(options.max_offsets_per_trigger)],
-                       bench.to_env(), logs / f"bench-stream-{suffix}.log")}
-    try:
-        _warm_up(bench, options, children)
-        if options.serve:
-            children["serve"] = _start(["serve"], bench.to_env(), logs / f"bench-serve-{suffix}.log")
-            _poll("serving's /healthz", lambda: _get(f"http://{bench.http_addr}/healthz") == 200,
-                  READY_TIMEOUT_S, children)
-        _warm_load(bench, options, children)
-        result = _measure(bench, options, db, children)
-        # the progress counts a batch after its writes land: wait for that report too
-        _poll("the last batch's progress report", lambda: _batches(bench) >= WARM_UP_BATCHES + 1,
-              STOP_TIMEOUT_S, children)
-        job_metrics = _scrape(bench.stream_metrics_addr)
-    finally:
-        for child in reversed(children.values()):
-            _stop(child)
-    batches = job_metrics.get("p2v_stream_batches_total", 0.0)
-    result |= {  # the batches include the warm-up ones
-        "batches": batches, "mean_batch_s": round(job_metrics.get(
-            "p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0), 3),
-        "job_log": str(logs / f"bench-stream-{suffix}.log"),
-    }
-    db.client.drop_database(db.name)
+    with store.opened(bench) as db:
+        store.ensure_indexes(db)
+        topics.ensure_topics(bench, partitions=options.partitions)
+        matrix = np.random.default_rng(options.seed).normal(size=(options.vocab_size, options.dim))
+        seed_model(db, MODEL, vocabulary(options.vocab_size), matrix.astype(np.float32), bench.vector_subtype)
+        logs = bench.logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        checkpoint = bench.checkpoints_dir / f"bench-{suffix}"
+        children = {"stream": _start(["stream", "--trigger", options.trigger, "--checkpoint", str(checkpoint),
+                            "--max-offsets-per-trigger", str(options.max_offsets_per_trigger)],
+                           bench.to_env(), logs / f"bench-stream-{suffix}.log")}
+        try:
+            _warm_up(bench, options, children)
+            if options.serve:
+                children["serve"] = _start(["serve"], bench.to_env(), logs / f"bench-serve-{suffix}.log")
+                _poll("serving's /healthz", lambda: _get(f"http://{bench.http_addr}/healthz") == 200,
+                      READY_TIMEOUT_S, children)
+            _warm_load(bench, options, children)
+            result = _measure(bench, options, db, children)
+            # the progress counts a batch after its writes land: wait for that report too
+            _poll("the last batch's progress report", lambda: _batches(bench) >= WARM_UP_BATCHES + 1,
+                  STOP_TIMEOUT_S, children)
+            job_metrics = _scrape(bench.stream_metrics_addr)
+        finally:
+            for child in reversed(children.values()):
+                _stop(child)
+        batches = job_metrics.get("p2v_stream_batches_total", 0.0)
+        result |= {  # the batches include the warm-up ones
+            "batches": batches, "mean_batch_s": round(job_metrics.get(
+                "p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0), 3),
+            "job_log": str(logs / f"bench-stream-{suffix}.log"),
+        }
+        db.client.drop_database(db.name)
     client = topics.admin(bench)
     try:
         client.delete_topics([bench.playlist_topic, bench.dlq_topic])

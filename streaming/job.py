@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -165,19 +166,22 @@ def start(spark: SparkSession, settings: Settings, options: StreamOptions,
           metrics: StreamMetrics) -> RunningStream:
     """Start the query (NotReady if no model is active yet)."""
     topics.ensure_topics(settings)
-    db = store.database(settings)
-    store.ensure_indexes(db)
-    models = WriteModels(spark, db)
-    models.current()
-    dead_letters.producer(settings).close()  # unreachable Kafka fails here, with its reason
-    ctx = BatchContext(settings=settings, db=db, models=models, metrics=metrics)
-    name = f"p2v-stream-{settings.playlist_topic}-{uuid.uuid4().hex[:6]}"
-    writer = (kafka_source(spark, settings, options).writeStream.queryName(name)
-              .foreachBatch(partial(process_batch, ctx))
-              .option("checkpointLocation", str(options.checkpoint)))
-    writer = (writer.trigger(availableNow=True) if options.available_now
-              else writer.trigger(processingTime=spark_interval(options.trigger)))
-    query = writer.start()
+    with ExitStack() as on_failure:  # the client is closed unless the stream starts and owns it
+        db = store.database(settings)
+        on_failure.callback(db.client.close)
+        store.ensure_indexes(db)
+        models = WriteModels(spark, db)
+        models.current()
+        dead_letters.producer(settings).close()  # unreachable Kafka fails here, with its reason
+        ctx = BatchContext(settings=settings, db=db, models=models, metrics=metrics)
+        name = f"p2v-stream-{settings.playlist_topic}-{uuid.uuid4().hex[:6]}"
+        writer = (kafka_source(spark, settings, options).writeStream.queryName(name)
+                  .foreachBatch(partial(process_batch, ctx))
+                  .option("checkpointLocation", str(options.checkpoint)))
+        writer = (writer.trigger(availableNow=True) if options.available_now
+                  else writer.trigger(processingTime=spark_interval(options.trigger)))
+        query = writer.start()
+        on_failure.pop_all()
     return RunningStream(query, ctx, ProgressPoller(query, metrics).start())
 
 

@@ -2,12 +2,12 @@
 
 The stack runs on free ports under a temporary P2V_HOME, so tests never collide with a
 `playlist2vec stack up` of the developer's; the JVM jars are resolved once into the repo's
-`.p2v/jars` and shared.
+`.p2v/jars` and shared. The SparkSession needs only the jars: a test that asks for `spark`
+alone starts no Kafka and no MongoDB.
 """
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +18,9 @@ import pytest
 from playlist2vec import store
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack, jars
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def private_settings(home: Path, **extra: Any) -> Settings:
@@ -50,9 +45,15 @@ def private_settings(home: Path, **extra: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def home_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The session's private settings (free ports, shared jars); starts nothing."""
+    return private_settings(tmp_path_factory.mktemp("p2v-home"))
+
+
+@pytest.fixture(scope="session")
+def stack_settings(home_settings: Settings) -> Iterator[Settings]:
     """Settings of a running private stack (Kafka + MongoDB-wire server), stopped at the end."""
-    settings = private_settings(tmp_path_factory.mktemp("p2v-home"))
+    settings = home_settings
     local = LocalStack(settings)
     try:
         local.up()
@@ -76,18 +77,19 @@ def settings(stack_settings: Settings) -> Settings:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Any]:
-    database = store.database(settings)
-    store.ensure_indexes(database)
-    yield database
-    database.client.drop_database(database.name)
-    database.client.close()
+    with store.opened(settings) as database:
+        store.ensure_indexes(database)
+        yield database
+        database.client.drop_database(database.name)
 
 
 @pytest.fixture(scope="session")
-def spark(stack_settings: Settings) -> Iterator[Any]:
-    """The one SparkSession of the test session (local[2], Kafka connector on the classpath)."""
+def spark(home_settings: Settings) -> Iterator[Any]:
+    """The one SparkSession of the test session (local[2], Kafka connector on the classpath).
+
+    It needs no service: tests that also need Kafka or MongoDB ask for `settings` or `db`."""
     from playlist2vec import spark as spark_factory
 
-    session = spark_factory.session(stack_settings, "p2v-tests")
+    session = spark_factory.session(home_settings, "p2v-tests")
     yield session
     session.stop()

@@ -61,17 +61,17 @@ def bench_fetch(settings: Settings, options: FetchBenchOptions) -> FetchBench:
     songs, latency_s, fetch = options.songs, options.latency_s, options.fetch
     name = f"{settings.mongo_db}_bench_lyrics_{uuid.uuid4().hex[:6]}"
     scratch = settings.model_copy(update={"mongo_db": name})
-    db = store.database(scratch)
-    try:
-        db[store.TRACKS].insert_many([{"_id": f"spotify:track:bench{i:017d}", "track_name": f"song {i}",
-                                       "artist_name": f"artist {i % 97}"} for i in range(songs)])
-        with synthetic.serve(synthetic.Script(latency_s=latency_s), own_process=True) as provider:
-            cpu = time.process_time()
-            summary = fetch_lyrics(scratch, provider.url_template, replace(fetch, progress=False))
-            cpu = time.process_time() - cpu
-            max_in_flight = provider.stats().max_in_flight
-    finally:
-        db.client.drop_database(db.name)
+    with store.opened(scratch) as db:
+        try:
+            db[store.TRACKS].insert_many([{"_id": f"spotify:track:bench{i:017d}", "track_name": f"song {i}",
+                                           "artist_name": f"artist {i % 97}"} for i in range(songs)])
+            with synthetic.serve(synthetic.Script(latency_s=latency_s), own_process=True) as provider:
+                cpu = time.process_time()
+                summary = fetch_lyrics(scratch, provider.url_template, replace(fetch, progress=False))
+                cpu = time.process_time() - cpu
+                max_in_flight = provider.stats().max_in_flight
+        finally:
+            db.client.drop_database(db.name)
     result = FetchBench(songs, latency_s, fetch.concurrency, fetch.rate, summary.elapsed_s,
                         summary.songs_per_min, max_in_flight, summary.found, cpu * 1000 / songs,
                         os.getloadavg()[0])

@@ -54,10 +54,10 @@ def pair_distances(matrix: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 
 def correlate_embeddings(settings: Settings, n_pairs: int, out: Path, seed: int = 0) -> CorrelationReport:
-    db = store.database(settings)
-    model = store.active_model(db)
-    uris, song_matrix = store.load_track_vectors(db, model["_id"])
-    lyrics = load_lyric_vectors(db)
+    with store.opened(settings) as db:
+        model = store.active_model(db)
+        uris, song_matrix = store.load_track_vectors(db, model["_id"])
+        lyrics = load_lyric_vectors(db)
     both = [i for i, uri in enumerate(uris) if uri in lyrics]
     if len(both) < MIN_SONGS:
         raise NotReady(f"only {len(both)} songs have both a song and a lyric embedding (need {MIN_SONGS}): "

@@ -167,10 +167,10 @@ def fetch_lyrics(settings: Settings, template: str, options: FetchOptions | None
     """Fetch and cache lyrics for every catalogue track that has no cached answer yet."""
     options = options or FetchOptions()
     provider = ProviderTemplate.parse(template)
-    db = store.database(settings)
-    todo = cache.backlog(db, options.retry_errors)
-    started = time.monotonic()
-    counts = asyncio.run(fetch_all(db, provider, todo.todo, options))
+    with store.opened(settings) as db:
+        todo = cache.backlog(db, options.retry_errors)
+        started = time.monotonic()
+        counts = asyncio.run(fetch_all(db, provider, todo.todo, options))
     return FetchSummary(found=counts[cache.FOUND], not_found=counts[cache.NOT_FOUND],
                         errors=counts[cache.ERROR], cached=todo.cached, unnamed=todo.unnamed,
                         requests=counts["requests"], elapsed_s=time.monotonic() - started)

@@ -21,7 +21,7 @@ class FetchOptions:
 
 
 @dataclass(frozen=True)
-class TrainOptions:
+class LyricsTrainOptions:
     """Word2Vec over lyric words (the playlist model's knobs, see batch.word2vec.Word2VecParams)."""
 
     vector_size: int = 32

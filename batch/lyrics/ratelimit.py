@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class TokenBucket:
@@ -15,11 +15,13 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.rate = rate
         self.capacity = max(1.0, rate / 10 if burst is None else burst)
         self.tokens = self.capacity
         self.clock = clock
+        self.sleep = sleep  # a test passes a fake clock and a sleep that advances it
         self.updated = clock()
         # one waiter at a time, so tokens go out in arrival order
         self._lock = asyncio.Lock()
@@ -35,4 +37,4 @@ class TokenBucket:
                 if self.tokens >= 1.0:
                     self.tokens -= 1.0
                     return
-                await asyncio.sleep((1.0 - self.tokens) / self.rate)
+                await self.sleep((1.0 - self.tokens) / self.rate)

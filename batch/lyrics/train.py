@@ -20,7 +20,7 @@ from pymongo.database import Database
 
 from batch import word2vec
 from batch.lyrics import cache, embed
-from batch.lyrics.options import TrainOptions
+from batch.lyrics.options import LyricsTrainOptions
 from batch.lyrics.tokens import tokenize
 from batch.word2vec import Word2VecParams
 from playlist2vec import spark, store, vectors
@@ -52,7 +52,7 @@ def token_lists(db: Database[dict[str, Any]], stop_words: frozenset[str]) -> Ite
             yield doc["_id"], words
 
 
-def fit(songs: DataFrame, options: TrainOptions) -> tuple[DataFrame, int]:
+def fit(songs: DataFrame, options: LyricsTrainOptions) -> tuple[DataFrame, int]:
     """(track_uri, vector, n_words, n_known) per song, and the vocabulary size."""
     sentences = embed.as_sentences(songs)
     model = word2vec.fit(sentences, Word2VecParams(
@@ -74,21 +74,21 @@ def build_writes(rows: Iterable[Mapping[str, Any]], model: Mapping[str, Any],
         }, upsert=True)
 
 
-def train_lyrics(settings: Settings, options: TrainOptions | None = None) -> TrainSummary:
-    options = options or TrainOptions()
+def train_lyrics(settings: Settings, options: LyricsTrainOptions | None = None) -> TrainSummary:
+    options = options or LyricsTrainOptions()
     started = time.monotonic()
-    db = store.database(settings)
-    songs = list(token_lists(db, options.stop_words))
-    if not songs:
-        raise NotReady("no lyrics with words cached: run `playlist2vec lyrics fetch` first")
-    session = spark.session(settings, "p2v-lyrics-train", kafka=False)
-    frame = session.createDataFrame(songs, "track_uri string, words array<string>")
-    means, vocab_size = fit(frame, options)
-    version = datetime.now(UTC).strftime("lyrics-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-    params = asdict(options) | {"stop_words": len(options.stop_words)}
-    model = {"version": version, **params, "vocab_size": vocab_size, "trained_at": datetime.now(UTC)}
-    written = store.bulk_write(db[store.LYRIC_VECTORS],
-                               build_writes((r.asDict() for r in means.toLocalIterator()), model,
-                                            settings.vector_subtype))
-    db[store.LYRIC_VECTORS].delete_many({"model.version": {"$ne": version}})
+    with store.opened(settings) as db:
+        songs = list(token_lists(db, options.stop_words))
+        if not songs:
+            raise NotReady("no lyrics with words cached: run `playlist2vec lyrics fetch` first")
+        session = spark.session(settings, "p2v-lyrics-train", kafka=False)
+        frame = session.createDataFrame(songs, "track_uri string, words array<string>")
+        means, vocab_size = fit(frame, options)
+        version = datetime.now(UTC).strftime("lyrics-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        params = asdict(options) | {"stop_words": len(options.stop_words)}
+        model = {"version": version, **params, "vocab_size": vocab_size, "trained_at": datetime.now(UTC)}
+        written = store.bulk_write(db[store.LYRIC_VECTORS],
+                                   build_writes((r.asDict() for r in means.toLocalIterator()), model,
+                                                settings.vector_subtype))
+        db[store.LYRIC_VECTORS].delete_many({"model.version": {"$ne": version}})
     return TrainSummary(version, len(songs), written, vocab_size, time.monotonic() - started)

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from batch.lyrics.options import FetchOptions, TrainOptions
+from batch.lyrics.options import FetchOptions, LyricsTrainOptions
 from playlist2vec.cli.common import BenchOutput, print_report
 
 app = typer.Typer(
     help="Lyrics: fetch from an HTTP provider, embed with Word2Vec, correlate with song embeddings.",
     no_args_is_help=True, rich_markup_mode=None)
-FETCH, TRAIN = FetchOptions(), TrainOptions()
+FETCH, TRAIN = FetchOptions(), LyricsTrainOptions()
 
 
 @app.command()
@@ -52,7 +52,7 @@ def train(
     from batch.lyrics.train import train_lyrics
 
     words = tokens.read_stop_words(stop_words) if stop_words else frozenset()
-    options = TrainOptions(vector_size=vector_size, min_count=min_count, window=window,
+    options = LyricsTrainOptions(vector_size=vector_size, min_count=min_count, window=window,
                            iterations=iterations, seed=seed, stop_words=words)
     print(train_lyrics(ctx.obj, options).line())
 

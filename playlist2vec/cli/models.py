@@ -22,11 +22,8 @@ Version = Annotated[str, typer.Argument(help="model version (see `models list`)"
 def _db(settings: Settings) -> Iterator[Any]:
     from playlist2vec import store
 
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         yield db
-    finally:
-        db.client.close()
 
 
 def _when(value: datetime | None) -> str:

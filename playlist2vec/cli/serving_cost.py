@@ -47,8 +47,5 @@ def measure_and_record(settings: Settings, report: TrainReport,
         return
     report.serving = measure(settings, report.vocab_size, report.tuning["best_params"]["vector_size"],
                              progress)
-    db = store.database(settings)
-    try:
+    with store.opened(settings) as db:
         registry.record_serving_cost(db, report.version, report.serving)
-    finally:
-        db.client.close()

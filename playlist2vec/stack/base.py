@@ -48,16 +48,13 @@ def kafka_healthy(settings: Settings, timeout_s: float = 3.0) -> tuple[bool, str
 
 def mongo_healthy(settings: Settings, timeout_s: float = 3.0) -> tuple[bool, str]:
     """Whether the MongoDB server answers `ping`."""
-    client = store.connect(
-        settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=int(timeout_s * 1000)
-    )
     try:
-        client.admin.command("ping")
+        with store.connect(settings.mongo_uri.get_secret_value(),
+                           serverSelectionTimeoutMS=int(timeout_s * 1000)) as client:
+            client.admin.command("ping")
         return True, "ping ok"
     except PyMongoError as exc:
         return False, type(exc).__name__
-    finally:
-        client.close()
 
 
 def port_in_use(host: str, port: int) -> bool:

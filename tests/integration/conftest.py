@@ -82,24 +82,23 @@ def pipeline(stack_settings: Settings, spark: Any, tmp_path: Path) -> Iterator[P
         "mongo_db": f"p2v_pipe_{suffix}", "playlist_topic": f"pipe_{suffix}",
         "dlq_topic": f"pipe_{suffix}.dlq"})
     topics.ensure_topics(settings, partitions=2)
-    db = store.database(settings)
-    store.ensure_indexes(db)
-    uris = [f"spotify:track:pipe{i:06d}" for i in range(CLUSTERS * PER_CLUSTER)]
-    matrix = noisy_vectors()
-    seed_model(db, VERSION, uris, matrix, settings.vector_subtype)
-    running = job.start(spark, settings, job.StreamOptions(
-        checkpoint=tmp_path / "checkpoint", trigger="200 milliseconds",
-        max_offsets_per_trigger=5_000), StreamMetrics(CollectorRegistry()))
-    serving = ServingMetrics(CollectorRegistry())
-    app = build_app(settings, ServeOptions(indexes_dir=tmp_path / "indexes", strategy="exact",
-                                           poll_wait=0.05, instance="pipe", live_quality=True),
-                    serving)
-    found = Pipeline(settings, db, uris, matrix, "", serving, running)
-    try:
-        with BackgroundServer(app) as url:
-            found.url = url
-            yield found
-    finally:
-        found.stop_stream()
-        db.client.drop_database(db.name)
-        db.client.close()
+    with store.opened(settings) as db:
+        store.ensure_indexes(db)
+        uris = [f"spotify:track:pipe{i:06d}" for i in range(CLUSTERS * PER_CLUSTER)]
+        matrix = noisy_vectors()
+        seed_model(db, VERSION, uris, matrix, settings.vector_subtype)
+        running = job.start(spark, settings, job.StreamOptions(
+            checkpoint=tmp_path / "checkpoint", trigger="200 milliseconds",
+            max_offsets_per_trigger=5_000), StreamMetrics(CollectorRegistry()))
+        serving = ServingMetrics(CollectorRegistry())
+        app = build_app(settings, ServeOptions(indexes_dir=tmp_path / "indexes", strategy="exact",
+                                               poll_wait=0.05, instance="pipe", live_quality=True),
+                        serving)
+        found = Pipeline(settings, db, uris, matrix, "", serving, running)
+        try:
+            with BackgroundServer(app) as url:
+                found.url = url
+                yield found
+        finally:
+            found.stop_stream()
+            db.client.drop_database(db.name)

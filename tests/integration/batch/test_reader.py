@@ -13,7 +13,7 @@ from batch.generate import iter_playlists
 from batch.reader import load_corpus
 from playlist2vec.errors import InvalidInput
 
-pytestmark = [pytest.mark.integration, pytest.mark.spark]
+pytestmark = pytest.mark.spark  # the SparkSession only: no Kafka, no MongoDB
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +30,7 @@ from serving.engine import Engine, ServeOptions
 from serving.metrics import ServingMetrics
 from serving.source import MongoSource
 from tests.integration.batch import switching
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1800)]
 PARAMS_A = Word2VecParams(vector_size=8, window=3, iterations=1, min_count=3, partitions=2)
@@ -65,15 +66,6 @@ def _train(settings: Settings, spark: Any, corpus_dir: Path, params: Word2VecPar
                  **kwargs).version
 
 
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
 @contextmanager
 def _serving(settings: Settings, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
     metrics = ServingMetrics()
@@ -85,7 +77,7 @@ def _serving(settings: Settings, tmp_path: Path) -> Iterator[tuple[TestClient, E
 
 
 def _served_by(client: TestClient, version: str, timeout: float = 120) -> None:
-    _wait(lambda: client.get("/readyz").json().get("model_version") == version, timeout,
+    wait_until(lambda: client.get("/readyz").json().get("model_version") == version, timeout,
           f"serving model {version}")
 
 
@@ -113,7 +105,7 @@ class Watcher:
         # two more whole rounds first: the last answers are then from after the caller's checks
         # (on a busy machine the thread may not have asked once since the swap)
         wanted = len(self.answers) + 2 * len(self.pids)
-        _wait(lambda: len(self.answers) >= wanted or not self._thread.is_alive(), 30,
+        wait_until(lambda: len(self.answers) >= wanted or not self._thread.is_alive(), 30,
               "the watcher's rounds after the switch")
         self._stop.set()
         self._thread.join(timeout=30)
@@ -140,7 +132,7 @@ def test_a_new_model_has_every_playlist_and_rollback_serves_the_old_one(
         new = [_new(1_000_000 + i, corpus[200 + i]) for i in range(20)]
         deleted = {"pid": corpus[60]["pid"], "deleted": True, "modified_at": corpus[60]["modified_at"] + 100}
         switching.stream_write(db, settings, [*edits, *new, deleted])
-        _wait(lambda: client.get(f"/v1/playlists/{new[0]['pid']}/similar").status_code == 200, 10,
+        wait_until(lambda: client.get(f"/v1/playlists/{new[0]['pid']}/similar").status_code == 200, 10,
               "a stream-only playlist served by model A")
 
         # (b) changes while B trains: after its derive pass read `playlists` (only A is

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import socket
 
 from playlist2vec.events import PlaylistEvent
 
@@ -24,21 +23,3 @@ def edits(count: int, rng: random.Random, vocab: list[str]) -> list[PlaylistEven
         events.append(PlaylistEvent(pid=pid, modified_at=1_700_000_000 + i, name=f"p{pid}",
                                     tracks=tracks))
     return events
-
-
-def free_run(length: int) -> int:
-    """The first of `length` consecutive free loopback ports (for services on port, port + 1, ...)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + length >= 65536:
-            continue
-        try:
-            for port in range(base, base + length):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise AssertionError("no run of free ports")

@@ -34,7 +34,8 @@ from streaming import job
 from streaming.bench import seed_model, vocabulary
 from streaming.metrics import StreamMetrics
 from tests.conftest import private_settings
-from tests.integration.playlist2vec.cluster_events import edits, free_run
+from tests.integration.playlist2vec.cluster_events import edits
+from tests.support.ports import free_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.cluster]
 

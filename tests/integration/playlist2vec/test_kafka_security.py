@@ -94,29 +94,28 @@ def test_the_stream_job_runs_through_sasl(scram_settings: Settings, spark: Any, 
     from streaming.bench import seed_model
     from streaming.metrics import StreamMetrics
 
-    db = store.database(scram_settings)
-    uris = [f"spotify:track:sasl{i:018d}" for i in range(4)]
-    matrix = np.eye(4, dtype=np.float32)
-    seed_model(db, "sasl-model", uris, matrix, scram_settings.vector_subtype)
-    with Producer(scram_settings) as producer:
-        for pid in range(3):
-            body = {"pid": pid, "name": "n", "tracks": uris[pid:pid + 2], "modified_at": 1_700_000_000}
-            producer.send(scram_settings.playlist_topic, key=str(pid).encode(),
-                          value=json.dumps(body).encode())
-        producer.send(scram_settings.playlist_topic, key=b"9", value=b"{broken")
-        producer.flush()
-    running = job.start(spark, scram_settings,
-                        job.StreamOptions(checkpoint=tmp_path / "cp", trigger="1 second",
-                                          max_offsets_per_trigger=100, available_now=True),
-                        StreamMetrics(CollectorRegistry()))
-    assert running.query.awaitTermination(240)
-    running.close()
-    assert running.query.exception() is None
-    stored = {d["_id"]["p"]: d for d in db[store.PLAYLIST_VECTORS].find({"_id.m": "sasl-model"})}
-    assert sorted(stored) == [0, 1, 2]
-    np.testing.assert_allclose(vectors.decode(stored[1]["vector"]), [0, 0.5, 0.5, 0])
-    dead = KafkaConsumer(scram_settings.dlq_topic, **kafka_security.client_config(scram_settings),
-                         auto_offset_reset="earliest", consumer_timeout_ms=20_000)
-    assert next(iter(dead)).key == b"9"
-    dead.close()
-    db.client.close()
+    with store.opened(scram_settings) as db:
+        uris = [f"spotify:track:sasl{i:018d}" for i in range(4)]
+        matrix = np.eye(4, dtype=np.float32)
+        seed_model(db, "sasl-model", uris, matrix, scram_settings.vector_subtype)
+        with Producer(scram_settings) as producer:
+            for pid in range(3):
+                body = {"pid": pid, "name": "n", "tracks": uris[pid:pid + 2], "modified_at": 1_700_000_000}
+                producer.send(scram_settings.playlist_topic, key=str(pid).encode(),
+                              value=json.dumps(body).encode())
+            producer.send(scram_settings.playlist_topic, key=b"9", value=b"{broken")
+            producer.flush()
+        running = job.start(spark, scram_settings,
+                            job.StreamOptions(checkpoint=tmp_path / "cp", trigger="1 second",
+                                              max_offsets_per_trigger=100, available_now=True),
+                            StreamMetrics(CollectorRegistry()))
+        assert running.query.awaitTermination(240)
+        running.close()
+        assert running.query.exception() is None
+        stored = {d["_id"]["p"]: d for d in db[store.PLAYLIST_VECTORS].find({"_id.m": "sasl-model"})}
+        assert sorted(stored) == [0, 1, 2]
+        np.testing.assert_allclose(vectors.decode(stored[1]["vector"]), [0, 0.5, 0.5, 0])
+        dead = KafkaConsumer(scram_settings.dlq_topic, **kafka_security.client_config(scram_settings),
+                             auto_offset_reset="earliest", consumer_timeout_ms=20_000)
+        assert next(iter(dead)).key == b"9"
+        dead.close()

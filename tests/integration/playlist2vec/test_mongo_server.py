@@ -6,9 +6,9 @@ import os
 import re
 import signal
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from playlist2vec import store
 from playlist2vec.settings import Settings
 from playlist2vec.stack import LocalStack
+from tests.support.waiting import gather, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -41,27 +42,17 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
     local.mongo.stop()
 
 
-def client(settings: Settings) -> Any:
-    return store.connect(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000)
+@pytest.fixture
+def client() -> Iterator[Callable[[Settings], Any]]:
+    """Opens clients to a server for the test (a killed server's clients too); all closed after it."""
+    with ExitStack() as opened:
+        yield lambda settings: opened.enter_context(
+            store.connect(settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=5000))
 
 
 def next_changes(stream: Any, n: int, deadline_s: float = 15.0) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + deadline_s
-    while len(got) < n and time.monotonic() < deadline:
-        change = stream.try_next()
-        if change is None:
-            time.sleep(0.02)
-        else:
-            got.append(change)
-    return got
-
-
-def wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    """Up to `n` changes of `stream`, as many as came within `deadline_s`."""
+    return gather(lambda _: [c] if (c := stream.try_next()) is not None else [], n, deadline_s)
 
 
 def test_plain_watch_delivers_each_kind_of_change_and_resumes_after_a_token(db: Any) -> None:
@@ -119,7 +110,8 @@ def test_update_lookup_reads_the_current_document(db: Any) -> None:
     assert [c["fullDocument"]["n"] for c in changes[1:]] == [2, 2], "the current state, as updateLookup"
 
 
-def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack) -> None:
+def test_kill_9_during_writes_loses_no_acknowledged_write(
+        own_server: LocalStack, client: Any) -> None:
     """Writers do the stream sink's conditional replace upserts; every acknowledged one survives."""
     settings = own_server.settings
     data_dir = settings.home / "mongo" / "db"
@@ -152,7 +144,8 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
     for thread in writers:
         thread.start()
     try:
-        wait_for(lambda: any(data_dir.glob("snapshot-*")) and len(acked) > 8_000, 120, "snapshot, 8k writes")
+        wait_until(lambda: any(data_dir.glob("snapshot-*")) and len(acked) > 8_000, 120,
+                   "snapshot, 8k writes")
         pid = own_server.mongo.pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -160,7 +153,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
         stop.set()
         for thread in writers:
             thread.join(60)
-    wait_for(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
+    wait_until(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
 
     own_server.start_mongo()
     coll = client(settings)["durability"]["docs"]
@@ -170,7 +163,8 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(own_server: LocalStack
     assert "journal records" in (settings.home / "logs" / "mongo.log").read_text()
 
 
-def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_server: LocalStack) -> None:
+def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(
+        own_server: LocalStack, client: Any) -> None:
     db = client(own_server.settings)["restart"]
     db["a"].create_index("k", unique=True)
     db["a"].insert_many([{"_id": i, "k": i} for i in range(10)])
@@ -194,7 +188,8 @@ def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(own_ser
     assert [(c["operationType"], c["documentKey"]["_id"]) for c in resumed] == [("insert", 10)]
 
 
-def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(own_server: LocalStack) -> None:
+def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(
+        own_server: LocalStack, client: Any) -> None:
     """The journal and the oplog encode documents with the server's own writer: what a restart
     recovers and a change stream carries equals what the server answered before."""
     values: dict[str, Any] = {
@@ -219,13 +214,14 @@ def test_every_bson_type_survives_the_journal_the_oplog_and_a_kill_9(own_server:
     pid = own_server.mongo.pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
+    wait_until(lambda: own_server.mongo.pid() is None, 10, "the killed server to be gone")
     own_server.start_mongo()
     after = client(own_server.settings)["types"]["docs"].find_one({"_id": "all"})
     assert bson.encode(after) == bson.encode(before), "the same document, byte for byte"
 
 
-def test_oplog_stays_within_its_bound_and_an_expired_token_gets_error_286(own_server: LocalStack) -> None:
+def test_oplog_stays_within_its_bound_and_an_expired_token_gets_error_286(
+        own_server: LocalStack, client: Any) -> None:
     admin = client(own_server.settings).admin
     coll = client(own_server.settings)["bounded"]["docs"]
     follower = coll.watch()

@@ -17,26 +17,20 @@ from playlist2vec.cli import main
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.probe import ANCHORS, Probe, ProbeMetrics, ProbeOptions, Round
 from playlist2vec.producer import Producer
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    from tests.conftest import free_port as port
-
-    return port()
-
-
 def wait_ready(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def ready() -> bool:
         try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return
+            return httpx.get(f"{url}/readyz").status_code == 200
         except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the server never became ready"
-        time.sleep(0.1)
+            return False
+
+    wait_until(ready, timeout_s, "the server to be ready", interval_s=0.1)
 
 
 def test_probe_reports_freshness_then_a_failure_when_the_stream_stops(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from pymongo import ReplaceOne
 from playlist2vec import store, topics, vectors
 from playlist2vec.settings import Settings
 from playlist2vec.stack import jars
+from tests.support.waiting import gather
 
 pytestmark = pytest.mark.integration
 
@@ -159,11 +159,8 @@ def test_change_stream_delivers_and_resumes_from_a_stored_token(db: Any) -> None
 
 
 def poll_until(stream: Any, n: int, deadline_s: float = 10.0) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + deadline_s
-    while len(got) < n and time.monotonic() < deadline:
-        got += store.poll_changes(stream, n - len(got), wait_s=0.5)
-    return got
+    """Up to `n` changes of `stream`, as many as came within `deadline_s`."""
+    return gather(lambda want: store.poll_changes(stream, want, wait_s=0.5), n, deadline_s)
 
 
 def test_bulk_write_tolerates_stale_conditional_upserts(db: Any) -> None:

@@ -36,7 +36,8 @@ from streaming import job
 from streaming.bench import seed_model, vocabulary
 from streaming.metrics import StreamMetrics
 from tests.conftest import REPO, free_port
-from tests.integration.playlist2vec.cluster_events import edits, free_run
+from tests.integration.playlist2vec.cluster_events import edits
+from tests.support.ports import free_run
 
 pytestmark = [
     pytest.mark.integration, pytest.mark.spark, pytest.mark.cluster, pytest.mark.slow,

@@ -26,6 +26,8 @@ from serving.api import create_app
 from serving.engine import Engine, ServeOptions
 from serving.metrics import ServingMetrics
 from serving.source import MongoSource
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 DIM = 8
 CLUSTERS = 4
@@ -163,18 +165,6 @@ def app_for(settings: Settings) -> Callable[[Engine, ServingMetrics], Any]:
     return lambda engine, metrics: create_app(settings, engine, metrics)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def wait() -> Callable[..., Any]:
     return wait_until
@@ -186,9 +176,7 @@ class TcpProxy:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
+        self.port = free_port()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None

@@ -11,13 +11,13 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from schemathesis import GenerationMode
 
 from playlist2vec import store
 from serving.api import create_app
 from serving.server import BackgroundServer
+from tests.support.metrics import scraped
 
 pytestmark = pytest.mark.integration
 
@@ -204,15 +204,6 @@ def test_fuzzing_the_openapi_finds_no_server_error(live_url: str, mode: Generati
         no_5xx()
 
 
-def sample(metrics_text: str, name: str, **labels: str) -> float:
-    """The value of one series in a /metrics answer (0 when absent)."""
-    for family in text_string_to_metric_families(metrics_text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return 0.0
-
-
 def test_lone_surrogates_in_a_body_are_422_json(client):
     raw = b'{"tracks": ["\\ud800"], "k": 3}'  # a JSON escape Python decodes to a lone surrogate
     response = client.post("/v1/recommendations", content=raw,
@@ -245,7 +236,7 @@ def test_bodies_over_the_limit_are_413_declared_or_streamed(catalog, settings, m
         fits = test_client.post("/v1/recommendations", json={"tracks": tracks[:100], "k": 3})
         assert fits.status_code == 200
         text = test_client.get("/metrics").text
-        assert sample(text, "p2v_http_requests_total", route="/v1/recommendations", code="413") == 2
+        assert scraped(text, "p2v_http_requests_total", route="/v1/recommendations", code="413") == 2
 
 
 def test_a_25_mb_body_is_refused_before_it_is_parsed(client):
@@ -277,9 +268,9 @@ def test_every_answer_is_counted_by_route_and_code(client):
     text = client.get("/metrics").text
     route = "/v1/playlists/{pid}/similar"
     for code in ("200", "404", "422"):
-        assert sample(text, "p2v_http_requests_total", route=route, code=code) == 1, code
-    assert sample(text, "p2v_http_request_duration_seconds_count", route=route) == 3
-    assert sample(text, "p2v_http_requests_total", route="unmatched", code="404") == 1
+        assert scraped(text, "p2v_http_requests_total", route=route, code=code) == 1, code
+    assert scraped(text, "p2v_http_request_duration_seconds_count", route=route) == 3
+    assert scraped(text, "p2v_http_requests_total", route="unmatched", code="404") == 1
 
 
 def test_mongodb_down_is_503_where_needed_while_memory_answers(catalog, settings, make_engine,
@@ -311,8 +302,8 @@ def test_mongodb_down_is_503_where_needed_while_memory_answers(catalog, settings
         assert "change stream" in not_ready.json()["reason"]
         text = test_client.get("/metrics").text
         route = "/v1/playlists/{pid}/recommendations"
-        assert sample(text, "p2v_http_requests_total", route=route, code="503") == 1
-        assert sample(text, "p2v_http_request_duration_seconds_count", route=route) == 1
+        assert scraped(text, "p2v_http_requests_total", route=route, code="503") == 1
+        assert scraped(text, "p2v_http_request_duration_seconds_count", route=route) == 1
 
         proxy.restore()
         wait(lambda: test_client.get("/readyz").status_code == 200, 60, "ready again")

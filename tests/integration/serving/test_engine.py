@@ -16,6 +16,10 @@ pytestmark = pytest.mark.integration
 
 # annoy: snapshot + delta, rebuilt; hnsw: every change goes into the graph, no rebuild
 FRESHNESS_PATHS = ["annoy", "hnsw"]
+# A change is applied from the change stream (rebuilds are an hour apart here) within a poll
+# or two; the deadline only bounds a wait on a loaded machine: how fast is what
+# test_freshness.py and `bench stream` measure.
+CHANGE_S = 15.0
 
 
 @pytest.fixture(params=FRESHNESS_PATHS)
@@ -44,7 +48,7 @@ def events(metrics: Any, collection: str = store.PLAYLIST_VECTORS) -> float:
     )
 
 
-def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, make_engine, wait,
+def test_new_vector_is_served_from_the_change_stream_before_any_rebuild(catalog, make_engine, wait,
                                                                     strategy):
     engine, _ = make_engine(strategy=strategy)
     engine.start()
@@ -53,11 +57,11 @@ def test_new_vector_is_served_within_two_seconds_before_any_rebuild(catalog, mak
     assert 999 not in similar_pids(engine, 200)
 
     catalog.write_playlist(999, catalog.playlists[201])  # same tracks as 201: cluster 2
-    wait(lambda: 999 in similar_pids(engine, 200, k=PLAYLISTS_IN_CLUSTER), 2.0, "fresh playlist")
+    wait(lambda: 999 in similar_pids(engine, 200, k=PLAYLISTS_IN_CLUSTER), CHANGE_S, "fresh playlist")
     assert_applied_where_expected(engine, snapshot)
     moved = catalog.playlists[300]  # a changed vector replaces the old one: 999 moves cluster
     catalog.write_playlist(999, moved)
-    wait(lambda: 999 in similar_pids(engine, 300, k=PLAYLISTS_IN_CLUSTER), 2.0, "moved playlist")
+    wait(lambda: 999 in similar_pids(engine, 300, k=PLAYLISTS_IN_CLUSTER), CHANGE_S, "moved playlist")
     assert 999 not in similar_pids(engine, 200, k=PLAYLISTS_IN_CLUSTER)
     # /similar of 999 itself takes its query vector from memory, already the new one
     assert {pid // 100 for pid in similar_pids(engine, 999, k=4)} == {3}
@@ -76,11 +80,11 @@ def test_deleted_playlist_disappears(catalog, make_engine, wait, strategy, how):
     assert 201 in similar_pids(engine, 200, k=4)
 
     catalog.delete_playlist(201, how=how)
-    wait(lambda: 201 not in similar_pids(engine, 200), 2.0, "deleted playlist gone")
+    wait(lambda: 201 not in similar_pids(engine, 200), CHANGE_S, "deleted playlist gone")
     with pytest.raises(NotFound):
         engine.similar_playlists(201, 10)
     catalog.write_playlist(201, catalog.playlists[200])  # and a deleted playlist can come back
-    wait(lambda: 201 in similar_pids(engine, 200, k=4), 2.0, "returning playlist")
+    wait(lambda: 201 in similar_pids(engine, 200, k=4), CHANGE_S, "returning playlist")
     assert_applied_where_expected(engine, snapshot)
 
 
@@ -90,7 +94,7 @@ def test_restart_resumes_from_token_and_applies_changes_exactly_once(catalog, ma
     first.start()
     wait(lambda: first.ready, 30, "first index")
     catalog.write_playlist(900, catalog.playlists[100])
-    wait(lambda: 900 in similar_pids(first, 100), 2.0, "change applied")
+    wait(lambda: 900 in similar_pids(first, 100), CHANGE_S, "change applied")
     first.stop()  # the follower finishes its batch (apply, then commit the token) before exiting
 
     catalog.write_playlist(901, catalog.playlists[300])  # changes made while down
@@ -118,7 +122,7 @@ def test_unusable_resume_token_means_full_reload_and_a_metric(catalog, db, make_
     assert metrics.registry.get_sample_value(
         "p2v_change_stream_resets_total", {"collection": store.PLAYLIST_VECTORS}) == 1
     catalog.write_playlist(950, catalog.playlists[0])
-    wait(lambda: 950 in similar_pids(engine, 0), 2.0, "changes followed after the reset")
+    wait(lambda: 950 in similar_pids(engine, 0), CHANGE_S, "changes followed after the reset")
 
 
 def test_rebuild_under_concurrent_queries_loses_no_request(catalog, make_engine, app_for, wait,
@@ -164,7 +168,7 @@ def test_only_snapshot_indexes_rebuild_for_a_large_delta(catalog, make_engine, w
     wait(lambda: engine.ready, 30, "first index")
     snapshot = engine.state().playlists.snapshot
     catalog.write_playlist(990, catalog.playlists[100])
-    wait(lambda: 990 in similar_pids(engine, 100), 2.0, "change applied")
+    wait(lambda: 990 in similar_pids(engine, 100), CHANGE_S, "change applied")
     if strategy == "annoy":
         wait(lambda: engine.state().playlists.snapshot is not snapshot, 10, "rebuild")
     else:
@@ -216,7 +220,7 @@ def test_changes_of_another_model_are_ignored(catalog, make_engine, wait, strate
     catalog.write_playlist(100, cluster_3, version="m9")
     catalog.write_playlist(905, cluster_3, version="m9")
     catalog.write_playlist(906, cluster_1)  # m1: applied after the m9 changes
-    wait(lambda: 906 in similar_pids(engine, 101), 2.0, "the m1 change after them")
+    wait(lambda: 906 in similar_pids(engine, 101), CHANGE_S, "the m1 change after them")
     assert 100 in similar_pids(engine, 101, k=PLAYLISTS_IN_CLUSTER)
     assert 100 not in similar_pids(engine, 300, k=PLAYLISTS_IN_CLUSTER)
     with pytest.raises(NotFound):
@@ -259,7 +263,7 @@ def test_shard_serves_only_its_playlists(catalog, make_engine, wait):
     assert found and all(pid % 2 == 1 for pid in found)
     catalog.write_playlist(903, catalog.playlists[200])
     catalog.write_playlist(904, catalog.playlists[200])
-    wait(lambda: 903 in similar_pids(engine, 200, k=100), 2.0, "own fresh playlist")
+    wait(lambda: 903 in similar_pids(engine, 200, k=100), CHANGE_S, "own fresh playlist")
     assert 904 not in similar_pids(engine, 200, k=100)
 
 

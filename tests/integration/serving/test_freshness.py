@@ -12,6 +12,7 @@ import pytest
 
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.producer import Producer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,10 +21,7 @@ EDITS = 5
 
 def poll(predicate: Any, timeout_s: float, what: str) -> float:
     """Poll every 10 ms; the monotonic time at which `predicate` first held."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+    wait_until(predicate, timeout_s, what, interval_s=0.01)
     return time.monotonic()
 
 

@@ -15,18 +15,11 @@ from playlist2vec.cli import main
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.producer import Producer
 from streaming.bench import seed_model
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 PLAYLISTS = 10
-
-
-def poll(predicate: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def test_live_recall_in_shadow_guards_the_switch(pipeline: Any, monkeypatch: pytest.MonkeyPatch,
@@ -48,7 +41,7 @@ def test_live_recall_in_shadow_guards_the_switch(pipeline: Any, monkeypatch: pyt
     def hits(model: str) -> float:
         return get("p2v_online_hits_total", {"model": model}) or 0.0
 
-    poll(lambda: trials("worse") is not None and trials("better") is not None, 60, "shadow models")
+    wait_until(lambda: trials("worse") is not None and trials("better") is not None, 60, "shadow models")
 
     def publish(playlists: dict[int, list[str]]) -> None:
         with Producer(pipeline.settings, {"linger.ms": 0}) as producer:
@@ -65,7 +58,7 @@ def test_live_recall_in_shadow_guards_the_switch(pipeline: Any, monkeypatch: pyt
     # ten playlists of five tracks, each of one of the six +e_c clusters
     first = {100 + p: [uris[(p % 6) * PER_CLUSTER + j] for j in range(5)] for p in range(PLAYLISTS)}
     publish(first)
-    poll(lambda: playlists_seen() >= PLAYLISTS, 60, "the first versions")
+    wait_until(lambda: playlists_seen() >= PLAYLISTS, 60, "the first versions")
     assert trials("m1") in (None, 0.0), "a playlist seen for the first time is no trial"
 
     # each edit adds three more tracks of the playlist's own cluster: the clean model's top 500
@@ -73,17 +66,17 @@ def test_live_recall_in_shadow_guards_the_switch(pipeline: Any, monkeypatch: pyt
     edited = {pid: tracks + [uris[((pid - 100) % 6) * PER_CLUSTER + 50 + j] for j in range(3)]
               for pid, tracks in first.items()}
     publish(edited)
-    poll(lambda: trials("better") == 3 * PLAYLISTS and trials("m1") == 3 * PLAYLISTS, 60, "trials")
+    wait_until(lambda: trials("better") == 3 * PLAYLISTS and trials("m1") == 3 * PLAYLISTS, 60, "trials")
     assert hits("better") == 3 * PLAYLISTS
     assert hits("worse") < hits("m1") < hits("better")
 
     # an edit that adds tracks of the opposite cluster: trials move, the clean model's hits do not
     away = {100: edited[100] + [uris[6 * PER_CLUSTER + j] for j in range(3)]}
     publish(away)
-    poll(lambda: trials("better") == 3 * PLAYLISTS + 3, 60, "the miss")
+    wait_until(lambda: trials("better") == 3 * PLAYLISTS + 3, 60, "the miss")
     assert hits("better") == 3 * PLAYLISTS
 
-    stored = poll(lambda: (c := quality.pair(quality.online(db), "better", "m1")) and c.trials == 33
+    stored = wait_until(lambda: (c := quality.pair(quality.online(db), "better", "m1")) and c.trials == 33
                   and c, 30, "the counts saved")
     assert stored.hits == 30 and stored.against_hits == hits("m1")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -15,6 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 from playlist2vec import store, vectors
 from playlist2vec.settings import Settings
 from streaming.bench import seed_model
+from tests.support.waiting import gather
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,8 @@ def read_topic(settings: Settings, topic: str, at_least: int, timeout_s: float =
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while len(records) < at_least and time.monotonic() < deadline:
-            records.extend(consumer)
-        return records
+        # iterating the consumer yields what arrives within its 1 s timeout
+        return gather(lambda _: list(consumer), at_least, timeout_s)
     finally:
         consumer.close()
 

@@ -34,5 +34,6 @@ def test_bench_stream_accounts_for_every_event(settings: Settings, tmp_path: Pat
     assert report["sustained_throughput_per_s"] > 0 and report["published_rate_per_s"] > 0
     assert report["batches"] >= 1 and report["mean_batch_s"] > 0
     # the bench cleans up its own database and leaves the test's untouched
-    names = store.connect(settings.mongo_uri.get_secret_value()).list_database_names()
+    with store.connect(settings.mongo_uri.get_secret_value()) as client:
+        names = client.list_database_names()
     assert not [n for n in names if n.startswith(f"{settings.mongo_db}_bench_")]

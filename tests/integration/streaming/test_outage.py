@@ -15,7 +15,7 @@ from playlist2vec.settings import Settings
 from streaming import job
 from streaming.metrics import StreamMetrics
 from streaming.model import WriteModels
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.slow]
 

@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +18,7 @@ from playlist2vec.settings import Settings
 from streaming.bench import stream_command
 from streaming.producer import kafka_producer, publish
 from streaming.simulate import Simulator
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,11 +58,8 @@ def job_process(settings: Settings, tmp_path: Path) -> Iterator[Any]:
 
 
 def wait_for(what: str, check: Any, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert proc.poll() is None, f"job exited with {proc.returncode} while waiting for {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    wait_until(check, timeout_s, what, interval_s=0.2,
+               alive=lambda: None if proc.poll() is None else f"job exited with {proc.returncode}")
 
 
 def matches(db: Any, model: Any, expected: dict[int, dict[str, Any] | None],

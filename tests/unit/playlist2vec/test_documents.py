@@ -6,6 +6,7 @@ import numpy as np
 from pymongo import ReplaceOne, UpdateOne
 
 from playlist2vec import documents, vectors
+from tests.support.operations import spec
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -21,7 +22,7 @@ def test_playlist_write_is_a_newer_wins_replace() -> None:
 def test_a_corpus_load_leaves_an_equal_stored_playlist_alone() -> None:
     op = documents.playlist_write({"pid": 7, "modified_at": 100, "name": "x", "tracks": []}, NOW,
                                   rewrite_equal=False)
-    assert op._filter == {"_id": 7, "modified_at": {"$lt": 100}}
+    assert spec(op).filter == {"_id": 7, "modified_at": {"$lt": 100}}
 
 
 def test_a_deleted_playlist_keeps_a_marker_without_tracks() -> None:
@@ -69,11 +70,12 @@ def test_a_live_snapshot_loses_a_tie_to_a_stored_deletion() -> None:
 def test_a_tombstone_raises_the_clock_and_yields_only_to_a_later_record_of_its_key() -> None:
     log = {"topic": "t", "partition": 1, "offset": 9}
     op = documents.playlist_delete_write(7, 50, log, NOW)
-    assert op._filter == {"_id": 7, "$or": [{"log.topic": {"$ne": "t"}}, {"log.partition": {"$ne": 1}},
+    assert spec(op).filter == {"_id": 7, "$or": [{"log.topic": {"$ne": "t"}}, {"log.partition": {"$ne": 1}},
                                             {"log.offset": {"$lte": 9}}]}
-    assert op._doc["$max"] == {"modified_at": 50} and op._upsert
-    assert op._doc["$set"]["deleted"] is True and op._doc["$set"]["tracks"] == []
-    assert op._doc["$set"]["log"] == log
+    assert spec(op).document["$max"] == {"modified_at": 50} and spec(op).upsert
+    assert spec(op).document["$set"]["deleted"] is True and spec(op).document["$set"]["tracks"] == []
+    assert spec(op).document["$set"]["log"] == log
     vec = documents.playlist_vector_delete_write("m1", 7, 50, log, NOW, "stream", NOW)
-    assert vec._filter == {"_id": {"m": "m1", "p": 7}, **documents.before(log)}
-    assert vec._doc["$unset"] == {"vector": ""} and vec._doc["$max"] == {"modified_at": 50}
+    assert spec(vec).filter == {"_id": {"m": "m1", "p": 7}, **documents.before(log)}
+    assert spec(vec).document["$unset"] == {"vector": ""}
+    assert spec(vec).document["$max"] == {"modified_at": 50}

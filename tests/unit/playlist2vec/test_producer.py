@@ -5,7 +5,7 @@ import pytest
 from playlist2vec.errors import StackError
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 def test_unreachable_kafka_is_a_one_line_stack_error_without_the_password() -> None:

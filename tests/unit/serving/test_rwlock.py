@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from serving.rwlock import ReadWriteLock
+from tests.support.waiting import wait_until
 
 TIMEOUT = 5.0
 
@@ -24,12 +25,12 @@ def test_readers_share_and_a_writer_waits_for_them() -> None:
         with lock.write():
             events.append("writer in")
 
-    slow = threading.Thread(target=reader)
+    slow = threading.Thread(target=reader, daemon=True)
     slow.start()
     assert first_in.wait(TIMEOUT)
     with lock.read():  # a second reader gets in while the first holds the lock
         events.append("second reader")
-    blocked = threading.Thread(target=writer)
+    blocked = threading.Thread(target=writer, daemon=True)
     blocked.start()
     blocked.join(0.05)
     assert blocked.is_alive(), "the writer waits for the reader inside"
@@ -57,13 +58,12 @@ def test_a_waiting_writer_goes_before_new_readers() -> None:
         with lock.read():
             order.append("late reader")
 
-    threading.Thread(target=hold).start()
+    threading.Thread(target=hold, daemon=True).start()
     assert holding.wait(TIMEOUT)
-    write = threading.Thread(target=writer)
+    write = threading.Thread(target=writer, daemon=True)
     write.start()
-    while not lock._writers_waiting:  # the state this test is about
-        threading.Event().wait(0.001)
-    late = threading.Thread(target=late_reader)
+    wait_until(lambda: lock._writers_waiting, TIMEOUT, "the writer to queue", interval_s=0.001)
+    late = threading.Thread(target=late_reader, daemon=True)
     late.start()
     late.join(0.05)
     assert late.is_alive(), "new readers wait behind the writer"
@@ -90,13 +90,13 @@ def test_readers_that_waited_get_in_between_back_to_back_writes() -> None:
         with lock.read():
             order.append("read")
 
-    write = threading.Thread(target=writer)
+    write = threading.Thread(target=writer, daemon=True)
     write.start()
     assert first_write.wait(TIMEOUT)
-    read = threading.Thread(target=reader)
+    read = threading.Thread(target=reader, daemon=True)
     read.start()
-    while not lock._waiting:  # the reader is queued behind the first chunk
-        threading.Event().wait(0.001)
+    wait_until(lambda: lock._waiting, TIMEOUT, "the reader to queue behind the first chunk",
+               interval_s=0.001)
     release.set()
     write.join(TIMEOUT)
     read.join(TIMEOUT)

@@ -9,12 +9,12 @@ from playlist2vec.settings import Settings
 from streaming.job import StreamOptions, spark_interval
 
 
-@pytest.mark.parametrize(("given", "spark"), [
+@pytest.mark.parametrize(("given", "expected"), [
     ("1s", "1 seconds"), ("500ms", "500 milliseconds"), ("2m", "2 minutes"), (" 3 s ", "3 seconds"),
     ("200 milliseconds", "200 milliseconds"), ("1 second", "1 second"),
 ])
-def test_trigger_shorthands(given: str, spark: str) -> None:
-    assert spark_interval(given) == spark
+def test_trigger_shorthands(given: str, expected: str) -> None:
+    assert spark_interval(given) == expected
 
 
 @pytest.mark.parametrize("bad", ["fast", "1h", "-1s", "1.5s", ""])

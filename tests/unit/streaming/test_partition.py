@@ -13,6 +13,7 @@ from pymongo import ReplaceOne, UpdateOne
 from playlist2vec import documents, events, vectors
 from streaming import partition
 from streaming.partition import Latest, Model, Record
+from tests.support.operations import spec
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 TS_US = 1_700_000_000_000_000  # record timestamp: 1_700_000_000 s
@@ -111,10 +112,11 @@ def test_tombstones_write_every_model_with_their_clock_and_position() -> None:
     assert partition.tombstone_writes(states, "t", NOW) == [
         documents.playlist_delete_write(1, 1_790_000_000, log, NOW)]
     vecs = partition.tombstone_vector_writes(states, MODELS, "t", NOW)
-    assert [op._filter["_id"] for op in vecs] == [{"m": "A", "p": 1}, {"m": "B", "p": 1}]
-    assert all(op._filter["$or"] == documents.before(log)["$or"] for op in vecs)
-    assert all(op._doc["$max"] == {"modified_at": 1_790_000_000} and op._upsert for op in vecs)
-    assert vecs[0]._doc["$set"]["event_time"] == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert [spec(op).filter["_id"] for op in vecs] == [{"m": "A", "p": 1}, {"m": "B", "p": 1}]
+    assert all(spec(op).filter["$or"] == documents.before(log)["$or"] for op in vecs)
+    assert all(spec(op).document["$max"] == {"modified_at": 1_790_000_000} and spec(op).upsert
+               for op in vecs)
+    assert spec(vecs[0]).document["$set"]["event_time"] == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
 def test_snapshots_are_conditional_and_vectors_are_written_per_model() -> None:
@@ -122,10 +124,10 @@ def test_snapshots_are_conditional_and_vectors_are_written_per_model() -> None:
     latest, _ = partition.newest_per_pid([snap(1, 1, 10, ["a", "b", "a", "zz"], track_meta=meta)])
     states = partition.snapshots(latest.values())
     [write] = partition.snapshot_writes(states, "t", NOW)
-    assert isinstance(write, ReplaceOne) and write._filter == documents.newer_wins(1, 10)
-    assert write._doc["log"] == {"topic": "t", "partition": 0, "offset": 1}
+    assert isinstance(write, ReplaceOne) and spec(write).filter == documents.newer_wins(1, 10)
+    assert spec(write).document["log"] == {"topic": "t", "partition": 0, "offset": 1}
     applied = partition.applied_writes(states, MODELS, "t", NOW, vectors.GENERIC_SUBTYPE)
-    docs = {op._doc["_id"]["m"]: op._doc for op in applied.playlist_vectors}
+    docs = {spec(op).document["_id"]["m"]: spec(op).document for op in applied.playlist_vectors}
     np.testing.assert_allclose(vectors.decode(docs["A"]["vector"]), [2 / 3, 1 / 3], rtol=1e-6)
     np.testing.assert_allclose(vectors.decode(docs["B"]["vector"]), [2.0, 2.0])
     assert (docs["A"]["n_known"], docs["B"]["n_known"], docs["A"]["n_tracks"]) == (3, 2, 4)

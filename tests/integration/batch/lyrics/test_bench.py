@@ -26,5 +26,5 @@ def test_bench_reports_throughput_and_leaves_no_database(settings: Settings, tmp
     assert result["found"] == 60 and 2 <= result["max_in_flight"] <= 6
     # 6 at a time, 20 ms each: no more than 18,000 songs/min (how close it gets depends on the machine)
     assert 0 < result["songs_per_min"] <= 18_000 and result["cpu_ms_per_song"] > 0
-    client = store.connect(settings.mongo_uri.get_secret_value())
-    assert not [n for n in client.list_database_names() if "_bench_lyrics_" in n]
+    with store.connect(settings.mongo_uri.get_secret_value()) as client:
+        assert not [n for n in client.list_database_names() if "_bench_lyrics_" in n]

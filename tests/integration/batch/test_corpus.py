@@ -1,0 +1,92 @@
+"""The corpus transforms (record validation, playlists, catalog, counts, hold-out split) on
+small known inputs, with Spark's own DataFrame assertions. Needs only the SparkSession."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from batch import corpus
+
+pytestmark = pytest.mark.spark
+
+
+def track(pos: int | None, uri: str | None, **meta: Any) -> dict[str, Any]:
+    return {"pos": pos, "track_uri": uri, "track_name": f"name of {uri}", "artist_name": "someone",
+            "artist_uri": "spotify:artist:1", "album_name": "album", "album_uri": "spotify:album:1",
+            "duration_ms": 1000, **meta}
+
+
+GOOD = {"pid": 1, "name": "good", "modified_at": 10,
+        "tracks": [track(1, "t:b"), track(0, "t:a"), track(2, "t:a")]}
+NAMELESS = {"pid": 2, "modified_at": 11, "tracks": [track(0, "t:c")]}
+
+
+def files(spark: Any) -> Any:
+    """Three files as the reader sees them: a slice of playlists, one that is not a slice, and
+    one that is not JSON."""
+    bad = [{"pid": -1, "modified_at": 1, "tracks": []}, {"pid": 3, "tracks": []},
+           {"pid": 4, "modified_at": 1}, {"pid": 5, "modified_at": 1, "tracks": [track(None, "t:x")]},
+           {"pid": 6, "modified_at": 1, "tracks": [track(0, "")]}]
+    rows = [("slice", None, [json.dumps(p) for p in [GOOD, NAMELESS, *bad]] + ["[1, 2]"]),
+            ("not-a-slice", None, None),
+            ("broken", '{"playlists": [', None)]
+    return spark.createDataFrame(rows, f"file string, {corpus.CORRUPT} string, playlists array<string>")
+
+
+def test_records_name_each_problem_and_keep_good_records(spark: Any) -> None:
+    problems = corpus.records(files(spark)).select("file", "index", "problem")
+    assertDataFrameEqual(problems, spark.createDataFrame([
+        ("slice", 0, None),
+        ("slice", 1, None),
+        ("slice", 2, "`pid` missing or not a non-negative integer"),
+        ("slice", 3, "`modified_at` missing or not an integer"),
+        ("slice", 4, "`tracks` missing or not a list"),
+        ("slice", 5, f"a track without integer `pos` or a 1..{corpus.MAX_TRACK_CHARS}-char `track_uri`"),
+        ("slice", 6, f"a track without integer `pos` or a 1..{corpus.MAX_TRACK_CHARS}-char `track_uri`"),
+        ("slice", 7, "`pid` missing or not a non-negative integer"),  # an array has no `pid`
+        ("not-a-slice", None, "no playlists (not an MPD slice)"),
+        ("broken", None, "not valid JSON"),
+    ], "file string, index int, problem string"))
+
+
+def good_playlists(spark: Any) -> Any:
+    records = corpus.records(files(spark))
+    return corpus.playlists(records.where(records.problem.isNull()))
+
+
+def test_playlists_order_tracks_by_pos_and_default_the_name(spark: Any) -> None:
+    assertDataFrameEqual(good_playlists(spark).select("pid", "name", "tracks", "modified_at"),
+                         spark.createDataFrame([(1, "good", ["t:a", "t:b", "t:a"], 10),
+                                                (2, "", ["t:c"], 11)],
+                                               "pid long, name string, tracks array<string>, "
+                                               "modified_at long"))
+
+
+def test_the_catalog_has_one_row_per_track_and_counts_count_repeats(spark: Any) -> None:
+    playlists = good_playlists(spark)
+    catalog = corpus.catalog(playlists)
+    assertDataFrameEqual(catalog.select("track_uri", "track_name", "duration_ms"),
+                         spark.createDataFrame([("t:a", "name of t:a", 1000), ("t:b", "name of t:b", 1000),
+                                                ("t:c", "name of t:c", 1000)],
+                                               "track_uri string, track_name string, duration_ms long"))
+    assertDataFrameEqual(corpus.track_counts(playlists),
+                         spark.createDataFrame([("t:a", 2), ("t:b", 1), ("t:c", 1)],
+                                               "track_uri string, count long"))
+
+
+def test_the_holdout_split_is_a_stable_partition_of_whole_playlists(spark: Any) -> None:
+    playlists = spark.range(2000).withColumnRenamed("id", "pid")
+    training, held = corpus.split_holdout(playlists, 0.2, seed=7)
+    assert training.join(held, "pid").count() == 0, "no playlist on both sides"
+    assertDataFrameEqual(training.union(held), playlists)
+    assert 300 < held.count() < 500  # 20 % of 2,000, by hash
+    _, again_held = corpus.split_holdout(playlists, 0.2, seed=7)
+    assertDataFrameEqual(again_held, held)
+    _, other = corpus.split_holdout(playlists, 0.2, seed=8)
+    assert {r.pid for r in other.collect()} != {r.pid for r in held.collect()}
+    everything, nothing = corpus.split_holdout(playlists, 0.0, seed=7)
+    assert nothing.count() == 0 and everything.count() == 2000
