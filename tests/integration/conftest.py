@@ -80,7 +80,7 @@ def pipeline(stack_settings: Settings, spark: Any, tmp_path: Path) -> Iterator[P
     suffix = uuid.uuid4().hex[:8]
     settings = stack_settings.model_copy(update={
         "mongo_db": f"p2v_pipe_{suffix}", "playlist_topic": f"pipe_{suffix}",
-        "dlq_topic": f"pipe_{suffix}.dlq"})
+        "dlq_topic": f"pipe_{suffix}.dlq", "fold_in_min_support": 3})
     topics.ensure_topics(settings, partitions=2)
     with store.opened(settings) as db:
         store.ensure_indexes(db)

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_a_seeded_round_of_faults_loses_nothing(tmp_path: Path) -> None:
-    settings = private_settings(tmp_path / "home")
+    settings = private_settings(tmp_path / "home", fold_in_min_support=3)  # fold-in under faults too
     options = ChaosOptions(events=1_500, rounds=4, seed=13, rate=300, playlists=200,
                            settle_timeout_s=240, report=tmp_path / "report.json")
     report = run_chaos(settings, options, say=lambda _: None)
