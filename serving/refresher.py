@@ -134,18 +134,28 @@ class Refresher:
     # -- follower thread -------------------------------------------------------------------
 
     def _follow(self, followers: list[ChangeFollower]) -> None:
+        """Poll every stream in turn. Only the first (playlist vectors, the busy one) may wait for
+        a change, and only after a round that found none: an idle stream that waited in every
+        round would cap the busy one at `max_batch` changes per wait (3,700/s with two idle
+        streams at 0.1 s each, below the stream job's rate)."""
+        idle = True
         while not self._stop.is_set():
-            for follower in followers:
+            busy = False
+            for i, follower in enumerate(followers):
+                wait = self.options.poll_wait if idle and i == 0 else 0.0
                 try:
-                    self._follow_once(follower)
+                    busy |= self._follow_once(follower, wait)
                 except Exception:  # keep following; the next poll retries the same batch
                     log.exception("applying %s changes failed", follower.collection)
                     self._stop.wait(1.0)
+            idle = not busy
         for follower in followers:
             follower.close()
 
-    def _follow_once(self, follower: ChangeFollower) -> None:
-        changes = follower.poll(self.options.max_batch, self.options.poll_wait, self._stop)
+    def _follow_once(self, follower: ChangeFollower, wait_s: float) -> bool:
+        """Poll one stream (waiting up to `wait_s` for a change) and apply what it returns;
+        whether it returned any."""
+        changes = follower.poll(self.options.max_batch, wait_s, self._stop)
         if follower.reset:
             follower.reset = False
             if follower.collection == store.PLAYLISTS:  # only live quality reads it
@@ -156,7 +166,7 @@ class Refresher:
                 self._wake.set()
         if not changes:
             follower.commit(changes)
-            return
+            return False
         if follower.collection == store.PLAYLIST_VECTORS:
             self.applier.apply_playlist_vectors(changes)
         elif follower.collection == store.TRACK_VECTORS:
@@ -166,6 +176,7 @@ class Refresher:
         else:
             self._wake.set()  # the builder re-reads the active model (and the ready ones)
         follower.commit(changes)
+        return True
 
     # -- builder thread --------------------------------------------------------------------
 
