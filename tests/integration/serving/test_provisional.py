@@ -5,7 +5,6 @@ edits and deletions, and the next model, which trained it, replaces it."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -17,25 +16,18 @@ from playlist2vec import store
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.producer import Producer
 from streaming.bench import seed_model
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 NEW = "spotify:track:fresh00000000000000001"
 
 
-def poll(predicate: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
 def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipeline: Any) -> None:
     settings, db = pipeline.settings, pipeline.db
     assert settings.fold_in_min_support == 3
     http = httpx.Client(base_url=pipeline.url, timeout=10)
-    poll(lambda: http.get("/readyz").status_code == 200, 60, "the server")
+    wait_until(lambda: http.get("/readyz").status_code == 200, 60, "the server")
     # the cluster's clean tracks (the model gives some a random vector): NEW's provisional
     # vector, their mean, then points where they do
     cluster0 = [u for u, v in zip(pipeline.uris[:100], pipeline.matrix[:100], strict=True)
@@ -66,11 +58,11 @@ def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipel
 
         def support_becomes(n: int) -> None:
             """Wait for support n with every step of its ops done (none left in `ops`)."""
-            poll(lambda: (doc := stored()).get("support", 0) == n and not doc.get("ops"), 60,
+            wait_until(lambda: (doc := stored()).get("support", 0) == n and not doc.get("ops"), 60,
                  f"support {n}")
 
         publish(99, cluster0[58:61], 10)  # the first micro-batch starts the Python workers
-        poll(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 99}}), 300,
+        wait_until(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 99}}), 300,
              "the first micro-batch")
         publish(1, [*cluster0[0:6], NEW], 10)
         publish(2, [NEW, *cluster0[6:12]], 10)
@@ -81,14 +73,14 @@ def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipel
         support_becomes(3)
         assert "vector" in stored()
         # the playlist means use it: playlist 3's vector is the mean of 8 known + NEW twice
-        vec = poll(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 3}}), 30,
+        vec = wait_until(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 3}}), 30,
                    "playlist 3's vector")  # written after the fold-in, in the same task
         assert vec["n_known"] == 10 and vec["n_tracks"] == 10
 
-        answer = poll(lambda: similar().status_code == 200 and similar().json(), 30, "/similar")
+        answer = wait_until(lambda: similar().status_code == 200 and similar().json(), 30, "/similar")
         neighbours = [i["track_uri"] for i in answer["items"]]
         assert sum(u in cluster0 for u in neighbours) >= 6, neighbours  # it sits in its cluster
-        (item,) = poll(recommended, 30, "the provisional track recommended")
+        (item,) = wait_until(recommended, 30, "the provisional track recommended")
         assert item["provisional"] is True
         assert recommended(include_provisional="false") == []
         assert not any(i["provisional"] for i in similar(include_provisional="false").json()["items"])
@@ -97,13 +89,13 @@ def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipel
         publish(3, cluster0[12:20], 20)
         support_becomes(2)
         assert "vector" not in stored()
-        poll(lambda: similar().status_code == 404, 30, "the track withdrawn from serving")
+        wait_until(lambda: similar().status_code == 404, 30, "the track withdrawn from serving")
         publish(2, None, 30)
         support_becomes(1)
         publish(4, [NEW, *cluster0[20:25]], 10)
         publish(5, [NEW, *cluster0[25:30]], 10)
         support_becomes(3)
-        poll(lambda: similar().status_code == 200, 30, "the track served again")
+        wait_until(lambda: similar().status_code == 200, 30, "the track served again")
 
         # the next model trained NEW: it replaces the provisional vector
         uris = [*pipeline.uris, NEW]
@@ -112,14 +104,14 @@ def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipel
         seed_model(db, "m2", uris, matrix, settings.vector_subtype, status="ready")
         model = db[store.MODELS].find_one({"_id": "m2"})
         registry.switch(db, model, model["created_at"], settings.vector_subtype)
-        poll(lambda: http.get("/readyz").json().get("model_version") == "m2", 60, "serving m2")
+        wait_until(lambda: http.get("/readyz").json().get("model_version") == "m2", 60, "serving m2")
         publish(6, [NEW, *cluster0[30:35]], 10)  # the stream writes m2 vectors, no fold-in
-        poll(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m2", "p": 6}}), 60, "m2")
+        wait_until(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m2", "p": 6}}), 60, "m2")
         trained = db[store.TRACK_VECTORS].find_one({"_id": {"m": "m2", "t": NEW}})
         assert trained is not None and not trained.get("provisional") and "vector" in trained
         assert db[store.TRACK_VECTORS].count_documents({"_id.m": "m2", "provisional": True}) == 0
         assert db[store.FOLD_IN].count_documents({"_id.m": "m2"}) == 0
-        (item,) = poll(recommended, 30, "the trained track recommended")
+        (item,) = wait_until(recommended, 30, "the trained track recommended")
         assert item["provisional"] is False
         assert [i["track_uri"] for i in recommended(include_provisional="false")] == [NEW]
 
