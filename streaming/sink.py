@@ -57,13 +57,14 @@ def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Se
     stale = _stale_pids(db, states, partition.snapshot_writes(states, topic, now))
     won = [s for s in states if s.pid not in stale]
     # fold-in after `playlists` (it follows what won there), before the means that use it
-    targets = partition.fold_targets(deleted, won, topic)
     provisional: dict[str, dict[str, Any]] = {}
     written = 0
-    for i, model in enumerate(models if min_support > 0 else ()):  # 0: fold-in is off
-        provisional[model.version], n = fold.fold(db, model.version, model.index, targets,
-                                                  min_support, subtype)
-        written += n if i == 0 else 0
+    if min_support > 0:  # 0: fold-in is off, nothing of it is computed, read or written
+        targets = partition.fold_targets(deleted, won, topic)
+        for i, model in enumerate(models):
+            provisional[model.version], n = fold.fold(db, model.version, model.index, targets,
+                                                      min_support, subtype)
+            written += n if i == 0 else 0
     applied = partition.applied_writes(won, models, topic, now, subtype, provisional)
     store.bulk_write(db[store.TRACKS], applied.tracks)
     # a model's vector can be newer than the playlist (e.g. written by a derive pass): stale too
