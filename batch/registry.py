@@ -70,8 +70,9 @@ def fail(db: Database[dict[str, Any]], model: dict[str, Any], stage: str, error:
 
 
 def remove_vectors(db: Database[dict[str, Any]], version: str) -> None:
-    """Delete one model's track and playlist vectors, provisional ones and its fold-in ledger."""
-    for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS, store.FOLD_IN):
+    """Delete one model's track and playlist vectors, provisional ones and its fold-in state."""
+    for collection in (store.PLAYLIST_VECTORS, store.TRACK_VECTORS, store.FOLD_IN,
+                       store.FOLD_IN_BATCHES):
         db[collection].delete_many({"_id.m": version})
 
 

@@ -19,7 +19,7 @@ in memory (`FoldIn`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +85,34 @@ def deltas(old: Contribution, new: Contribution) -> dict[str, Delta]:
     return out
 
 
+def aggregate(changes: Iterable[Mapping[str, Delta]]) -> dict[str, Delta]:
+    """Per track, the sum of several transitions' deltas (a batch's, so each track is written
+    once per batch); tracks whose deltas cancel out exactly are absent."""
+    out: dict[str, Delta] = {}
+    for change in changes:
+        for track, d in change.items():
+            before = out.get(track)
+            out[track] = d if before is None else Delta(before.sum + d.sum, before.n + d.n,
+                                                        before.support + d.support)
+    return {t: d for t, d in out.items() if d.n or d.support or np.any(d.sum)}
+
+
+@dataclass
+class State:
+    """An unseen track's running fold-in state: the float64 sum of its known co-occurring
+    vectors, their number `n`, and its support."""
+
+    sum: FloatArray
+    n: int = 0
+    support: int = 0
+
+    def plus(self, delta: Delta) -> State:
+        return State(self.sum + delta.sum, self.n + delta.n, self.support + delta.support)
+
+    def vector(self, min_support: int) -> FloatArray | None:
+        return provisional_vector(self.sum, self.n, self.support, min_support)
+
+
 def provisional_vector(total: FloatArray, n: int, support: int, min_support: int
                        ) -> FloatArray | None:
     """The provisional vector of a track's state, or None below the minimum support."""
@@ -110,13 +138,6 @@ def patch_means(playlists: Sequence[Sequence[str]], means: list[FloatArray | Non
 
 
 @dataclass
-class _State:
-    sum: FloatArray
-    n: int = 0
-    support: int = 0
-
-
-@dataclass
 class FoldIn:
     """Fold-in state in memory, for one model: each playlist's last contribution (the ledger)
     and each unseen track's running state. What the stream keeps in MongoDB, without I/O."""
@@ -124,7 +145,7 @@ class FoldIn:
     index: TrackIndex
     min_support: int
     ledger: dict[int, Contribution] = field(default_factory=dict)
-    states: dict[str, _State] = field(default_factory=dict)
+    states: dict[str, State] = field(default_factory=dict)
 
     def update(self, pid: int, tracks: Sequence[str] | None) -> None:
         """Playlist `pid` now holds `tracks` (None: deleted)."""
@@ -133,12 +154,11 @@ class FoldIn:
         if not new.empty:
             self.ledger[pid] = new
         for track, delta in deltas(old, new).items():
-            state = self.states.setdefault(track, _State(np.zeros(self.index.matrix.shape[1])))
-            state.sum = state.sum + delta.sum
-            state.n += delta.n
-            state.support += delta.support
+            state = self.states.get(track, State(np.zeros(self.index.matrix.shape[1]))).plus(delta)
             if state.support == 0:
-                del self.states[track]
+                self.states.pop(track, None)
+            else:
+                self.states[track] = state
 
     def support(self, track: str) -> int:
         state = self.states.get(track)
@@ -148,7 +168,7 @@ class FoldIn:
         """The provisional vectors in use (support at least the minimum)."""
         out = {}
         for track, state in self.states.items():
-            vector = provisional_vector(state.sum, state.n, state.support, self.min_support)
+            vector = state.vector(self.min_support)
             if vector is not None:
                 out[track] = vector
         return out

@@ -34,6 +34,7 @@ PLAYLISTS = "playlists"
 PLAYLIST_VECTORS = "playlist_vectors"
 TRACKS = "tracks"
 FOLD_IN = "fold_in"  # the stream's fold-in ledger: what each playlist contributes (streaming/fold.py)
+FOLD_IN_BATCHES = "fold_in_batches"  # the stream's fold-in journal: a batch in progress per partition
 SERVING_STATE = "serving_state"
 LYRICS = "lyrics"
 LYRIC_VECTORS = "lyric_vectors"
@@ -72,6 +73,7 @@ def ensure_indexes(db: Database[dict[str, Any]]) -> None:
     db[MODELS].create_index([("status", ASCENDING)], name="by_status")
     db[PLAYLIST_VECTORS].create_index([("_id.m", ASCENDING)], name="by_model")
     db[FOLD_IN].create_index([("_id.m", ASCENDING)], name="by_model")
+    db[FOLD_IN_BATCHES].create_index([("_id.m", ASCENDING)], name="by_model")
 
 
 def active_model(db: Database[dict[str, Any]]) -> dict[str, Any]:
@@ -147,6 +149,7 @@ def bulk_write(
     tolerate: frozenset[int] = frozenset(),
     attempts: int = WRITE_ATTEMPTS,
     rejected: list[int] | None = None,
+    landed: list[int] | None = None,
 ) -> int:
     """Execute operations as unordered bulk writes of at most `batch_size`; returns how many ran.
 
@@ -157,7 +160,9 @@ def bulk_write(
     exponential backoff: every writer here is idempotent (whole-document replaces, conditional
     upserts, inserts whose duplicates are tolerated), so a repeat cannot change the outcome.
     The positions (in `operations`) of the operations refused with a tolerated code are
-    appended to `rejected` when it is given: e.g. which conditional upserts were stale.
+    appended to `rejected` when it is given: e.g. which conditional upserts were stale. With
+    `landed`, the number of operations that matched a document or inserted one is appended per
+    round trip (a conditional update that matched nothing is in no count).
     """
     done = 0
     batch: list[Any] = []
@@ -169,8 +174,12 @@ def bulk_write(
         if not batch:
             return
         try:
-            retrying(collection.bulk_write, batch, ordered=False)
+            result = retrying(collection.bulk_write, batch, ordered=False)
+            if landed is not None:
+                landed.append(result.matched_count + result.inserted_count + result.upserted_count)
         except BulkWriteError as exc:
+            if landed is not None:
+                landed.append(sum(exc.details.get(n, 0) for n in ("nMatched", "nInserted", "nUpserted")))
             errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") not in tolerate]
             if rejected is not None:
                 rejected.extend(done + e["index"] for e in exc.details.get("writeErrors", [])

@@ -1,38 +1,48 @@
 """Fold-in in MongoDB: the stream's provisional vectors for tracks a model never saw.
 
-Per written model `m`: a ledger document per contributing playlist in `fold_in`
-(`_id: {m, p}`: the op that wrote it, its contribution `tracks`/`sum`/`n`, and `undo`, the
-contribution it replaced, while that op's increments may be incomplete), and per unseen track
-a provisional `track_vectors` document (`_id: {m, t}`: `provisional: true`, running `sum` by
-dimension, `known`, `support`, a version `v`, the `ops` applied and not yet released, and
-`vector` once `support` reaches the minimum). The maths is `playlist2vec.foldin`.
+Per written model `m`: a ledger document per contributing playlist in `fold_in` (`_id: {m, p}`:
+the op (Kafka record) that wrote it, its contribution `tracks`/`sum`/`n`, `prev`, the
+contribution it replaced, and `batch`, the fold-in batch that wrote it); per unseen track a
+provisional `track_vectors` document (`_id: {m, t}`: `provisional: true`, the running `sum`
+(float64 binary), `known`, `support`, a version `v`, `applied` (per source partition, the last
+batch applied to it), `updated_at`, and `vector` once `support` reaches the minimum); and per
+source partition (a Kafka topic partition: one partition task) a journal document in
+`fold_in_batches` (`_id: {m, s}`) naming its batch in progress. The maths is
+`playlist2vec.foldin`.
 
-Order of one transition (a playlist's contribution old -> new, named by its Kafka record,
-`op`), each step idempotent: (1) the ledger takes new and `undo: old`; (2) each track's
-`$inc` is conditioned on `op` not being in its `ops` and pushes it, so no increment applies
-twice; (3) the touched tracks are read back and their `vector` set (or unset below the
-minimum) conditioned on the version read, so the last incrementer's view wins; (4) the ledger
-drops `undo` (or the document, when nothing is contributed any more); (5) `op` is pulled from
-the tracks' `ops`. A replay finds either no `undo` and its own `op` (done: nothing to do) or
-`undo` (the op is rolled forward first: steps 2-5 again, the increments already applied being
-refused by their guard). A replay can therefore never count a playlist twice.
+One partition task's fold-in is one batch, every step a single round trip for all of its
+playlists and tracks: (1) the journal names a new batch id and its pids; (2) the ledger takes
+each changed playlist's new contribution, `prev` and the batch id; (3) the batch's deltas are
+summed per track (`foldin.aggregate`), the touched tracks read, and each written once: its whole
+new state and vector, conditioned on the version read, marked with the batch in `applied`; a
+write that lost to a concurrent partition is re-read and redone; (4) the journal forgets the
+batch; ledger documents of playlists that contribute nothing now, and tracks left with no
+support, are removed. A task first rolls forward its partition's batch in progress, if any (a
+crash): the journal names it and its pids, the ledger documents it wrote give its transitions
+(`prev` -> contribution), and step 3 skips the tracks already marked with it. A replayed
+record finds its own op in the ledger and is done. So no playlist is ever counted twice.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from pymongo import DeleteOne, ReplaceOne, UpdateOne
+from bson import Binary
+from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.database import Database
 
 from playlist2vec import documents, foldin, store, vectors
-from playlist2vec.foldin import NONE, Contribution
+from playlist2vec.errors import PipelineError
+from playlist2vec.foldin import NONE, Contribution, Delta, State
 from playlist2vec.vectors import FloatArray, TrackIndex
 
 STALE_OK = frozenset({documents.STALE})
+MAX_ROUNDS = 20  # conflicting writes per batch before giving up (each round one writer wins)
 
 
 def ledger_key(version: str, pid: int) -> dict[str, Any]:
@@ -41,6 +51,10 @@ def ledger_key(version: str, pid: int) -> dict[str, Any]:
 
 def track_key(version: str, uri: str) -> dict[str, Any]:
     return {"m": version, "t": uri}
+
+
+def journal_key(version: str, source: str) -> dict[str, Any]:
+    return {"m": version, "s": source}
 
 
 @dataclass(frozen=True)
@@ -61,18 +75,15 @@ class Transition:
     new: Contribution
 
 
-@dataclass
-class Outcome:
-    """Per model, the provisional vectors in use for the batch's unseen tracks; and how many
-    provisional vectors were written (set or changed) for the first (active) model."""
-
-    vectors: dict[str, dict[str, FloatArray]] = field(default_factory=dict)
-    written: int = 0
-
-
 def op_id(pid: int, log: Mapping[str, Any]) -> str:
     """The id of the transition a Kafka record causes: its position, so a replay has the same."""
     return f"{pid}@{log['topic']}/{log['partition']}/{log['offset']}"
+
+
+def source_of(targets: Iterable[Target]) -> str:
+    """The Kafka topic partition the targets' records come from (one per partition task): the
+    unit whose fold-in batches run one after another."""
+    return "+".join(sorted({t.op.split("@", 1)[1].rsplit("/", 1)[0] for t in targets}))
 
 
 def has_unseen(tracks: Sequence[str], index: TrackIndex) -> bool:
@@ -81,148 +92,232 @@ def has_unseen(tracks: Sequence[str], index: TrackIndex) -> bool:
     return not index.rows.keys() >= set(tracks)
 
 
+def encode_sum(total: FloatArray) -> Binary:
+    return Binary(np.asarray(total, "<f8").tobytes())
+
+
+def decode_sum(value: Any, dim: int) -> FloatArray:
+    """A stored float64 sum: binary, a list, or (documents of an earlier layout) {"0": x, ...}."""
+    if isinstance(value, bytes):
+        return np.frombuffer(value, "<f8").astype(np.float64)
+    if isinstance(value, Mapping):
+        return np.asarray([value.get(str(i), 0.0) for i in range(dim)], np.float64)
+    return np.asarray(value if value is not None else np.zeros(dim), np.float64)
+
+
 def contribution_of(doc: Mapping[str, Any] | None) -> Contribution:
     if not doc or not doc.get("tracks"):
         return NONE
-    return Contribution(tuple(doc["tracks"]), np.asarray(doc["sum"], np.float64), int(doc["n"]))
+    return Contribution(tuple(doc["tracks"]), decode_sum(doc["sum"], 0), int(doc["n"]))
 
 
 def _contribution_fields(c: Contribution) -> dict[str, Any]:
-    return {"tracks": list(c.tracks), "sum": [float(x) for x in c.sum], "n": c.n}
+    return {"tracks": list(c.tracks), "sum": encode_sum(c.sum), "n": c.n}
 
 
 def plan(targets: Iterable[Target], ledger: Mapping[int, Mapping[str, Any]], index: TrackIndex
-         ) -> tuple[list[Transition], list[Transition]]:
-    """(ops to roll forward, new transitions) of the batch's applied playlists against their
-    ledger documents. A playlist whose ledger already shows its op is done (a replay); one
-    that neither contributed nor contributes needs nothing (the common path)."""
-    pending: list[Transition] = []
+         ) -> list[Transition]:
+    """The batch's transitions: its applied playlists against their ledger documents. A
+    playlist whose ledger already shows its op is done (a replay); one that neither contributed
+    nor contributes needs nothing (the common path)."""
     fresh: list[Transition] = []
     for target in targets:
         doc = ledger.get(target.pid)
-        current = contribution_of(doc)
-        if doc is not None and "undo" in doc:
-            pending.append(Transition(target.pid, doc["op"], contribution_of(doc["undo"]), current))
         if doc is not None and doc["op"] == target.op:
             continue
+        current = contribution_of(doc)
         new = NONE if target.tracks is None else foldin.contribution(target.tracks, index)
         if not current.empty or not new.empty:
             fresh.append(Transition(target.pid, target.op, current, new))
-    return pending, fresh
+    return fresh
 
 
-def ledger_writes(version: str, transitions: Sequence[Transition]) -> list[ReplaceOne]:
-    """Step 1: each playlist's ledger holds its new contribution and, as `undo`, the old one."""
+def recorded(docs: Iterable[Mapping[str, Any]], batch: str) -> list[Transition]:
+    """The transitions batch `batch` wrote into the ledger (`prev` -> contribution)."""
+    return [Transition(d["_id"]["p"], d["op"], contribution_of(d.get("prev")), contribution_of(d))
+            for d in docs if d.get("batch") == batch]
+
+
+def total_deltas(transitions: Iterable[Transition]) -> dict[str, Delta]:
+    """Per track, what the transitions change together: one write per track and batch."""
+    return foldin.aggregate(foldin.deltas(t.old, t.new) for t in transitions)
+
+
+def journal_write(version: str, source: str, batch: str, transitions: Sequence[Transition]
+                  ) -> ReplaceOne:
+    """Step 1: the partition's batch in progress and the playlists it changes."""
+    return ReplaceOne({"_id": journal_key(version, source)},
+                      {"pending": batch, "pids": [t.pid for t in transitions]}, upsert=True)
+
+
+def ledger_writes(version: str, batch: str, transitions: Sequence[Transition]) -> list[ReplaceOne]:
+    """Step 2: each playlist's ledger holds its new contribution, the old one (`prev`) and the
+    batch, so a crash later in the batch can be rolled forward from it."""
     return [ReplaceOne({"_id": ledger_key(version, t.pid)},
-                       {"op": t.op, **_contribution_fields(t.new),
-                        "undo": _contribution_fields(t.old)}, upsert=True)
+                       {"op": t.op, **_contribution_fields(t.new), "batch": batch,
+                        "prev": _contribution_fields(t.old)}, upsert=True)
             for t in transitions]
 
 
-def increment_writes(version: str, transitions: Sequence[Transition]) -> tuple[list[UpdateOne], set[str]]:
-    """Step 2: each track's guarded `$inc` per transition; and the tracks touched."""
-    ops: list[UpdateOne] = []
-    touched: set[str] = set()
-    for t in transitions:
-        for track, delta in foldin.deltas(t.old, t.new).items():
-            inc: dict[str, Any] = {f"sum.{i}": float(x) for i, x in enumerate(delta.sum)}
-            inc |= {"known": delta.n, "support": delta.support, "v": 1}
-            ops.append(UpdateOne({"_id": track_key(version, track), "ops": {"$ne": t.op}},
-                                 {"$inc": inc, "$push": {"ops": t.op},
-                                  "$setOnInsert": {"provisional": True}}, upsert=True))
-            touched.add(track)
-    return ops, touched
+def state_of(doc: Mapping[str, Any] | None, dim: int) -> State:
+    if doc is None:
+        return State(np.zeros(dim))
+    return State(decode_sum(doc.get("sum"), dim), int(doc.get("known", 0)), int(doc.get("support", 0)))
 
 
-def state_vector(doc: Mapping[str, Any], dim: int, min_support: int) -> FloatArray | None:
-    """The provisional vector a track's stored state gives (None below the minimum)."""
-    parts = doc.get("sum") or {}
-    total = np.asarray([parts.get(str(i), 0.0) for i in range(dim)], np.float64)
-    return foldin.provisional_vector(total, int(doc.get("known", 0)), int(doc.get("support", 0)),
-                                     min_support)
+def marked(doc: Mapping[str, Any] | None, source: str, batch: str) -> bool:
+    """Whether batch `batch` of `source` was already applied to the track."""
+    return doc is not None and [source, batch] in doc.get("applied", [])
 
 
-def vector_writes(version: str, docs: Iterable[Mapping[str, Any]], touched: set[str], dim: int,
-                  min_support: int, subtype: int
-                  ) -> tuple[list[UpdateOne], dict[str, FloatArray], int]:
-    """Step 3: the `vector` of each touched track as its state now gives it (conditioned on the
-    version read); the provisional vectors in use among `docs`; how many vectors are set."""
-    ops: list[UpdateOne] = []
-    n_set = 0
-    usable: dict[str, FloatArray] = {}
-    for doc in docs:
-        uri = doc["_id"]["t"]
-        vector = state_vector(doc, dim, min_support)
-        if vector is not None:
-            usable[uri] = vector
-        if uri not in touched or (vector is None and "vector" not in doc):
+def track_doc(version: str, uri: str, state: State, before: Mapping[str, Any] | None, source: str,
+              batch: str, min_support: int, subtype: int, now: datetime) -> dict[str, Any]:
+    """A track's whole provisional document after batch `batch` of `source` (vector from the
+    minimum support on)."""
+    applied = [a for a in (before or {}).get("applied", []) if a[0] != source] + [[source, batch]]
+    doc: dict[str, Any] = {"_id": track_key(version, uri), "provisional": True,
+                           "support": state.support, "known": state.n, "sum": encode_sum(state.sum),
+                           "v": int((before or {}).get("v", 0)) + 1, "applied": sorted(applied),
+                           "updated_at": now}
+    vector = state.vector(min_support)
+    if vector is not None:
+        doc["vector"] = vectors.encode(vector, subtype)
+    return doc
+
+
+def track_writes(version: str, source: str, batch: str, deltas: Mapping[str, Delta],
+                 docs: Mapping[str, Mapping[str, Any]], dim: int, min_support: int, subtype: int,
+                 now: datetime) -> dict[str, tuple[InsertOne | ReplaceOne, dict[str, Any]]]:
+    """Step 3, per track not yet marked with the batch: its write, conditioned on the version
+    read (an insert when there was none), and its new document. A track absent with nothing
+    left to count (its state pruned) is not recreated."""
+    out: dict[str, tuple[InsertOne | ReplaceOne, dict[str, Any]]] = {}
+    for uri, delta in deltas.items():
+        before = docs.get(uri)
+        if marked(before, source, batch):
             continue
-        n_set += vector is not None
-        change = ({"$set": {"vector": vectors.encode(vector, subtype)}} if vector is not None
-                  else {"$unset": {"vector": ""}})
-        ops.append(UpdateOne({"_id": track_key(version, uri), "v": doc.get("v")}, change))
-    return ops, usable, n_set
-
-
-def commit_writes(version: str, transitions: Sequence[Transition]) -> list[UpdateOne | DeleteOne]:
-    """Step 4: the ledger forgets `undo` (or the playlist, when it contributes nothing now)."""
-    return [DeleteOne({"_id": ledger_key(version, t.pid), "op": t.op}) if t.new.empty
-            else UpdateOne({"_id": ledger_key(version, t.pid), "op": t.op}, {"$unset": {"undo": ""}})
-            for t in transitions]
-
-
-def release_writes(version: str, transitions: Sequence[Transition]) -> list[UpdateOne]:
-    """Step 5: the ops are pulled from the tracks' `ops`."""
-    return [UpdateOne({"_id": track_key(version, track)}, {"$pull": {"ops": t.op}})
-            for t in transitions for track in foldin.deltas(t.old, t.new)]
+        state = state_of(before, dim).plus(delta)
+        if before is None and state.support <= 0:
+            continue
+        doc = track_doc(version, uri, state, before, source, batch, min_support, subtype, now)
+        write = (InsertOne(doc) if before is None else
+                 ReplaceOne({"_id": doc["_id"], "v": before.get("v")}, doc))
+        out[uri] = (write, doc)
+    return out
 
 
 def _read_tracks(db: Database[dict[str, Any]], version: str, uris: Iterable[str]
-                 ) -> list[dict[str, Any]]:
+                 ) -> dict[str, dict[str, Any]]:
     keys = [track_key(version, uri) for uri in uris]
     if not keys:
-        return []
-    return list(db[store.TRACK_VECTORS].find({"_id": {"$in": keys}, "provisional": True},
-                                             {"ops": 0}))
+        return {}
+    return {d["_id"]["t"]: d for d in db[store.TRACK_VECTORS].find(
+        {"_id": {"$in": keys}, "provisional": True})}
 
 
-def _run(db: Database[dict[str, Any]], version: str, transitions: Sequence[Transition],
-         unseen: set[str], dim: int, min_support: int, subtype: int, ledger_written: bool
-         ) -> tuple[dict[str, FloatArray], int]:
-    """Steps 1-5 for `transitions`; the provisional vectors in use among `unseen` and the
-    touched tracks, and the number of vectors written."""
-    if transitions and not ledger_written:
-        store.bulk_write(db[store.FOLD_IN], ledger_writes(version, transitions))
-    increments, touched = increment_writes(version, transitions)
-    store.bulk_write(db[store.TRACK_VECTORS], increments, tolerate=STALE_OK)
-    docs = _read_tracks(db, version, unseen | touched)
-    writes, usable, n_set = vector_writes(version, docs, touched, dim, min_support, subtype)
-    store.bulk_write(db[store.TRACK_VECTORS], writes)
-    if transitions:
-        store.bulk_write(db[store.FOLD_IN], commit_writes(version, transitions))
-        store.bulk_write(db[store.TRACK_VECTORS], release_writes(version, transitions))
-        db[store.TRACK_VECTORS].delete_many({"_id": {"$in": [track_key(version, u) for u in touched]},
-                                             "provisional": True, "support": {"$lte": 0},
-                                             "ops": {"$size": 0}})
-    return usable, n_set
+def write_tracks(db: Database[dict[str, Any]], version: str, source: str, batch: str,
+                 deltas: Mapping[str, Delta], docs: dict[str, dict[str, Any]], dim: int,
+                 min_support: int, subtype: int) -> tuple[set[str], int]:
+    """One round of step 3 from the documents read, `docs`, which it updates in place (what was
+    written; a lost track's document as it is now); the tracks whose write lost to a concurrent
+    partition's, and the number of vectors written."""
+    writes = track_writes(version, source, batch, deltas, docs, dim, min_support, subtype,
+                          datetime.now(UTC))
+    landed: list[int] = []
+    store.bulk_write(db[store.TRACK_VECTORS], [w for w, _ in writes.values()], tolerate=STALE_OK,
+                     landed=landed)
+    lost: set[str] = set()
+    if sum(landed) < len(writes):  # some lost to another partition: the markers tell which
+        current = _read_tracks(db, version, writes)
+        lost = {uri for uri in writes if not marked(current.get(uri), source, batch)}
+        for uri in lost:
+            docs.pop(uri, None)
+            if uri in current:
+                docs[uri] = current[uri]
+    for uri, (_, doc) in writes.items():
+        if uri not in lost:
+            docs[uri] = doc
+    return lost, sum("vector" in doc for uri, (_, doc) in writes.items() if uri not in lost)
+
+
+def apply(db: Database[dict[str, Any]], version: str, source: str, batch: str,
+          deltas: Mapping[str, Delta], unseen: set[str], dim: int, min_support: int, subtype: int
+          ) -> tuple[dict[str, dict[str, Any]], int]:
+    """Step 3 until every track is written; the documents of the touched and `unseen` tracks
+    as they are now, and the number of vectors written."""
+    docs = _read_tracks(db, version, set(deltas) | unseen)
+    todo = dict(deltas)
+    written = 0
+    for _ in range(MAX_ROUNDS):
+        lost, n = write_tracks(db, version, source, batch, todo, docs, dim, min_support, subtype)
+        written += n
+        if not lost:
+            return docs, written
+        todo = {uri: todo[uri] for uri in lost}
+    raise PipelineError(f"fold-in: {len(todo)} track writes of model {version} kept losing to "
+                        f"concurrent ones ({MAX_ROUNDS} rounds)")
+
+
+def finish(db: Database[dict[str, Any]], version: str, source: str, batch: str,
+           transitions: Sequence[Transition], docs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Step 4: the journal forgets the batch; then the ledger documents of playlists that
+    contribute nothing now, and the batch's tracks left with no support that no other
+    partition's batch marks (their markers are settled), are removed."""
+    store.bulk_write(db[store.FOLD_IN_BATCHES], [ReplaceOne(
+        {"_id": journal_key(version, source)}, {"done": batch}, upsert=True)])
+    store.bulk_write(db[store.FOLD_IN], [
+        DeleteOne({"_id": ledger_key(version, t.pid), "batch": batch})
+        for t in transitions if t.new.empty])
+    store.bulk_write(db[store.TRACK_VECTORS], [
+        DeleteOne({"_id": doc["_id"], "v": doc["v"], "support": {"$lte": 0}})
+        for doc in docs.values()
+        if doc.get("support", 0) <= 0 and doc.get("applied") == [[source, batch]]])
+
+
+def roll_forward(db: Database[dict[str, Any]], version: str, source: str, journal: Mapping[str, Any],
+                 dim: int, min_support: int, subtype: int) -> int:
+    """Finish the partition's batch in progress that a crash interrupted; vectors written."""
+    batch = journal["pending"]
+    keys = [ledger_key(version, pid) for pid in journal.get("pids", [])]
+    ledger = list(db[store.FOLD_IN].find({"_id": {"$in": keys}})) if keys else []
+    transitions = recorded(ledger, batch)
+    docs, written = apply(db, version, source, batch, total_deltas(transitions), set(), dim,
+                          min_support, subtype)
+    finish(db, version, source, batch, transitions, docs)
+    return written
+
+
+def usable_vectors(docs: Mapping[str, Mapping[str, Any]], uris: Iterable[str]
+                   ) -> dict[str, FloatArray]:
+    """The provisional vectors in use among `uris`."""
+    return {uri: vectors.decode(docs[uri]["vector"]) for uri in uris
+            if uri in docs and docs[uri].get("vector") is not None}
 
 
 def fold(db: Database[dict[str, Any]], version: str, index: TrackIndex, targets: Sequence[Target],
          min_support: int, subtype: int) -> tuple[dict[str, FloatArray], int]:
-    """Bring model `version`'s fold-in state up to the batch's applied playlists; the
-    provisional vectors in use for their unseen tracks, and the number written."""
+    """Bring model `version`'s fold-in state up to the batch's applied playlists (one partition
+    task's); the provisional vectors in use for their unseen tracks, and the number written."""
     if not targets:
         return {}, 0
     dim = int(index.matrix.shape[1])
+    source = source_of(targets)
+    written = 0
+    journal = db[store.FOLD_IN_BATCHES].find_one({"_id": journal_key(version, source)})
+    if journal is not None and journal.get("pending"):  # a batch a crash interrupted: finish it
+        written += roll_forward(db, version, source, journal, dim, min_support, subtype)
     keys = [ledger_key(version, t.pid) for t in targets]
     ledger = {d["_id"]["p"]: d for d in db[store.FOLD_IN].find({"_id": {"$in": keys}})}
     unseen = {track for t in targets if t.tracks and has_unseen(t.tracks, index)
               for track in t.tracks if track not in index.rows}
-    pending, fresh = plan(targets, ledger, index)
-    written = 0
-    if pending:  # a batch that failed half-way: finish what it started first
-        _, written = _run(db, version, pending, set(), dim, min_support, subtype, ledger_written=True)
-    if not fresh and not unseen:
-        return {}, written
-    usable, more = _run(db, version, fresh, unseen, dim, min_support, subtype, ledger_written=False)
-    return {t: v for t, v in usable.items() if t in unseen}, written + more
+    fresh = plan(targets, ledger, index)
+    if not fresh:
+        docs = _read_tracks(db, version, unseen)
+        return usable_vectors(docs, unseen), written
+    batch = uuid.uuid4().hex[:16]
+    store.bulk_write(db[store.FOLD_IN_BATCHES], [journal_write(version, source, batch, fresh)])
+    store.bulk_write(db[store.FOLD_IN], ledger_writes(version, batch, fresh))
+    docs, more = apply(db, version, source, batch, total_deltas(fresh), unseen, dim, min_support,
+                       subtype)
+    finish(db, version, source, batch, fresh, docs)
+    return usable_vectors(docs, unseen), written + more

@@ -176,6 +176,8 @@ def test_the_next_training_replaces_provisional_vectors(spark: Any, settings: Se
     assert db[store.TRACK_VECTORS].count_documents({"_id.m": second.version, "provisional": True}) == 0
     assert db[store.FOLD_IN].count_documents({"_id.m": second.version}) == 0
     assert db[store.FOLD_IN].count_documents({"_id.m": first.version}) == 3  # kept while retired
+    assert db[store.FOLD_IN_BATCHES].count_documents({"_id.m": first.version}) == 1
     registry.retire(db, first.version)
     assert db[store.FOLD_IN].count_documents({"_id.m": first.version}) == 0
+    assert db[store.FOLD_IN_BATCHES].count_documents({"_id.m": first.version}) == 0
     assert db[store.TRACK_VECTORS].count_documents({"_id.m": first.version}) == 0

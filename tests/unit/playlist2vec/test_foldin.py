@@ -40,6 +40,19 @@ def test_deltas_subtract_the_old_and_add_the_new(index: TrackIndex) -> None:
     assert set(foldin.deltas(NONE, new)) == {"b", "c"}
 
 
+def test_a_batch_of_deltas_sums_per_track_and_drops_what_cancels(index: TrackIndex) -> None:
+    a = foldin.contribution(["k0", "a", "b"], index)
+    b = foldin.contribution(["k1", "b"], index)
+    total = foldin.aggregate([foldin.deltas(NONE, a), foldin.deltas(NONE, b), foldin.deltas(a, NONE)])
+    assert set(total) == {"b"}  # a was added and removed again: nothing left to write
+    assert (total["b"].support, total["b"].n) == (1, 1)
+    np.testing.assert_array_equal(total["b"].sum, b.sum)
+    state = foldin.State(np.zeros(2)).plus(total["b"]).plus(foldin.deltas(NONE, a)["b"])
+    assert (state.support, state.n) == (2, 2)
+    np.testing.assert_array_equal(state.vector(2), (a.sum + b.sum) / 2)
+    assert state.vector(3) is None
+
+
 def test_the_vector_needs_the_minimum_support() -> None:
     assert foldin.provisional_vector(np.array([2.0, 4.0]), 2, 1, 2) is None
     np.testing.assert_array_equal(foldin.provisional_vector(np.array([2.0, 4.0]), 2, 2, 2), [1, 2])

@@ -3,9 +3,12 @@ playlists asks of each ledger state (the common path asks nothing), and the guar
 
 from __future__ import annotations
 
-import numpy as np
-from pymongo import DeleteOne, UpdateOne
+from datetime import datetime
 
+import numpy as np
+from pymongo import InsertOne, ReplaceOne
+
+from playlist2vec import vectors
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.vectors import TrackIndex
 from streaming import fold, partition
@@ -16,18 +19,14 @@ INDEX = TrackIndex.of(["k0", "k1"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float3
 
 
 def ledger_doc(pid: int, op: str, tracks: list[str], total: list[float], n: int,
-               undo: dict[str, object] | None = None) -> dict[str, object]:
-    doc: dict[str, object] = {"_id": {"m": "m1", "p": pid}, "op": op, "tracks": tracks,
-                              "sum": total, "n": n}
-    if undo is not None:
-        doc["undo"] = undo
-    return doc
+               batch: str = "b0", prev: dict[str, object] | None = None) -> dict[str, object]:
+    return {"_id": {"m": "m1", "p": pid}, "op": op, "tracks": tracks,
+            "sum": fold.encode_sum(np.array(total)), "n": n, "batch": batch,
+            "prev": prev or {"tracks": [], "sum": fold.encode_sum(np.zeros(2)), "n": 0}}
 
 
 def test_known_only_playlists_without_a_ledger_need_nothing() -> None:
-    pending, fresh = fold.plan([Target(1, "1@t/0/1", ["k0", "k1"]), Target(2, "2@t/0/2", None)],
-                               {}, INDEX)
-    assert pending == [] and fresh == []
+    assert fold.plan([Target(1, "1@t/0/1", ["k0", "k1"]), Target(2, "2@t/0/2", None)], {}, INDEX) == []
     assert not fold.has_unseen(["k0", "k1", "k0"], INDEX) and fold.has_unseen(["k0", "x"], INDEX)
 
 
@@ -36,52 +35,65 @@ def test_a_new_contribution_an_edit_and_a_deletion_are_transitions() -> None:
               3: ledger_doc(3, "3@t/0/1", ["y"], [0.0, 1.0], 1)}
     targets = [Target(1, "1@t/0/5", ["k0", "x"]), Target(2, "2@t/0/6", ["k1", "z"]),
                Target(3, "3@t/0/7", None)]
-    pending, fresh = fold.plan(targets, ledger, INDEX)
-    assert pending == []
+    fresh = fold.plan(targets, ledger, INDEX)
     assert [(t.pid, t.old.tracks, t.new.tracks) for t in fresh] == [
         (1, (), ("x",)), (2, ("x",), ("z",)), (3, ("y",), ())]
+    assert fold.plan([Target(2, "2@t/0/1", ["k1", "z"])], ledger, INDEX) == []  # a replay: done
+    assert fold.source_of(targets) == "t/0"
 
 
-def test_a_replayed_record_is_done_and_a_half_done_op_is_rolled_forward() -> None:
-    undo = {"tracks": ["x"], "sum": [1.0, 0.0], "n": 1}
-    ledger = {1: ledger_doc(1, "1@t/0/5", ["x"], [0.0, 1.0], 1),  # the replayed record: done
-              2: ledger_doc(2, "2@t/0/6", ["y"], [0.0, 1.0], 1, undo)}  # crashed half-way
-    targets = [Target(1, "1@t/0/5", ["k1", "x"]), Target(2, "2@t/0/6", ["k1", "y"])]
-    pending, fresh = fold.plan(targets, ledger, INDEX)
-    assert fresh == []
-    assert [(t.pid, t.op, t.old.tracks, t.new.tracks) for t in pending] == [
-        (2, "2@t/0/6", ("x",), ("y",))]
-    # a newer record than the half-done op: the op first, then the new transition from it
-    pending, fresh = fold.plan([Target(2, "2@t/0/9", None)], ledger, INDEX)
-    assert [t.op for t in pending] == ["2@t/0/6"]
-    assert [(t.op, t.old.tracks, t.new.tracks) for t in fresh] == [("2@t/0/9", ("y",), ())]
+def test_a_batch_sums_its_deltas_per_track() -> None:
+    fresh = fold.plan([Target(1, "1@t/0/5", ["k0", "x"]), Target(2, "2@t/0/6", ["k1", "x", "y"]),
+                       Target(3, "3@t/0/7", None)],
+                      {3: ledger_doc(3, "3@t/0/1", ["x"], [0.0, 3.0], 3)}, INDEX)
+    deltas = fold.total_deltas(fresh)
+    assert set(deltas) == {"x", "y"}
+    assert (deltas["x"].support, deltas["x"].n) == (1 + 1 - 1, 1 + 1 - 3)
+    np.testing.assert_array_equal(deltas["x"].sum, [1.0, 1.0 - 3.0])
 
 
-def test_increments_are_guarded_by_the_op_and_commits_by_the_ledger_op() -> None:
-    _, fresh = fold.plan([Target(1, "1@t/0/5", ["k0", "k1", "x"])], {}, INDEX)
-    increments, touched = fold.increment_writes("m1", fresh)
-    assert touched == {"x"}
-    (op,) = increments
-    assert op._filter == {"_id": {"m": "m1", "t": "x"}, "ops": {"$ne": "1@t/0/5"}}
-    assert op._doc["$inc"] == {"sum.0": 1.0, "sum.1": 1.0, "known": 2, "support": 1, "v": 1}
-    assert op._doc["$push"] == {"ops": "1@t/0/5"} and op._upsert
-    (commit,) = fold.commit_writes("m1", fresh)
-    assert isinstance(commit, UpdateOne) and commit._filter["op"] == "1@t/0/5"
-    _, gone = fold.plan([Target(1, "1@t/0/6", None)],
-                        {1: ledger_doc(1, "1@t/0/5", ["x"], [1.0, 1.0], 2)}, INDEX)
-    assert isinstance(fold.commit_writes("m1", gone)[0], DeleteOne)
+def test_the_ledger_records_the_batch_and_what_it_replaced_so_a_crash_can_be_rolled_forward() -> None:
+    old = ledger_doc(2, "2@t/0/1", ["x"], [1.0, 0.0], 1)
+    fresh = fold.plan([Target(2, "2@t/0/6", ["k1", "z"])], {2: old}, INDEX)
+    (write,) = fold.ledger_writes("m1", "b7", fresh)
+    doc = {"_id": {"m": "m1", "p": 2}, **write._doc}
+    assert doc["batch"] == "b7" and doc["op"] == "2@t/0/6"
+    (again,) = fold.recorded([doc, old], "b7")  # the other batch's document is not this batch's
+    assert (again.old.tracks, again.new.tracks) == (("x",), ("z",))
+    np.testing.assert_array_equal(again.old.sum, [1.0, 0.0])
+    journal = fold.journal_write("m1", "t/0", "b7", fresh)
+    assert journal._filter == {"_id": {"m": "m1", "s": "t/0"}} and journal._doc["pids"] == [2]
 
 
-def test_vectors_are_set_from_the_minimum_support_conditioned_on_the_version() -> None:
-    docs = [{"_id": {"m": "m1", "t": "x"}, "sum": {"0": 2.0, "1": 4.0}, "known": 2, "support": 2,
-             "v": 7},
-            {"_id": {"m": "m1", "t": "y"}, "sum": {"0": 2.0}, "known": 1, "support": 1, "v": 3,
-             "vector": b"old"},
-            {"_id": {"m": "m1", "t": "z"}, "sum": {"0": 1.0}, "known": 1, "support": 3, "v": 1}]
-    writes, usable, n_set = fold.vector_writes("m1", docs, {"x", "y"}, 2, 2, 0)
-    assert set(usable) == {"x", "z"} and n_set == 1  # z is in use but was not touched
-    np.testing.assert_array_equal(usable["x"], [1.0, 2.0])
-    assert [(w._filter["v"], next(iter(w._doc))) for w in writes] == [(7, "$set"), (3, "$unset")]
+def test_each_track_is_written_once_whole_conditioned_on_the_version_and_marked() -> None:
+    fresh = fold.plan([Target(1, "1@t/0/5", ["k0", "k1", "x", "y"]), Target(2, "2@t/0/6", ["k0", "x"])],
+                      {}, INDEX)
+    docs = {"x": {"_id": {"m": "m1", "t": "x"}, "sum": fold.encode_sum(np.array([2.0, 0.0])),
+                  "known": 2, "support": 1, "v": 7, "applied": [["t/1", "other"], ["t/0", "old"]]},
+            "y": {"_id": {"m": "m1", "t": "y"}, "support": 1, "v": 3, "applied": [["t/0", "b1"]]}}
+    writes = fold.track_writes("m1", "t/0", "b1", fold.total_deltas(fresh), docs, 2, 3, 0,
+                               datetime(2026, 1, 1))
+    assert set(writes) == {"x"}  # y already carries this batch's mark: applied
+    op, doc = writes["x"]
+    assert isinstance(op, ReplaceOne) and op._filter == {"_id": {"m": "m1", "t": "x"}, "v": 7}
+    assert (doc["support"], doc["known"], doc["v"]) == (3, 5, 8)
+    assert doc["applied"] == [["t/0", "b1"], ["t/1", "other"]]
+    np.testing.assert_allclose(vectors.decode(doc["vector"]), [(2 + 1 + 1) / 5, 1 / 5], rtol=1e-6)
+    new = fold.track_writes("m1", "t/0", "b2", fold.total_deltas(fresh), {}, 2, 3, 0, datetime.now())
+    assert isinstance(new["y"][0], InsertOne) and "vector" not in new["y"][1]  # support 1 < 3
+
+
+def test_a_pruned_track_is_not_recreated_by_a_decrement() -> None:
+    ledger = {1: ledger_doc(1, "1@t/0/1", ["x"], [1.0, 0.0], 1)}
+    fresh = fold.plan([Target(1, "1@t/0/2", None)], ledger, INDEX)
+    assert fold.track_writes("m1", "t/0", "b", fold.total_deltas(fresh), {}, 2, 3, 0,
+                             datetime.now()) == {}
+
+
+def test_a_stored_sum_of_the_earlier_layout_still_reads() -> None:
+    state = fold.state_of({"sum": {"0": 1.5}, "known": 2, "support": 1}, 2)
+    np.testing.assert_array_equal(state.sum, [1.5, 0.0])
+    np.testing.assert_array_equal(fold.decode_sum([1.0, 2.0], 2), [1.0, 2.0])
 
 
 def test_fold_targets_take_each_pids_last_applied_record() -> None:
