@@ -104,6 +104,12 @@ class Settings(BaseSettings):
                     "unseen track occurrence",
     )
 
+    fold_in_idle_hours: float = Field(
+        168.0, gt=0,
+        description="a provisional track below the minimum support that no event has touched for "
+                    "this long is forgotten (the stream prunes hourly)",
+    )
+
     fold_in_penalty: float = Field(
         PENALTY, ge=0, le=2,
         description="serving: subtracted from a provisional track's cosine when recommendations "

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from bson import Binary
-from pymongo import DeleteOne, InsertOne, ReplaceOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.database import Database
 
 from playlist2vec import documents, foldin, store, vectors
@@ -321,3 +321,46 @@ def fold(db: Database[dict[str, Any]], version: str, index: TrackIndex, targets:
                        subtype)
     finish(db, version, source, batch, fresh, docs)
     return usable_vectors(docs, unseen), written + more
+
+
+def settled(doc: Mapping[str, Any], pending: Mapping[str, Any]) -> bool:
+    """Whether no batch that marks the track is still in progress (`pending`: source -> the
+    batch its journal names), so no roll-forward can need the document's marks."""
+    return all(pending.get(source) != batch for source, batch in doc.get("applied", []))
+
+
+def prune(db: Database[dict[str, Any]], version: str, min_support: int, idle_since: datetime) -> int:
+    """Forget model `version`'s provisional tracks below the minimum support that no batch has
+    touched since `idle_since` (a mistyped uri, a track nobody else plays): their documents,
+    then their mention in the ledger, so no later edit counts them. Returns how many went.
+
+    A document goes only if unchanged since it was read (its version) and settled. Run between
+    batches (the stream's driver does), nothing else writes meanwhile; a forgotten track that a
+    playlist adds again starts from that playlist. Cost: one scan of the model's provisional
+    tracks and, when some went, one of its ledger (projected to the track lists)."""
+    pending = {d["_id"]["s"]: d.get("pending") for d in
+               db[store.FOLD_IN_BATCHES].find({"_id.m": version})}
+    idle = {"$or": [{"updated_at": {"$lt": idle_since}}, {"updated_at": {"$exists": False}}]}
+    candidates = [d for d in db[store.TRACK_VECTORS].find(
+        {"_id.m": version, "provisional": True, "support": {"$lt": min_support}, **idle},
+        {"v": 1, "applied": 1}) if settled(d, pending)]
+    store.bulk_write(db[store.TRACK_VECTORS],
+                     [DeleteOne({"_id": d["_id"], "v": d.get("v")}) for d in candidates])
+    kept = _read_tracks(db, version, (d["_id"]["t"] for d in candidates))
+    gone = {d["_id"]["t"] for d in candidates} - set(kept)
+    if gone:
+        store.bulk_write(db[store.FOLD_IN], forget_writes(
+            db[store.FOLD_IN].find({"_id.m": version}, {"tracks": 1, "prev.tracks": 1}), gone))
+    return len(gone)
+
+
+def forget_writes(ledger: Iterable[Mapping[str, Any]], gone: set[str]) -> list[UpdateOne]:
+    """The ledger documents' `$pull` of the forgotten tracks they list (now or in `prev`)."""
+    writes = []
+    for doc in ledger:
+        pulls = {field: {"$in": sorted(hit)} for field, hit in (
+            ("tracks", gone.intersection(doc.get("tracks") or ())),
+            ("prev.tracks", gone.intersection((doc.get("prev") or {}).get("tracks") or ()))) if hit}
+        if pulls:
+            writes.append(UpdateOne({"_id": doc["_id"]}, {"$pull": pulls}))
+    return writes

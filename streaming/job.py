@@ -16,6 +16,7 @@ import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from playlist2vec import kafka_security, store, topics
 from playlist2vec import spark as spark_factory
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.settings import Settings
-from streaming import dead_letters, transform
+from streaming import dead_letters, fold, transform
 from streaming.metrics import StreamMetrics
 from streaming.model import WriteModels
 from streaming.progress import ProgressPoller
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 120.0  # how long a stop request waits for the running batch to finish
+PRUNE_EVERY_S = 3600.0  # how often the driver forgets idle provisional tracks (fold.prune)
 FETCH_MAX_WAIT_MS = 10  # measured: with Kafka's 500 ms default, 1 task in 10 read for 0.5 s at a trickle
 
 
@@ -79,6 +81,23 @@ class BatchContext:
     db: Database[dict[str, Any]]
     models: WriteModels
     metrics: StreamMetrics
+    pruned_at: float | None = None  # monotonic time of the last fold-in prune
+
+
+def prune_fold_in(ctx: BatchContext, versions: list[str], now: float) -> None:
+    """At the first batch and hourly after, between batches (no task writes meanwhile): each
+    written model forgets its idle provisional tracks below the minimum support, so junk (a
+    mistyped uri seen once) cannot pile up."""
+    settings = ctx.settings
+    if settings.fold_in_min_support <= 0 or (
+            ctx.pruned_at is not None and now - ctx.pruned_at < PRUNE_EVERY_S):
+        return
+    ctx.pruned_at = now
+    idle_since = datetime.now(UTC) - timedelta(hours=settings.fold_in_idle_hours)
+    for version in versions:
+        removed = fold.prune(ctx.db, version, settings.fold_in_min_support, idle_since)
+        log.info("fold-in: model %s forgot %d idle provisional tracks below support %d", version,
+                 removed, settings.fold_in_min_support)
 
 
 def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
@@ -98,6 +117,7 @@ def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
     ctx.metrics.record_provisional_vectors(provisional)
     log.info("batch %d: %.2fs, models %s, %s", batch_id, time.perf_counter() - started,
              [m.version for m in models], counts)
+    prune_fold_in(ctx, [m.version for m in models], time.monotonic())
 
 
 def kafka_source(spark: SparkSession, settings: Settings, options: StreamOptions) -> DataFrame:

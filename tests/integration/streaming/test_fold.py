@@ -6,6 +6,7 @@ tested on its own) fed the same playlists."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -142,3 +143,28 @@ def test_a_track_write_that_lost_to_another_partition_is_redone(db: Any, index: 
     fold.apply(db, VERSION, "t/0", "b", deltas, set(), 4, MIN_SUPPORT, 0)
     run.check()
     assert [source for source, _ in run.stored(NEW)["applied"]] == ["t/0", "t/1"]
+
+
+def test_idle_tracks_below_the_minimum_support_are_forgotten_and_count_again_from_scratch(
+        db: Any, index: TrackIndex) -> None:
+    run = Run(db, index)
+    run.batch((1, [NEW, KNOWN[0]]), (2, [OTHER, KNOWN[1]]), (3, [OTHER, KNOWN[2], NEW]))
+    assert (run.stored(NEW)["support"], run.stored(OTHER)["support"]) == (2, 2)
+    run.batch((3, [OTHER, KNOWN[2]]))  # NEW falls back below the minimum
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert fold.prune(db, VERSION, MIN_SUPPORT, datetime.now(UTC) - timedelta(hours=1)) == 0  # not idle
+    # a batch in progress that marks NEW (a crash) keeps it: its roll-forward needs the mark
+    source, batch = run.stored(NEW)["applied"][0]
+    db[store.FOLD_IN_BATCHES].replace_one({"_id": fold.journal_key(VERSION, source)},
+                                          {"pending": batch, "pids": []})
+    assert fold.prune(db, VERSION, MIN_SUPPORT, later) == 0
+    db[store.FOLD_IN_BATCHES].replace_one({"_id": fold.journal_key(VERSION, source)}, {"done": batch})
+    assert fold.prune(db, VERSION, MIN_SUPPORT, later) == 1
+    assert run.stored(NEW) is None and run.stored(OTHER)["support"] == 2  # at the minimum: kept
+    assert db[store.FOLD_IN].find_one({"_id": fold.ledger_key(VERSION, 1)})["tracks"] == []
+    # pid 1 (which held NEW) deleted: nothing to undo, NEW is not brought back below zero
+    run.batch((1, None))
+    run.check()
+    run.batch((4, [NEW, KNOWN[4]]))  # added again: counted from this playlist on
+    run.check()
+    assert run.stored(NEW)["support"] == 1

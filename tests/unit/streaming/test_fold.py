@@ -107,3 +107,15 @@ def test_fold_targets_take_each_pids_last_applied_record() -> None:
                      record=record(8))
     targets = partition.fold_targets([tombstoned], [both, deleted], "t")
     assert targets == [Target(1, "1@t/0/4", ("k0", "x")), Target(2, "2@t/0/8", None)]
+
+
+def test_forgetting_tracks_pulls_them_from_the_ledger_documents_that_list_them() -> None:
+    ledger = [{"_id": {"m": "m1", "p": 1}, "tracks": ["x", "y"], "prev": {"tracks": ["z"]}},
+              {"_id": {"m": "m1", "p": 2}, "tracks": ["y"]},
+              {"_id": {"m": "m1", "p": 3}, "tracks": ["w"], "prev": {"tracks": ["x"]}}]
+    writes = fold.forget_writes(ledger, {"x", "z"})
+    assert [(w._filter["_id"]["p"], w._doc["$pull"]) for w in writes] == [
+        (1, {"tracks": {"$in": ["x"]}, "prev.tracks": {"$in": ["z"]}}),
+        (3, {"prev.tracks": {"$in": ["x"]}})]
+    assert fold.settled({"applied": [["t/0", "b1"], ["t/1", "b2"]]}, {"t/0": "b0", "t/1": None})
+    assert not fold.settled({"applied": [["t/0", "b1"]]}, {"t/0": "b1"})

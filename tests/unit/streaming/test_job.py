@@ -6,6 +6,7 @@ import pytest
 
 from playlist2vec.errors import ConfigError
 from playlist2vec.settings import Settings
+from streaming import job
 from streaming.job import StreamOptions, spark_interval
 
 
@@ -30,3 +31,21 @@ def test_options_default_from_settings() -> None:
         "/srv/p2v/checkpoints/stream", "250 milliseconds", 7)
     overridden = StreamOptions.from_settings(settings, trigger="2s", max_offsets_per_trigger=3)
     assert (overridden.trigger, overridden.max_offsets_per_trigger) == ("2 seconds", 3)
+
+
+def test_the_fold_in_prune_runs_at_the_first_batch_then_hourly_and_never_when_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(job.fold, "prune", lambda _db, version, support, _since: calls.append(
+        (version, support)) or 0)
+    ctx = job.BatchContext(settings=Settings.load({}, fold_in_min_support=3), db=None,  # type: ignore[arg-type]
+                           models=None, metrics=None)  # type: ignore[arg-type]
+    job.prune_fold_in(ctx, ["m1", "m2"], 100.0)
+    job.prune_fold_in(ctx, ["m1"], 100.0 + job.PRUNE_EVERY_S - 1)
+    assert calls == [("m1", 3), ("m2", 3)]
+    job.prune_fold_in(ctx, ["m1"], 100.0 + job.PRUNE_EVERY_S)
+    assert calls[-1] == ("m1", 3) and len(calls) == 3
+    off = job.BatchContext(settings=Settings.load({}, fold_in_min_support=0), db=None,  # type: ignore[arg-type]
+                           models=None, metrics=None)  # type: ignore[arg-type]
+    job.prune_fold_in(off, ["m1"], 100.0)
+    assert len(calls) == 3
