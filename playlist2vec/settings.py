@@ -100,8 +100,8 @@ class Settings(BaseSettings):
         0, ge=0,
         description="playlists a track the model never saw must appear in (beside known tracks) "
                     "before its provisional vector is written and used (3 is a good start); 0, "
-                    "the default, turns fold-in off: it costs the stream ~4 MongoDB writes per "
-                    "unseen track occurrence",
+                    "the default, turns fold-in off: it costs the stream one MongoDB write per "
+                    "unseen track and batch",
     )
 
     fold_in_idle_hours: float = Field(

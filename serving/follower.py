@@ -31,7 +31,7 @@ PROJECTIONS: Mapping[str, list[dict[str, Any]]] = {
     store.PLAYLIST_VECTORS: [{"$project": {
         "ns": 0, "wallTime": 0, **{f"fullDocument.{field}": 0 for field in (
             "n_tracks", "n_known", "modified_at", "source", "log")}}}],
-    # provisional tracks are re-read by id (their fold-in state changes by `$inc`): only the
+    # provisional tracks are re-read by id (each fold-in batch rewrites their state): only the
     # key is read, so neither a training's inserts nor the fold-in updates carry their fields
     store.TRACK_VECTORS: [{"$project": {
         "ns": 0, "wallTime": 0, "fullDocument": 0, "updateDescription": 0}}],
