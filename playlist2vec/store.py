@@ -41,6 +41,11 @@ LYRIC_VECTORS = "lyric_vectors"
 
 BULK_BATCH = 1_000
 
+SERVED = "served"
+"""Set on a provisional `track_vectors` document by a write that set, changed or removed its
+vector: the fold-in writes serving must see (streaming/fold.py writes it, serving's follower
+passes only those)."""
+
 # Server error codes the MongoDB retryable-writes specification treats as transient (elections,
 # shutdowns, network trouble on the server's side), plus ExceededTimeLimit.
 TRANSIENT_CODES = frozenset({6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})

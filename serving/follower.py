@@ -32,9 +32,14 @@ PROJECTIONS: Mapping[str, list[dict[str, Any]]] = {
         "ns": 0, "wallTime": 0, **{f"fullDocument.{field}": 0 for field in (
             "n_tracks", "n_known", "modified_at", "source", "log")}}}],
     # provisional tracks are re-read by id (each fold-in batch rewrites their state): only the
-    # key is read, so neither a training's inserts nor the fold-in updates carry their fields
-    store.TRACK_VECTORS: [{"$project": {
-        "ns": 0, "wallTime": 0, "fullDocument": 0, "updateDescription": 0}}],
+    # key is read, so neither a training's inserts nor the fold-in writes carry their fields;
+    # fold-in writes that leave a track without a vector before and after (most of them: a
+    # track below the minimum support) do not reach serving at all
+    store.TRACK_VECTORS: [
+        {"$match": {"$or": [{"operationType": {"$nin": ["insert", "replace"]}},
+                            {"fullDocument.provisional": {"$ne": True}},
+                            {f"fullDocument.{store.SERVED}": True}]}},
+        {"$project": {"ns": 0, "wallTime": 0, "fullDocument": 0, "updateDescription": 0}}],
 }
 
 

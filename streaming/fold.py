@@ -5,7 +5,8 @@ the op (Kafka record) that wrote it, its contribution `tracks`/`sum`/`n`, `prev`
 contribution it replaced, and `batch`, the fold-in batch that wrote it); per unseen track a
 provisional `track_vectors` document (`_id: {m, t}`: `provisional: true`, the running `sum`
 (float64 binary), `known`, `support`, a version `v`, `applied` (per source partition, the last
-batch applied to it), `updated_at`, and `vector` once `support` reaches the minimum); and per
+batch applied to it), `updated_at`, `vector` once `support` reaches the minimum, and `served`
+when the write set, changed or removed a vector); and per
 source partition (a Kafka topic partition: one partition task) a journal document in
 `fold_in_batches` (`_id: {m, s}`) naming its batch in progress. The maths is
 `playlist2vec.foldin`.
@@ -182,6 +183,8 @@ def track_doc(version: str, uri: str, state: State, before: Mapping[str, Any] | 
     vector = state.vector(min_support)
     if vector is not None:
         doc["vector"] = vectors.encode(vector, subtype)
+    if vector is not None or "vector" in (before or {}):
+        doc[store.SERVED] = True  # serving's change stream passes only these
     return doc
 
 

@@ -94,3 +94,31 @@ def test_a_followed_vector_change_carries_only_what_serving_reads(db, wait):
     assert change["fullDocument"] == {"_id": {"m": "v1", "p": 7}, "vector": b"\0" * 8, "updated_at": 1.0,
                                       "event_time": 0.5}
     assert "ns" not in change and "clusterTime" in change
+
+
+def test_fold_in_writes_reach_serving_only_when_a_vector_is_set_changed_or_removed(db, wait):
+    """Most fold-in writes are tracks below the minimum support (no vector before or after):
+    the track_vectors stream leaves them out; trained inserts, vectors and deletions pass."""
+    follower = ChangeFollower(MongoSource(db), store.TRACK_VECTORS, "fold-in",
+                              ServingMetrics(CollectorRegistry()))
+    follower.open()
+    coll = db[store.TRACK_VECTORS]
+    try:
+        coll.insert_one({"_id": {"m": "v1", "t": "junk"}, "provisional": True, "support": 1})
+        coll.replace_one({"_id": {"m": "v1", "t": "junk"}}, {"provisional": True, "support": 0})
+        coll.insert_one({"_id": {"m": "v1", "t": "trained"}, "vector": b"\0" * 8})
+        coll.insert_one({"_id": {"m": "v1", "t": "new"}, "provisional": True, "support": 1})
+        coll.replace_one({"_id": {"m": "v1", "t": "new"}},
+                         {"provisional": True, "support": 3, "vector": b"\0" * 8, store.SERVED: True})
+        coll.replace_one({"_id": {"m": "v1", "t": "new"}},
+                         {"provisional": True, "support": 2, store.SERVED: True})
+        coll.delete_one({"_id": {"m": "v1", "t": "junk"}})
+        seen: list[tuple[str, str]] = []
+
+        def all_seen() -> bool:
+            seen.extend((c["operationType"], c["documentKey"]["_id"]["t"]) for c in follower.poll(10, 0.2))
+            return len(seen) >= 4
+        wait(all_seen, 10, "the changes serving must see")
+    finally:
+        follower.close()
+    assert seen == [("insert", "trained"), ("replace", "new"), ("replace", "new"), ("delete", "junk")]

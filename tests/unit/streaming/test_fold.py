@@ -8,8 +8,9 @@ from datetime import datetime
 import numpy as np
 from pymongo import InsertOne, ReplaceOne
 
-from playlist2vec import vectors
+from playlist2vec import store, vectors
 from playlist2vec.events import PlaylistEvent
+from playlist2vec.foldin import Delta
 from playlist2vec.vectors import TrackIndex
 from streaming import fold, partition
 from streaming.fold import Target
@@ -81,6 +82,10 @@ def test_each_track_is_written_once_whole_conditioned_on_the_version_and_marked(
     np.testing.assert_allclose(vectors.decode(doc["vector"]), [(2 + 1 + 1) / 5, 1 / 5], rtol=1e-6)
     new = fold.track_writes("m1", "t/0", "b2", fold.total_deltas(fresh), {}, 2, 3, 0, datetime.now())
     assert isinstance(new["y"][0], InsertOne) and "vector" not in new["y"][1]  # support 1 < 3
+    assert doc[store.SERVED] and store.SERVED not in new["y"][1]  # serving sees x, not y
+    dropped = fold.track_writes("m1", "t/0", "b3", {"x": Delta(np.zeros(2), 0, -2)},
+                                {"x": doc}, 2, 3, 0, datetime.now())
+    assert "vector" not in dropped["x"][1] and dropped["x"][1][store.SERVED]  # the vector went
 
 
 def test_a_pruned_track_is_not_recreated_by_a_decrement() -> None:
