@@ -154,7 +154,7 @@ def bulk_write(
     tolerate: frozenset[int] = frozenset(),
     attempts: int = WRITE_ATTEMPTS,
     rejected: list[int] | None = None,
-    landed: list[int] | None = None,
+    matched: list[int] | None = None,
 ) -> int:
     """Execute operations as unordered bulk writes of at most `batch_size`; returns how many ran.
 
@@ -166,8 +166,9 @@ def bulk_write(
     upserts, inserts whose duplicates are tolerated), so a repeat cannot change the outcome.
     The positions (in `operations`) of the operations refused with a tolerated code are
     appended to `rejected` when it is given: e.g. which conditional upserts were stale. With
-    `landed`, the number of operations that matched a document or inserted one is appended per
-    round trip (a conditional update that matched nothing is in no count).
+    `matched`, the number of documents that updates and replaces matched is appended per round
+    trip (a conditional one that matched nothing is in no count; inserts are in none: the local
+    server counts a refused insert as inserted, so a refused one is told by `rejected` only).
     """
     done = 0
     batch: list[Any] = []
@@ -180,11 +181,11 @@ def bulk_write(
             return
         try:
             result = retrying(collection.bulk_write, batch, ordered=False)
-            if landed is not None:
-                landed.append(result.matched_count + result.inserted_count + result.upserted_count)
+            if matched is not None:
+                matched.append(result.matched_count)
         except BulkWriteError as exc:
-            if landed is not None:
-                landed.append(sum(exc.details.get(n, 0) for n in ("nMatched", "nInserted", "nUpserted")))
+            if matched is not None:
+                matched.append(exc.details.get("nMatched", 0))
             errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") not in tolerate]
             if rejected is not None:
                 rejected.extend(done + e["index"] for e in exc.details.get("writeErrors", [])

@@ -209,13 +209,15 @@ def track_writes(version: str, source: str, batch: str, deltas: Mapping[str, Del
     return out
 
 
-def _read_tracks(db: Database[dict[str, Any]], version: str, uris: Iterable[str]
-                 ) -> dict[str, dict[str, Any]]:
+def _read_tracks(db: Database[dict[str, Any]], version: str, uris: Iterable[str],
+                 provisional_only: bool = True) -> dict[str, dict[str, Any]]:
     keys = [track_key(version, uri) for uri in uris]
     if not keys:
         return {}
-    return {d["_id"]["t"]: d for d in db[store.TRACK_VECTORS].find(
-        {"_id": {"$in": keys}, "provisional": True})}
+    query: dict[str, Any] = {"_id": {"$in": keys}}
+    if provisional_only:
+        query["provisional"] = True
+    return {d["_id"]["t"]: d for d in db[store.TRACK_VECTORS].find(query)}
 
 
 def write_tracks(db: Database[dict[str, Any]], version: str, source: str, batch: str,
@@ -226,21 +228,25 @@ def write_tracks(db: Database[dict[str, Any]], version: str, source: str, batch:
     partition's, and the number of vectors written."""
     writes = track_writes(version, source, batch, deltas, docs, dim, min_support, subtype,
                           datetime.now(UTC))
-    landed: list[int] = []
-    store.bulk_write(db[store.TRACK_VECTORS], [w for w, _ in writes.values()], tolerate=STALE_OK,
-                     landed=landed)
+    ops = [w for w, _ in writes.values()]
+    refused: list[int] = []  # inserts of a track another partition inserted first
+    matched: list[int] = []
+    store.bulk_write(db[store.TRACK_VECTORS], ops, tolerate=STALE_OK, rejected=refused,
+                     matched=matched)
     lost: set[str] = set()
-    if sum(landed) < len(writes):  # some lost to another partition: the markers tell which
-        current = _read_tracks(db, version, writes)
-        lost = {uri for uri in writes if not marked(current.get(uri), source, batch)}
-        for uri in lost:
+    trained: set[str] = set()
+    if refused or sum(matched) < sum(isinstance(op, ReplaceOne) for op in ops):
+        # some lost to another partition's write: the marks say which
+        current = _read_tracks(db, version, writes, provisional_only=False)
+        trained = {uri for uri, doc in current.items() if not doc.get("provisional")}
+        lost = {uri for uri in writes if uri not in trained and not marked(current.get(uri), source, batch)}
+        for uri in lost | trained:  # a trained vector of the model wins: nothing to fold in
             docs.pop(uri, None)
-            if uri in current:
+            if uri in lost and uri in current:
                 docs[uri] = current[uri]
-    for uri, (_, doc) in writes.items():
-        if uri not in lost:
-            docs[uri] = doc
-    return lost, sum("vector" in doc for uri, (_, doc) in writes.items() if uri not in lost)
+    done = {uri: doc for uri, (_, doc) in writes.items() if uri not in lost and uri not in trained}
+    docs |= done
+    return lost, sum("vector" in doc for doc in done.values())
 
 
 def apply(db: Database[dict[str, Any]], version: str, source: str, batch: str,

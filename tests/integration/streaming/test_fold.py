@@ -129,9 +129,11 @@ def test_a_batch_interrupted_at_any_step_counts_nothing_twice(db: Any, index: Tr
     run.check()
 
 
-def test_a_track_write_that_lost_to_another_partition_is_redone(db: Any, index: TrackIndex) -> None:
+@pytest.mark.parametrize("existing", [True, False], ids=["replace", "insert"])
+def test_a_track_write_that_lost_to_another_partition_is_redone(db: Any, index: TrackIndex,
+                                                                 existing: bool) -> None:
     run = Run(db, index)
-    run.batch((1, [NEW, KNOWN[0]]), (2, [OTHER, KNOWN[0]]))
+    run.batch(*[(1, [NEW, KNOWN[0]])] * existing, (2, [OTHER, KNOWN[0]]))
     mine = run.target(3, [NEW, OTHER, KNOWN[1]])
     deltas = fold.total_deltas(fold.plan([mine], {}, index))
     docs = {d["_id"]["t"]: d for d in db[store.TRACK_VECTORS].find({"provisional": True})}
@@ -139,7 +141,7 @@ def test_a_track_write_that_lost_to_another_partition_is_redone(db: Any, index: 
     fold.fold(db, VERSION, index, [run.target(4, [NEW, KNOWN[2]], partition=1)], MIN_SUPPORT, 0)
     lost, _ = fold.write_tracks(db, VERSION, "t/0", "b", deltas, docs, 4, MIN_SUPPORT, 0)
     assert lost == {NEW}
-    assert docs[NEW]["support"] == 2  # what partition 1 left, to be redone from
+    assert docs[NEW]["support"] == 1 + existing  # what partition 1 left, to be redone from
     fold.apply(db, VERSION, "t/0", "b", deltas, set(), 4, MIN_SUPPORT, 0)
     run.check()
     assert [source for source, _ in run.stored(NEW)["applied"]] == ["t/0", "t/1"]
@@ -168,3 +170,14 @@ def test_idle_tracks_below_the_minimum_support_are_forgotten_and_count_again_fro
     run.batch((4, [NEW, KNOWN[4]]))  # added again: counted from this playlist on
     run.check()
     assert run.stored(NEW)["support"] == 1
+
+
+def test_a_trained_vector_of_the_model_is_never_overwritten(db: Any, index: TrackIndex) -> None:
+    """A track the stream's table lacks but the model has (written after the table was loaded)
+    keeps its trained vector; the batch's other tracks fold in."""
+    trained = {"_id": {"m": VERSION, "t": NEW}, "vector": vectors.encode(np.ones(4), 0), "count": 5}
+    db[store.TRACK_VECTORS].insert_one(trained)
+    Run(db, index).batch((1, [NEW, OTHER, KNOWN[0]]))
+    stored = db[store.TRACK_VECTORS].find_one({"_id": trained["_id"]})
+    assert stored == {**trained, "vector": bytes(trained["vector"])}  # untouched
+    assert db[store.TRACK_VECTORS].find_one({"_id": {"m": VERSION, "t": OTHER}})["support"] == 1
