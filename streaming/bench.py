@@ -462,14 +462,13 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
     poller = AnswerPoller(bench.http_addr, due) if options.serve else None
 
     def started_at(started: float) -> None:
+        meter.start()  # the producers are connected, their events encoded
         due.update({pid: started + pid / options.rate for pid in range(0, options.events, step)})
         if poller is not None:
             poller.start()
 
     before, served_before = _applied(bench), _scrape(bench.http_addr) if options.serve else {}
     meter = CpuMeter(cpu_roots(bench, children), part_of)
-    meter.start()
-    metered_from = time.monotonic()
     acked = publish_all(bench, options, started_at)
     vecs = db[store.PLAYLIST_VECTORS]
     measured = {"_id.m": MODEL, "_id.p": {"$lt": options.events}}  # not the warm-up playlists
@@ -494,7 +493,7 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         poller.stop.set()
         poller.join()
         served = servable_stats(served_before, _scrape(bench.http_addr))
-    cpu, metered_s = meter.stop(), time.monotonic() - metered_from
+    cpu, metered_s = meter.stop(), time.time() - min(due.values(), default=time.time())
     docs = list(vecs.find(measured, {"event_time": 1, "updated_at": 1}))
     return {
         "events": options.events, "complete": complete, "acked": acked,
@@ -521,8 +520,8 @@ def cpu_roots(bench: Settings, children: Children) -> dict[str, int]:
 
 def part_of(root: str, process: psutil.Process, own: bool) -> str:
     """The part of the system a process's CPU is charged to."""
-    if root == "bench":
-        return "bench" if own else "producers"
+    if root == "bench":  # this process, and the producers (live, or reaped by it)
+        return "bench" if own and process.pid == os.getpid() else "producers"
     if root == "stream":
         if process.name().startswith("java"):
             return "spark_jvm"
