@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -29,7 +30,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import psutil
+from kafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import InsertOne
 from pymongo.database import Database
@@ -49,6 +52,8 @@ from playlist2vec.ports import free_addr
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings, split_addr
 from playlist2vec.stack import LocalStack
+
+log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
 STOP_TIMEOUT_S = 60.0
@@ -410,7 +415,7 @@ def bench_stream(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         "mongo_db": f"{settings.mongo_db}_bench_{suffix}", "spark_master": options.spark_master,
         "stream_metrics_addr": options.metrics_addr or free_addr(), "http_addr": free_addr(),
         "serving_instance": f"bench-{suffix}"})
-    with store.opened(bench) as db:
+    with store.opened(bench) as db, _cleaned_up(bench, db):
         store.ensure_indexes(db)
         topics.ensure_topics(bench, partitions=options.partitions)
         matrix = np.random.default_rng(options.seed).normal(size=(options.vocab_size, options.dim))
@@ -442,17 +447,28 @@ def bench_stream(settings: Settings, options: BenchOptions) -> dict[str, Any]:
                 "p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0), 3),
             "job_log": str(logs / f"bench-stream-{suffix}.log"),
         }
-        db.client.drop_database(db.name)
-    client = topics.admin(bench)
-    try:
-        client.delete_topics([bench.playlist_topic, bench.dlq_topic])
-    finally:
-        client.close()
     output = report.write(result)
     if not result["complete"]:
         raise PipelineError(f"{options.events - result['events_measured']} of {options.events} events "
                             f"missing from MongoDB at the deadline (report: {output})")
     return result
+
+
+@contextmanager
+def _cleaned_up(bench: Settings, db: Database[dict[str, Any]]) -> Iterator[None]:
+    """Drop the benchmark's database and topics when it ends, failed or not: a run that failed
+    in its warm-up once left 280k documents behind, which slowed every later run by a third."""
+    try:
+        yield
+    finally:
+        db.client.drop_database(db.name)
+        client = topics.admin(bench)
+        try:
+            client.delete_topics([bench.playlist_topic, bench.dlq_topic])
+        except KafkaError as exc:  # never created: the failure came first
+            log.warning("deleting the benchmark's topics: %s", exc)
+        finally:
+            client.close()
 
 
 def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]],
