@@ -50,7 +50,8 @@ def sample_pairs(n_items: int, n_pairs: int, rng: np.random.Generator) -> np.nda
 def pair_distances(matrix: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Cosine distance (1 - cosine similarity) between the rows of each pair."""
     unit = vectors.normalize(matrix)
-    return 1.0 - np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
+    similarity: np.ndarray = np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
+    return 1.0 - similarity
 
 
 def correlate_embeddings(settings: Settings, n_pairs: int, out: Path, seed: int = 0) -> CorrelationReport:
