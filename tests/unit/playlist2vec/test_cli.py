@@ -9,6 +9,7 @@ import pytest
 import typer.main
 
 from batch.train import TrainOptions
+from playlist2vec.chaos import ChaosOptions
 from playlist2vec.cli import app, main
 from playlist2vec.probe import ProbeOptions
 from playlist2vec.settings import Settings
@@ -92,3 +93,5 @@ def test_options_resolve_what_the_flags_leave_to_the_settings(tmp_path: Path) ->
     assert tuned.tune_report is not None and tuned.tune_report.parent == tmp_path / "tune"
     chosen = TrainOptions.from_settings(settings, input="corpus", tune=True, tune_report=tmp_path / "t.json")
     assert chosen.tune_report == tmp_path / "t.json"
+    assert ChaosOptions.from_settings(settings, seed=3).report == tmp_path / "chaos" / "report.json"
+    assert ChaosOptions.from_settings(settings, report=tmp_path / "c.json").report == tmp_path / "c.json"
