@@ -99,6 +99,27 @@ def test_id_in_filters_answer_from_the_index_as_the_library_matches(db: Any) -> 
     assert list(coll.find({"_id": {"$in": []}})) == []
 
 
+def test_exclusion_projections_of_change_streams_apply_as_the_library_would(db: Any) -> None:
+    """The server applies leading exclusion-only `$project` stages itself (a fast path); any
+    other pipeline, and stages after them, run as before."""
+    coll = db["projected"]
+    excluding = coll.watch([{"$project": {"ns": 0, "fullDocument.big": False}},
+                            {"$project": {"updateDescription": 0}}])
+    then_matching = coll.watch([{"$project": {"fullDocument.big": 0}},
+                                {"$match": {"fullDocument.n": {"$gte": 1}}}])
+    including = coll.watch([{"$project": {"fullDocument.n": 1, "operationType": 1}}])
+    coll.insert_one({"_id": "a", "n": 0, "big": "x" * 100, "keep": {"big": 1}})
+    coll.replace_one({"_id": "a"}, {"n": 1, "big": "y", "keep": 2})
+    coll.update_one({"_id": "a"}, {"$set": {"n": 2}})
+    changes = next_changes(excluding, 3)
+    assert [c["operationType"] for c in changes] == ["insert", "replace", "update"]
+    assert [c["fullDocument"] for c in changes[:2]] == [
+        {"_id": "a", "n": 0, "keep": {"big": 1}}, {"_id": "a", "n": 1, "keep": 2}]
+    assert all("ns" not in c and "updateDescription" not in c and "documentKey" in c for c in changes)
+    assert [c["fullDocument"] for c in next_changes(then_matching, 1)] == [{"_id": "a", "n": 1, "keep": 2}]
+    assert [c["fullDocument"] for c in next_changes(including, 2)] == [{"n": 0}, {"n": 1}]
+
+
 def test_update_lookup_reads_the_current_document(db: Any) -> None:
     coll = db["looked_up"]
     stream = coll.watch(full_document="updateLookup")
