@@ -120,6 +120,29 @@ def test_exclusion_projections_of_change_streams_apply_as_the_library_would(db: 
     assert [c["fullDocument"] for c in next_changes(including, 2)] == [{"n": 0}, {"n": 1}]
 
 
+def test_replacement_upserts_insert_update_or_refuse_as_the_filter_says(db: Any) -> None:
+    """A replacement upsert on an absent `_id` inserts directly (a fast path); the answers and
+    the stored documents are those of the library's own path, which every other case takes."""
+    coll = db["upserts"]
+    stream = coll.watch()
+    key = {"m": "v", "p": 1}
+    newer = {"_id": key, "$or": [{"at": {"$lt": 5}}, {"at": 5, "gone": {"$ne": True}}]}
+    result = coll.replace_one(newer, {"at": 5, "tracks": ["a", "b"]}, upsert=True)
+    assert (result.upserted_id, result.matched_count, result.modified_count) == (key, 0, 0)
+    assert coll.find_one({"_id": key}) == {"_id": key, "at": 5, "tracks": ["a", "b"]}
+    with pytest.raises(PyMongoError, match="E11000|duplicate key"):  # stored and not older: stale
+        coll.replace_one({"_id": key, "at": {"$lt": 4}}, {"at": 4}, upsert=True)
+    result = coll.replace_one({"_id": key, "at": {"$lt": 6}}, {"_id": key, "at": 6}, upsert=True)
+    assert (result.upserted_id, result.matched_count) == (None, 1)
+    with pytest.raises(PyMongoError):  # a replacement may not change the `_id`
+        coll.replace_one({"_id": 7}, {"_id": 8}, upsert=True)
+    bulk = coll.bulk_write([ReplaceOne({"_id": 2, "at": {"$lt": 1}}, {"at": 1}, upsert=True),
+                            ReplaceOne({"_id": 3}, {"_id": 3, "at": 1}, upsert=True)], ordered=False)
+    assert bulk.upserted_ids == {0: 2, 1: 3} and coll.count_documents({}) == 3
+    assert [(c["operationType"], c["fullDocument"]["at"]) for c in next_changes(stream, 4)] == [
+        ("insert", 5), ("replace", 6), ("insert", 1), ("insert", 1)]
+
+
 def test_update_lookup_reads_the_current_document(db: Any) -> None:
     coll = db["looked_up"]
     stream = coll.watch(full_document="updateLookup")
