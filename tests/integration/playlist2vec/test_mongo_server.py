@@ -130,7 +130,7 @@ def test_replacement_upserts_insert_update_or_refuse_as_the_filter_says(db: Any)
     result = coll.replace_one(newer, {"at": 5, "tracks": ["a", "b"]}, upsert=True)
     assert (result.upserted_id, result.matched_count, result.modified_count) == (key, 0, 0)
     assert coll.find_one({"_id": key}) == {"_id": key, "at": 5, "tracks": ["a", "b"]}
-    with pytest.raises(PyMongoError, match="E11000|duplicate key"):  # stored and not older: stale
+    with pytest.raises(PyMongoError, match=r"E11000|duplicate key"):  # stored and not older: stale
         coll.replace_one({"_id": key, "at": {"$lt": 4}}, {"at": 4}, upsert=True)
     result = coll.replace_one({"_id": key, "at": {"$lt": 6}}, {"_id": key, "at": 6}, upsert=True)
     assert (result.upserted_id, result.matched_count) == (None, 1)
