@@ -111,7 +111,7 @@ def plan(targets: Iterable[Target], ledger: Mapping[int, Mapping[str, Any]], ind
     return pending, fresh
 
 
-def ledger_writes(version: str, transitions: Sequence[Transition]) -> list[ReplaceOne]:
+def ledger_writes(version: str, transitions: Sequence[Transition]) -> list[ReplaceOne[dict[str, Any]]]:
     """Step 1: each playlist's ledger holds its new contribution and, as `undo`, the old one."""
     return [ReplaceOne({"_id": ledger_key(version, t.pid)},
                        {"op": t.op, **_contribution_fields(t.new),

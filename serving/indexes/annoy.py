@@ -57,7 +57,8 @@ class AnnoyIndex(VectorIndex):
 
     def _vector(self, row: int) -> FloatArray:
         if self._unit is not None:
-            return self._unit[row]
+            vector: FloatArray = self._unit[row]
+            return vector
         return np.asarray(self._annoy.get_item_vector(row), dtype=np.float32)
 
     def _save(self, path: Path) -> None:
