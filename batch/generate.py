@@ -107,7 +107,8 @@ def build_catalog(n_playlists: int, seed: int, scenes: int | None = None) -> Cat
 
 
 def _draw(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1]), cdf.size - 1)
+    drawn: np.ndarray = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1]), cdf.size - 1)
+    return drawn
 
 
 def _playlist_tracks(rng: np.random.Generator, catalog: Catalog) -> np.ndarray:
@@ -122,7 +123,8 @@ def _playlist_tracks(rng: np.random.Generator, catalog: Catalog) -> np.ndarray:
     drawn = np.concatenate(picks)
     rng.shuffle(drawn)
     _, first = np.unique(drawn, return_index=True)
-    return drawn[np.sort(first)][:length]
+    distinct: np.ndarray = drawn[np.sort(first)][:length]
+    return distinct
 
 
 def _iter_raw(n_playlists: int, seed: int, catalog: Catalog | None,

@@ -24,6 +24,24 @@ DPI = 100
 
 
 @dataclass(frozen=True)
+class PlotOptions:
+    """`playlist2vec plot`'s options; a bad one fails here, before MongoDB is read."""
+
+    out: Path = Path("playlists-pca.png")  # the PNG
+    sample: int | None = 2000  # playlists drawn at random (at most); None: all
+    color_by: str = "cluster"  # or "keyword"
+    keywords: tuple[str, ...] = ()  # with color_by="keyword": the words to colour by
+    clusters: int = 8  # k of k-means, with color_by="cluster"
+    seed: int = 0  # of the sample and of k-means
+
+    def __post_init__(self) -> None:
+        if self.color_by not in COLOR_BY:
+            raise InvalidInput(f"--color-by must be one of {', '.join(COLOR_BY)}, got {self.color_by!r}")
+        if self.sample is not None and self.sample < 2:
+            raise InvalidInput("--sample must be at least 2")
+
+
+@dataclass(frozen=True)
 class PlaylistMap:
     """What the picture shows; the coordinates are returned so callers and tests can check them."""
 
@@ -107,23 +125,18 @@ def _cluster_legend(labels: np.ndarray, names: Sequence[str]) -> list[str]:
     return legend
 
 
-def build_map(db: Database[dict[str, Any]], sample: int | None = 2000, color_by: str = "cluster",
-              keywords: Sequence[str] = (), clusters: int = 8, seed: int = 0) -> PlaylistMap:
+def build_map(db: Database[dict[str, Any]], options: PlotOptions) -> PlaylistMap:
     """Load, project and colour; no drawing (see `render`)."""
-    if color_by not in COLOR_BY:
-        raise InvalidInput(f"--color-by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
-    if sample is not None and sample < 2:
-        raise InvalidInput("--sample must be at least 2")
-    version, pids, names, matrix = load_vectors(db, sample, seed)
+    version, pids, names, matrix = load_vectors(db, options.sample, options.seed)
     # Cosine geometry is what the recommender uses, so cluster and project the unit vectors.
     unit = vectors.normalize(matrix)
     coords, explained = pca_2d(unit)
-    if color_by == "keyword":
-        groups, legend = keyword_groups(names, keywords)
+    if options.color_by == "keyword":
+        groups, legend = keyword_groups(names, options.keywords)
     else:
-        groups = kmeans(unit, clusters, seed)
+        groups = kmeans(unit, options.clusters, options.seed)
         legend = _cluster_legend(groups, names)
-    return PlaylistMap(version, pids, names, coords, explained, groups, legend, color_by)
+    return PlaylistMap(version, pids, names, coords, explained, groups, legend, options.color_by)
 
 
 def render(playlist_map: PlaylistMap, out: Path) -> Path:
@@ -161,10 +174,9 @@ def render(playlist_map: PlaylistMap, out: Path) -> Path:
     return out
 
 
-def plot(settings: Settings, out: Path, sample: int | None = 2000, color_by: str = "cluster",
-         keywords: Sequence[str] = (), clusters: int = 8, seed: int = 0) -> PlaylistMap:
+def plot(settings: Settings, options: PlotOptions) -> PlaylistMap:
     """`playlist2vec plot`: read the active model's playlist vectors, write the PNG."""
     with store.opened(settings) as db:
-        playlist_map = build_map(db, sample, color_by, keywords, clusters, seed)
-    render(playlist_map, out)
+        playlist_map = build_map(db, options)
+    render(playlist_map, options.out)
     return playlist_map

@@ -27,6 +27,22 @@ LOOKUP_BATCH = 1_000
 
 
 @dataclass(frozen=True)
+class ProjectorOptions:
+    """`playlist2vec export-projector`'s options; a bad one fails here, before MongoDB is read."""
+
+    out: Path  # folder for vectors.tsv, metadata.tsv and projector_config.json
+    what: str = "tracks"  # or "playlists"
+    sample: int | None = None  # a uniform random sample of this many; None: all
+    seed: int = 0  # of the sample
+
+    def __post_init__(self) -> None:
+        if self.what not in WHAT:
+            raise InvalidInput(f"--what must be one of {', '.join(WHAT)}, got {self.what!r}")
+        if self.sample is not None and self.sample < 1:
+            raise InvalidInput(f"--sample must be at least 1, got {self.sample}")
+
+
+@dataclass(frozen=True)
 class ExportSummary:
     what: str
     model_version: str
@@ -105,21 +121,18 @@ def _playlist_rows(db: Database[dict[str, Any]], version: str, sample: int | Non
     return [vectors.decode(d["vector"]) for d in docs], rows
 
 
-def export_projector(settings: Settings, what: str, out: Path, sample: int | None = None,
-                     seed: int = 0) -> ExportSummary:
-    if what not in WHAT:
-        raise InvalidInput(f"--what must be one of {', '.join(WHAT)}, got {what!r}")
-    if sample is not None and sample < 1:
-        raise InvalidInput(f"--sample must be at least 1, got {sample}")
+def export_projector(settings: Settings, options: ProjectorOptions) -> ExportSummary:
+    """`playlist2vec export-projector`: the active model's vectors and metadata, as TSV files."""
+    what = options.what
     with store.opened(settings) as db:
         model = store.active_model(db)
         version = str(model["_id"])
         read = _track_rows if what == "tracks" else _playlist_rows
-        vecs, rows = read(db, version, sample, random.Random(seed))
+        vecs, rows = read(db, version, options.sample, random.Random(options.seed))
     if not vecs:
         raise NotFound(f"the active model {version} has no {what} vectors to export")
     matrix = np.stack([vectors.validate(v, model.get("vector_size")) for v in vecs])
     columns = TRACK_COLUMNS if what == "tracks" else PLAYLIST_COLUMNS
-    write_projector(out, f"playlist2vec {what} ({version})", matrix, columns, rows)
-    return ExportSummary(what, version, len(rows), matrix.shape[1], out)
+    write_projector(options.out, f"playlist2vec {what} ({version})", matrix, columns, rows)
+    return ExportSummary(what, version, len(rows), matrix.shape[1], options.out)
 

@@ -185,5 +185,5 @@ def retire(db: Database[dict[str, Any]], version: str) -> dict[str, Any]:
 def since(model: dict[str, Any]) -> datetime:
     """The point since which `model`'s vectors may miss changes (less CATCH_UP_MARGIN): when
     it stopped being written (retired), else when its derive pass began."""
-    point = model.get("retired_at") or model.get("derive_started_at") or model["created_at"]
+    point: datetime = model.get("retired_at") or model.get("derive_started_at") or model["created_at"]
     return point - CATCH_UP_MARGIN

@@ -28,7 +28,7 @@ from batch.bench import bench_corpus, bench_database, drop_database
 from batch.train import Stages, TrainOptions, train
 from batch.word2vec import Word2VecParams
 from playlist2vec import documents, reports, store
-from playlist2vec.demo import Children, wait_for
+from playlist2vec.children import Children, wait_for
 from playlist2vec.ports import free_addr
 from playlist2vec.settings import Settings
 
@@ -94,7 +94,7 @@ class Queries:
 
 def _served(url: str, version: str) -> bool:
     try:
-        return httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == version
+        return bool(httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == version)
     except (httpx.HTTPError, ValueError):
         return False
 

@@ -21,7 +21,7 @@ from batch.metrics import BatchMetrics
 from batch.reader import Corpus, load_corpus
 from batch.tune import TuneOptions, tune
 from batch.word2vec import Word2VecParams
-from playlist2vec import spark_vectors, store
+from playlist2vec import reports, spark_vectors, store
 from playlist2vec.errors import InvalidInput, PipelineError
 from playlist2vec.settings import Settings
 
@@ -40,6 +40,22 @@ class TrainOptions:
     skip_bad: bool = False
     artifact_root: str | None = None  # any Hadoop URI; default P2V_HOME/models
     tune: TuneOptions | None = None  # search the knobs on a validation split first (`params`: trial 1)
+    tune_report: Path | None = None  # where a tuned run's report goes (the command writes it)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, input: str, params: Word2VecParams | None = None,
+                      sample: float | None = None, skip_bad: bool = False,
+                      artifact_root: str | None = None, tune: bool = False, tune_budget: str = "12",
+                      tune_seed: int = 0, tune_subsample: float = 0.25,
+                      tune_report: Path | None = None) -> TrainOptions:
+        """`train`'s options from its flags: a bad --tune-budget fails here, before Spark starts;
+        a tuned run's report path is resolved now (default P2V_HOME/tune/tune-<UTC time>.json)."""
+        params = params or Word2VecParams()
+        if not tune:
+            return cls(input, params, sample=sample, skip_bad=skip_bad, artifact_root=artifact_root)
+        return cls(input, params, sample=sample, skip_bad=skip_bad, artifact_root=artifact_root,
+                   tune=TuneOptions(search.Budget.parse(tune_budget), tune_seed, tune_subsample),
+                   tune_report=tune_report or reports.timestamped(settings.home / "tune", "tune"))
 
 
 @dataclass

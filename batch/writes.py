@@ -28,7 +28,8 @@ OpsBuilder = Callable[[Sequence[Row]], list[Any]]
 TOLERATED = frozenset({store.DUPLICATE_KEY})
 
 
-def build_track_vector_ops(rows: Iterable[Row], version: str, subtype: int) -> list[InsertOne]:
+def build_track_vector_ops(rows: Iterable[Row], version: str,
+                           subtype: int) -> list[InsertOne[dict[str, Any]]]:
     """Rows (track_uri, vector, count) -> inserts of `track_vectors` documents of `version`.
 
     Inserts, not upserts: a version's keys are new (inserts are several times faster on the
@@ -46,14 +47,14 @@ def build_track_ops(rows: Iterable[Row]) -> list[UpdateOne]:
     return [documents.track_write(row["track_uri"], _fields(row)) for row in rows]
 
 
-def build_playlist_ops(rows: Iterable[Row], now: datetime) -> list[ReplaceOne]:
+def build_playlist_ops(rows: Iterable[Row], now: datetime) -> list[ReplaceOne[dict[str, Any]]]:
     """Corpus rows (pid, name, tracks, modified_at) -> replacements of `playlists` documents
     that are older (an equal one is the same corpus row: left alone, `updated_at` included)."""
     return [documents.playlist_write(_fields(row), now, rewrite_equal=False) for row in rows]
 
 
 def build_playlist_vector_ops(rows: Iterable[Row], version: str, now: datetime,
-                              subtype: int) -> list[ReplaceOne]:
+                              subtype: int) -> list[ReplaceOne[dict[str, Any]]]:
     """Rows (pid, vector|None, n_tracks, n_known, modified_at, deleted) -> newer-wins
     replacements of `version`'s `playlist_vectors` documents."""
     return [documents.playlist_vector_write(_fields(row), version, now, "batch", subtype)

@@ -57,7 +57,16 @@ class ChaosOptions:
     rate: float = 1_000.0
     playlists: int = 1_000
     settle_timeout_s: float = 600.0
-    report: Path | None = None
+    report: Path | None = None  # where the report is written (from_settings: a default path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, events: int = 20_000, rounds: int = 10, seed: int = 1,
+                      poison: float = 0.05, rate: float = 1_000.0, playlists: int = 1_000,
+                      settle_timeout_s: float = 600.0, report: Path | None = None) -> ChaosOptions:
+        """`chaos`'s options; the report goes to `report`, else P2V_HOME/chaos/report.json."""
+        return cls(events=events, rounds=rounds, seed=seed, poison=poison, rate=rate,
+                   playlists=playlists, settle_timeout_s=settle_timeout_s,
+                   report=report or settings.home / "chaos" / "report.json")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -179,8 +180,13 @@ def step(say: Say, text: str) -> Iterator[None]:
 def run_demo(
     settings: Settings, options: DemoOptions, say: Say = print, stop: threading.Event | None = None
 ) -> DemoResult:
-    """Stack up, generate, train, stream, serve, show answers and one measured live update."""
-    stop = stop or threading.Event()
+    """Stack up, generate, train, stream, serve, show answers and one measured live update.
+    Without a `stop` event, SIGINT (Ctrl-C) and SIGTERM stop it and everything it started."""
+    if stop is None:
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    say("playlist2vec demo (Ctrl-C stops everything it started)")
     stack = LocalStack(settings)
     stack_was_up = stack.pid("kafka") is not None and stack.pid("mongo") is not None
     children = Children(settings)

@@ -74,7 +74,8 @@ def playlist_doc(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return doc
 
 
-def playlist_write(row: Mapping[str, Any], now: datetime, rewrite_equal: bool = True) -> ReplaceOne:
+def playlist_write(row: Mapping[str, Any], now: datetime,
+                   rewrite_equal: bool = True) -> ReplaceOne[dict[str, Any]]:
     """A corpus load passes `rewrite_equal=False`: reloading the same corpus then leaves the
     stored playlists (and their `updated_at`, which a model's catch-up selects by) alone."""
     doc = playlist_doc(row, now)
@@ -114,7 +115,7 @@ def playlist_vector_doc(row: Mapping[str, Any], version: str, now: datetime, sou
 
 
 def playlist_vector_write(row: Mapping[str, Any], version: str, now: datetime, source: str,
-                          subtype: int) -> ReplaceOne:
+                          subtype: int) -> ReplaceOne[dict[str, Any]]:
     doc = playlist_vector_doc(row, version, now, source, subtype)
     return ReplaceOne(newer_wins(doc["_id"], doc["modified_at"], bool(doc.get("deleted"))), doc,
                       upsert=True)

@@ -113,7 +113,9 @@ def normalize(matrix: FloatArray) -> FloatArray:
     """Rows scaled to unit L2 norm (zero rows stay zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    unit = np.zeros_like(matrix)
+    np.divide(matrix, norms, out=unit, where=norms > 0)
+    return unit
 
 
 def cosine_top_k(
@@ -137,5 +139,5 @@ def cosine_top_k(
 
 def angular_to_cosine(distance: FloatArray) -> FloatArray:
     """Annoy's angular distance sqrt(2 - 2 cos) back to cosine similarity."""
-    distance = np.asarray(distance, dtype=np.float32)
-    return 1.0 - distance * distance / 2.0
+    angular = np.asarray(distance, dtype=np.float32)
+    return 1.0 - angular * angular / 2.0

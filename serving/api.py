@@ -6,7 +6,7 @@ import functools
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Annotated, Any, TypeVar
 
 import pymongo
@@ -117,16 +117,20 @@ class Readiness(BaseModel):
     reason: str | None = None
 
 
-def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics) -> FastAPI:
-    """The app; `engine` is started in the lifespan (loading happens in its background threads)."""
+def create_app(settings: Settings, engine: Engine, metrics: ServingMetrics,
+               owned: AbstractContextManager[object] | None = None) -> FastAPI:
+    """The app; `engine` is started in the lifespan (loading happens in its background threads).
+    `owned` (the MongoDB client under the engine's source, when the app made it) is closed at
+    the end of the lifespan, after the engine's threads stopped reading through it."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        engine.start()
-        try:
-            yield
-        finally:
-            engine.stop()
+        with owned or nullcontext():
+            engine.start()
+            try:
+                yield
+            finally:
+                engine.stop()
 
     app = FastAPI(title="playlist2vec serving", version="1", lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)

@@ -17,7 +17,7 @@ from serving.metrics import ServingMetrics
 from serving.options import ServeOptions
 from serving.quality import Scorer
 from serving.queries import Queries
-from serving.snapshot import SnapshotBuilder, discard
+from serving.snapshot import Snapshot, SnapshotBuilder, discard
 from serving.source import Source
 from serving.state import ModelState, TrackVectors
 
@@ -65,7 +65,15 @@ class Loader:
         snapshot = state.playlists.snapshot
         age = time.time() - snapshot.built_at if snapshot else float("inf")
         return (self.rebuild_requested or age >= self.options.rebuild_interval
-                or state.playlists.delta_size() > self.options.rebuild_max_delta)
+                or state.playlists.delta_size() > self.max_delta(snapshot))
+
+    def max_delta(self, snapshot: Snapshot | None) -> float:
+        """The delta a snapshot takes before it is rebuilt: `rebuild_max_delta`, or a share of
+        the snapshot's size when that is larger. A rebuild costs the whole index, so growing the
+        limit with it keeps the rebuild work per change constant; a fixed limit rebuilt a
+        100k-playlist index every 2 s at 5,000 changes/s."""
+        size = len(snapshot.index) if snapshot is not None else 0
+        return max(self.options.rebuild_max_delta, self.options.rebuild_delta_share * size)
 
     def load_model(self, version: str) -> None:
         """Build a whole new state for `version`; the old one answers until the swap."""

@@ -19,6 +19,7 @@ class ServeOptions:
     params: IndexParams = field(default_factory=IndexParams)
     rebuild_interval: float = 300.0
     rebuild_max_delta: int = 10_000
+    rebuild_delta_share: float = 0.25  # and at least this share of the snapshot's size
     instance: str = "serving"
     shard: Shard | None = None
     poll_wait: float = 0.1
@@ -33,7 +34,8 @@ class ServeOptions:
     def from_settings(cls, settings: Settings, *, index: str | None = None, trees: int = 10,
                       search_k: int = -1, hnsw_m: int = 16, hnsw_ef_construction: int = 64,
                       hnsw_ef: int = -1, rebuild_interval: float = 300.0,
-                      rebuild_max_delta: int = 10_000, shard: str | None = None,
+                      rebuild_max_delta: int = 10_000, rebuild_delta_share: float = 0.25,
+                      shard: str | None = None,
                       instance: str | None = None, live_quality: bool | None = None
                       ) -> ServeOptions:
         """`serve`'s options: its flags, and settings where a flag is not given (None)."""
@@ -44,6 +46,7 @@ class ServeOptions:
                                hnsw_ef_construction=hnsw_ef_construction, hnsw_ef=hnsw_ef),
             rebuild_interval=rebuild_interval,
             rebuild_max_delta=rebuild_max_delta,
+            rebuild_delta_share=rebuild_delta_share,
             instance=instance or settings.serving_instance,
             shard=Shard.parse(shard) if shard else None,
             live_quality=settings.live_quality if live_quality is None else live_quality,

@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings, options: ServeOptions,
               metrics: ServingMetrics | None = None) -> FastAPI:
-    """The app over the database named in `settings` (nothing connects before the lifespan)."""
+    """The app over the database named in `settings` (nothing connects before the lifespan); its
+    MongoDB client is closed when the app shuts down."""
     metrics = metrics or ServingMetrics()
-    engine = Engine(MongoSource(store.database(settings)), options, metrics)
-    return create_app(settings, engine, metrics)
+    db = store.database(settings)
+    engine = Engine(MongoSource(db), options, metrics)
+    return create_app(settings, engine, metrics, owned=db.client)
 
 
 def serve(settings: Settings, options: ServeOptions) -> None:

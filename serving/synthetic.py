@@ -27,6 +27,6 @@ def vectors(n: int, dim: int = 32, distribution: str = "clustered", seed: int = 
     centres = rng.standard_normal((n_clusters, dim), dtype=np.float32) * spectrum
     spread = rng.uniform(0.2, 0.4, size=(n_clusters, 1)).astype(np.float32)
     noise = rng.standard_normal((n, dim), dtype=np.float32) * spectrum
-    points = centres[labels] + spread[labels] * noise
+    points: np.ndarray = centres[labels] + spread[labels] * noise
     points *= rng.lognormal(0.0, 0.3, size=(n, 1)).astype(np.float32)
     return points.astype(np.float32)

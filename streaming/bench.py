@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -29,23 +30,30 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
+from kafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import InsertOne
 from pymongo.database import Database
 
 from playlist2vec import reports, store, topics, vectors
+from playlist2vec.cputime import CpuMeter
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.events import PlaylistEvent
 from playlist2vec.ports import free_addr
 from playlist2vec.producer import Producer
 from playlist2vec.settings import Settings, split_addr
+from playlist2vec.stack import LocalStack
+
+log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 600.0  # a JVM start on a busy 2-core machine takes minutes
 STOP_TIMEOUT_S = 60.0
@@ -54,6 +62,7 @@ POLL_S = 0.02
 ANSWER_POLL_S = 0.1  # how often the answer poller asks
 ASKS_PER_POLL = 5  # at most this many outstanding samples per round: <= 50 requests/s in all
 PACE_S = 0.005  # the shortest sleep of a producer between bursts of due events
+LINGER_MS = 20  # how long each producer gathers records into one produce request
 MODEL = "bench"
 
 
@@ -115,8 +124,11 @@ def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked
     rng = random.Random(share.seed * 1000 + share.index)
     pids = range(share.first + share.index, share.first + share.n_events, share.n)
     records = [(event.key, event.to_json()) for event in (bench_event(pid, vocab, rng) for pid in pids)]
-    # the topic's metadata is fetched on connecting, before the clock starts
-    with Producer(share.settings, {"acks": 1, "linger.ms": 5, "batch.size": 512 * 1024,
+    # the topic's metadata is fetched on connecting, before the clock starts. The broker's CPU
+    # goes by produce requests more than by records: 4 producers at 5,000 events/s cost it 57-72
+    # us per event with linger.ms 5 and 22 us with LINGER_MS, as an upstream service batching
+    # its edits would send them (the wait is in the measured latency)
+    with Producer(share.settings, {"acks": 1, "linger.ms": LINGER_MS, "batch.size": 512 * 1024,
                                    "message.timeout.ms": 60_000, "client.id": f"p2v-bench-{share.index}"},
                   topic=topic) as producer:
         ready.wait()
@@ -403,7 +415,7 @@ def bench_stream(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         "mongo_db": f"{settings.mongo_db}_bench_{suffix}", "spark_master": options.spark_master,
         "stream_metrics_addr": options.metrics_addr or free_addr(), "http_addr": free_addr(),
         "serving_instance": f"bench-{suffix}"})
-    with store.opened(bench) as db:
+    with store.opened(bench) as db, _cleaned_up(bench, db):
         store.ensure_indexes(db)
         topics.ensure_topics(bench, partitions=options.partitions)
         matrix = np.random.default_rng(options.seed).normal(size=(options.vocab_size, options.dim))
@@ -435,17 +447,28 @@ def bench_stream(settings: Settings, options: BenchOptions) -> dict[str, Any]:
                 "p2v_stream_batch_duration_seconds_sum", 0.0) / max(batches, 1.0), 3),
             "job_log": str(logs / f"bench-stream-{suffix}.log"),
         }
-        db.client.drop_database(db.name)
-    client = topics.admin(bench)
-    try:
-        client.delete_topics([bench.playlist_topic, bench.dlq_topic])
-    finally:
-        client.close()
     output = report.write(result)
     if not result["complete"]:
         raise PipelineError(f"{options.events - result['events_measured']} of {options.events} events "
                             f"missing from MongoDB at the deadline (report: {output})")
     return result
+
+
+@contextmanager
+def _cleaned_up(bench: Settings, db: Database[dict[str, Any]]) -> Iterator[None]:
+    """Drop the benchmark's database and topics when it ends, failed or not: a run that failed
+    in its warm-up once left 280k documents behind, which slowed every later run by a third."""
+    try:
+        yield
+    finally:
+        db.client.drop_database(db.name)
+        client = topics.admin(bench)
+        try:
+            client.delete_topics([bench.playlist_topic, bench.dlq_topic])
+        except KafkaError as exc:  # never created: the failure came first
+            log.warning("deleting the benchmark's topics: %s", exc)
+        finally:
+            client.close()
 
 
 def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]],
@@ -455,11 +478,13 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
     poller = AnswerPoller(bench.http_addr, due) if options.serve else None
 
     def started_at(started: float) -> None:
+        meter.start()  # the producers are connected, their events encoded
         due.update({pid: started + pid / options.rate for pid in range(0, options.events, step)})
         if poller is not None:
             poller.start()
 
     before, served_before = _applied(bench), _scrape(bench.http_addr) if options.serve else {}
+    meter = CpuMeter(cpu_roots(bench, children), part_of)
     acked = publish_all(bench, options, started_at)
     vecs = db[store.PLAYLIST_VECTORS]
     measured = {"_id.m": MODEL, "_id.p": {"$lt": options.events}}  # not the warm-up playlists
@@ -484,6 +509,7 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         poller.stop.set()
         poller.join()
         served = servable_stats(served_before, _scrape(bench.http_addr))
+    cpu, metered_s = meter.stop(), time.time() - min(due.values(), default=time.time())
     docs = list(vecs.find(measured, {"event_time": 1, "updated_at": 1}))
     return {
         "events": options.events, "complete": complete, "acked": acked,
@@ -495,5 +521,37 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         "answer_samples": len(due) if poller is not None else 0,
         **latency_stats(docs, poller.seen if poller is not None else {}),
         **served,
+        **cpu_stats(cpu, metered_s, options.events),
     }
+
+
+def cpu_roots(bench: Settings, children: Children) -> dict[str, int]:
+    """The processes whose CPU the measured phase is charged: the job and serving, the local
+    stack's services (none when the services are external), and this process last (its own
+    poller, and the producers it reaps)."""
+    services = {name: pid for name, process in LocalStack(bench).processes().items()
+                if (pid := process.pid()) is not None}
+    return {**{name: child.pid for name, child in children.items()}, **services, "bench": os.getpid()}
+
+
+def part_of(root: str, process: psutil.Process, own: bool) -> str:
+    """The part of the system a process's CPU is charged to."""
+    if root == "bench":  # this process, and the producers (live, or reaped by it)
+        return "bench" if own and process.pid == os.getpid() else "producers"
+    if root == "stream":
+        if process.name().startswith("java"):
+            return "spark_jvm"
+        return "spark_python_workers" if "pyspark.daemon" in process.cmdline() else "stream_driver"
+    if root.startswith("kafka"):
+        return "kafka"
+    return "spark_cluster" if root.startswith("spark-") else root
+
+
+def cpu_stats(cpu: Mapping[str, float], seconds: float, events: int) -> dict[str, Any]:
+    """CPU seconds by part over the measured phase (publish to the last servable change), per
+    event, and the cores in use on average."""
+    total = sum(cpu.values())
+    return {"cpu_s": dict(cpu), "cpu_us_per_event": {part: round(s / events * 1e6) for part, s in cpu.items()}
+            | {"total": round(total / events * 1e6)},
+            "cpu_cores_in_use": round(total / seconds, 2) if seconds > 0 else 0.0}
 

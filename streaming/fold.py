@@ -43,6 +43,8 @@ from playlist2vec.foldin import NONE, Contribution, Delta, State
 from playlist2vec.vectors import FloatArray, TrackIndex
 
 STALE_OK = frozenset({documents.STALE})
+Doc = dict[str, Any]
+TrackWrite = InsertOne[Doc] | ReplaceOne[Doc]
 MAX_ROUNDS = 20  # conflicting writes per batch before giving up (each round one writer wins)
 
 
@@ -145,13 +147,13 @@ def total_deltas(transitions: Iterable[Transition]) -> dict[str, Delta]:
 
 
 def journal_write(version: str, source: str, batch: str, transitions: Sequence[Transition]
-                  ) -> ReplaceOne:
+                  ) -> ReplaceOne[Doc]:
     """Step 1: the partition's batch in progress and the playlists it changes."""
     return ReplaceOne({"_id": journal_key(version, source)},
                       {"pending": batch, "pids": [t.pid for t in transitions]}, upsert=True)
 
 
-def ledger_writes(version: str, batch: str, transitions: Sequence[Transition]) -> list[ReplaceOne]:
+def ledger_writes(version: str, batch: str, transitions: Sequence[Transition]) -> list[ReplaceOne[Doc]]:
     """Step 2: each playlist's ledger holds its new contribution, the old one (`prev`) and the
     batch, so a crash later in the batch can be rolled forward from it."""
     return [ReplaceOne({"_id": ledger_key(version, t.pid)},
@@ -190,11 +192,11 @@ def track_doc(version: str, uri: str, state: State, before: Mapping[str, Any] | 
 
 def track_writes(version: str, source: str, batch: str, deltas: Mapping[str, Delta],
                  docs: Mapping[str, Mapping[str, Any]], dim: int, min_support: int, subtype: int,
-                 now: datetime) -> dict[str, tuple[InsertOne | ReplaceOne, dict[str, Any]]]:
+                 now: datetime) -> dict[str, tuple[TrackWrite, Doc]]:
     """Step 3, per track not yet marked with the batch: its write, conditioned on the version
     read (an insert when there was none), and its new document. A track absent with nothing
     left to count (its state pruned) is not recreated."""
-    out: dict[str, tuple[InsertOne | ReplaceOne, dict[str, Any]]] = {}
+    out: dict[str, tuple[TrackWrite, Doc]] = {}
     for uri, delta in deltas.items():
         before = docs.get(uri)
         if marked(before, source, batch):

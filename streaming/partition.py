@@ -177,7 +177,7 @@ def event_row(state: Latest, topic: str) -> dict[str, Any]:
             "log": record.log(topic)}
 
 
-def snapshot_writes(states: Sequence[Latest], topic: str, now: datetime) -> list[ReplaceOne]:
+def snapshot_writes(states: Sequence[Latest], topic: str, now: datetime) -> list[ReplaceOne[dict[str, Any]]]:
     """The conditional `playlists` replaces of `snapshots(...)`, position for position."""
     return [documents.playlist_write(event_row(s, topic), now) for s in states]
 
@@ -186,7 +186,7 @@ def snapshot_writes(states: Sequence[Latest], topic: str, now: datetime) -> list
 class Applied:
     """The vector and track writes of the snapshots that won their `playlists` write."""
 
-    playlist_vectors: list[ReplaceOne] = field(default_factory=list)
+    playlist_vectors: list[ReplaceOne[dict[str, Any]]] = field(default_factory=list)
     tracks: list[UpdateOne] = field(default_factory=list)
     unknown_tracks: int = 0  # track occurrences the first (active) model has no vector for
 

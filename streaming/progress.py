@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from streaming.metrics import StreamMetrics
 
 if TYPE_CHECKING:
-    from pyspark.sql.streaming import StreamingQuery
+    from pyspark.sql.streaming.query import StreamingQuery
 
 log = logging.getLogger(__name__)
 

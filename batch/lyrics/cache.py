@@ -71,7 +71,7 @@ def backlog(db: Database[dict[str, Any]], retry_errors: bool) -> Backlog:
     return result
 
 
-def build_writes(outcomes: Iterable[Outcome]) -> Iterator[ReplaceOne]:
+def build_writes(outcomes: Iterable[Outcome]) -> Iterator[ReplaceOne[dict[str, Any]]]:
     """Whole-document upserts, so a later fetch replaces an earlier answer completely."""
     for outcome in outcomes:
         yield ReplaceOne({"_id": outcome.uri}, outcome.document(), upsert=True)

@@ -10,6 +10,7 @@ import numpy as np
 from pymongo.database import Database
 
 from batch.lyrics import plot
+from batch.lyrics.options import CorrelateOptions
 from batch.lyrics.stats import Correlation, conclusion, correlation
 from playlist2vec import store, vectors
 from playlist2vec.errors import NotReady
@@ -50,10 +51,12 @@ def sample_pairs(n_items: int, n_pairs: int, rng: np.random.Generator) -> np.nda
 def pair_distances(matrix: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Cosine distance (1 - cosine similarity) between the rows of each pair."""
     unit = vectors.normalize(matrix)
-    return 1.0 - np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
+    similarity: np.ndarray = np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
+    return 1.0 - similarity
 
 
-def correlate_embeddings(settings: Settings, n_pairs: int, out: Path, seed: int = 0) -> CorrelationReport:
+def correlate_embeddings(settings: Settings, options: CorrelateOptions) -> CorrelationReport:
+    """`lyrics correlate`: distances of random song pairs in both spaces, their correlation, a plot."""
     with store.opened(settings) as db:
         model = store.active_model(db)
         uris, song_matrix = store.load_track_vectors(db, model["_id"])
@@ -64,8 +67,8 @@ def correlate_embeddings(settings: Settings, n_pairs: int, out: Path, seed: int 
                        "run `playlist2vec lyrics fetch` and `lyrics train` for the active model's tracks")
     songs = song_matrix[both]
     lyric_matrix = np.stack([lyrics[uris[i]] for i in both])
-    pairs = sample_pairs(len(both), n_pairs, np.random.default_rng(seed))
+    pairs = sample_pairs(len(both), options.pairs, np.random.default_rng(options.seed))
     song_distance, lyric_distance = pair_distances(songs, pairs), pair_distances(lyric_matrix, pairs)
     result = correlation(song_distance, lyric_distance)
-    plot.hexbin(song_distance, lyric_distance, result, out)
-    return CorrelationReport(str(model["_id"]), len(both), result, out)
+    plot.hexbin(song_distance, lyric_distance, result, options.out)
+    return CorrelationReport(str(model["_id"]), len(both), result, options.out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,12 @@ class LyricsTrainOptions:
     iterations: int = 5
     seed: int = 42
     stop_words: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class CorrelateOptions:
+    """Which song pairs `correlate` compares and where its plot goes."""
+
+    pairs: int = 20_000  # random song pairs with both embeddings
+    out: Path = Path("lyrics-correlation.png")  # the hexbin plot
+    seed: int = 0  # of the pair sample

@@ -63,7 +63,7 @@ def fit(songs: DataFrame, options: LyricsTrainOptions) -> tuple[DataFrame, int]:
 
 
 def build_writes(rows: Iterable[Mapping[str, Any]], model: Mapping[str, Any],
-                 subtype: int) -> Iterator[ReplaceOne]:
+                 subtype: int) -> Iterator[ReplaceOne[dict[str, Any]]]:
     """Whole-document upserts for the songs that have a vector."""
     for row in rows:
         if row["vector"] is None:

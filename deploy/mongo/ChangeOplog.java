@@ -28,6 +28,8 @@ final class ChangeOplog implements Oplog {
     private volatile long visibleTs;       // entries up to this timestamp are on disk
     DurableBackend backend;
     CursorRegistry cursors;
+    // the exclusions DurableBackend took out of the aggregate command this thread runs
+    static final ThreadLocal<Exclusion> EXCLUSION = new ThreadLocal<>();
 
     ChangeOplog(int maxEntries, long maxBytes) {
         this.maxEntries = maxEntries;
@@ -100,7 +102,7 @@ final class ChangeOplog implements Oplog {
         }
         boolean lookup = "updateLookup".equals(spec.get("fullDocument"));
         ChangeCursor cursor = new ChangeCursor(cursors.generateCursorId(), namespace, position, lookup,
-            aggregation.getStages().isEmpty() ? null : aggregation);
+            EXCLUSION.get(), aggregation.getStages().isEmpty() ? null : aggregation);
         cursors.add(cursor);
         return cursor;
     }
@@ -157,14 +159,17 @@ final class ChangeOplog implements Oplog {
     final class ChangeCursor extends AbstractCursor {
         private final String namespace;
         private final boolean lookup;
+        private final Exclusion exclusion;
         private final Aggregation stages;
         private volatile long position;   // the last timestamp examined
 
-        ChangeCursor(long id, String namespace, long position, boolean lookup, Aggregation stages) {
+        ChangeCursor(long id, String namespace, long position, boolean lookup, Exclusion exclusion,
+                     Aggregation stages) {
             super(id);
             this.namespace = namespace;
             this.position = position;
             this.lookup = lookup;
+            this.exclusion = exclusion;
             this.stages = stages;
         }
 
@@ -186,6 +191,9 @@ final class ChangeOplog implements Oplog {
                 .peek(rec -> scanned[0] = rec.ts)
                 .filter(rec -> rec.ns.equals(namespace))
                 .map(rec -> toEvent(rec, lookup));
+            if (exclusion != null) {
+                events = events.map(event -> event == null ? null : exclusion.apply(event));
+            }
             if (stages != null) {
                 events = stages.runStagesAsStream(events);
             }

@@ -129,7 +129,13 @@ final class DurableBackend extends MemoryBackend {
     public Document handleCommand(Channel channel, String databaseName, String command, Document query) {
         long[] written = WRITTEN.get();
         written[0] = 0;
-        Document response = super.handleCommand(channel, databaseName, command, query);
+        Document response;
+        ChangeOplog.EXCLUSION.set("aggregate".equals(command) ? Exclusion.take(query) : null);
+        try {
+            response = super.handleCommand(channel, databaseName, command, query);
+        } finally {
+            ChangeOplog.EXCLUSION.remove();
+        }
         long opTime;
         if (written[0] > 0) {
             journal.awaitDurable(written[0]);

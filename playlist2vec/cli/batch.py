@@ -82,22 +82,21 @@ def train(
         dir_okay=False, help="search report JSON [default P2V_HOME/tune/tune-<UTC time>.json]")] = None,
 ) -> None:
     """Train Word2Vec on MPD slices, write vectors to MongoDB and activate the new model."""
-    from batch.search import Budget
     from batch.train import TrainOptions
     from batch.train import train as run
-    from batch.tune import TuneOptions
 
     settings: Settings = ctx.obj
-    tuning = TuneOptions(Budget.parse(tune_budget), tune_seed, tune_subsample) if tune else None
-    options = TrainOptions(input, _params(vector_size, window, iterations, min_count, partitions,
-                                          step_size), sample, skip_bad, artifacts, tuning)
+    options = TrainOptions.from_settings(
+        settings, input=input,
+        params=_params(vector_size, window, iterations, min_count, partitions, step_size),
+        sample=sample, skip_bad=skip_bad, artifact_root=artifacts, tune=tune, tune_budget=tune_budget,
+        tune_seed=tune_seed, tune_subsample=tune_subsample, tune_report=tune_report)
     report = run(settings, _spark(settings, "p2v-train"), options, progress=_err)
-    if not report.tuning:
+    if not report.tuning or options.tune_report is None:
         print(report.summary())
         return
     serving_cost.measure_and_record(settings, report, progress=_err)
-    path = tune_report or reports.timestamped(settings.home / "tune", "tune")
-    print_report(report.summary(), reports.write_json(path, report.as_dict()))
+    print_report(report.summary(), reports.write_json(options.tune_report, report.as_dict()))
 
 
 def evaluate(

@@ -31,11 +31,13 @@ def chaos(
     an oracle replayed from the topic. Starts (and stops) its own stack: run it on a P2V_HOME
     whose stack is down."""
     logging.getLogger().setLevel(logging.WARNING)
-    settings = ctx.obj
-    path = out or settings.home / "chaos" / "report.json"
-    options = ChaosOptions(events=events, rounds=rounds, seed=seed, poison=poison, rate=rate,
-                           playlists=playlists, settle_timeout_s=settle_timeout, report=path)
-    report = run_chaos(settings, options)
-    print_report(report.summary(), path)
+    options = ChaosOptions.from_settings(
+        ctx.obj, events=events, rounds=rounds, seed=seed, poison=poison, rate=rate,
+        playlists=playlists, settle_timeout_s=settle_timeout, report=out)
+    report = run_chaos(ctx.obj, options)
+    if options.report is None:  # from_settings always names one
+        print(report.summary())
+    else:
+        print_report(report.summary(), options.report)
     if not report.passed:
         raise typer.Exit(1)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -22,11 +20,5 @@ def demo(
     """Start the stack, generate a corpus, train, stream, serve, and show fresh recommendations."""
     # the tour speaks for itself; the stages log to P2V_HOME/logs
     logging.getLogger().setLevel(logging.WARNING)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("playlist2vec demo (Ctrl-C stops everything it started)")
-    result = run_demo(
-        ctx.obj, DemoOptions(playlists=playlists, seed=seed, once=once, trickle_rate=rate), stop=stop
-    )
+    result = run_demo(ctx.obj, DemoOptions(playlists=playlists, seed=seed, once=once, trickle_rate=rate))
     print(f"\nstopped cleanly; measured Kafka-to-answer latency {result.update_seconds:.2f}s")

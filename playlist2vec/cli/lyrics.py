@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from batch.lyrics.options import FetchOptions, LyricsTrainOptions
+from batch.lyrics.options import CorrelateOptions, FetchOptions, LyricsTrainOptions
 from playlist2vec.cli.common import BenchOutput, print_report
 
 app = typer.Typer(
     help="Lyrics: fetch from an HTTP provider, embed with Word2Vec, correlate with song embeddings.",
     no_args_is_help=True, rich_markup_mode=None)
-FETCH, TRAIN = FetchOptions(), LyricsTrainOptions()
+FETCH, TRAIN, CORRELATE = FetchOptions(), LyricsTrainOptions(), CorrelateOptions()
 
 
 @app.command()
@@ -60,15 +60,14 @@ def train(
 @app.command()
 def correlate(
     ctx: typer.Context,
-    pairs: Annotated[int, typer.Option(min=10, help="random song pairs to compare")] = 20_000,
-    out: Annotated[Path, typer.Option(dir_okay=False, help="hexbin plot PNG")] = Path(
-        "lyrics-correlation.png"),
-    seed: Annotated[int, typer.Option(help="random seed for the pair sample")] = 0,
+    pairs: Annotated[int, typer.Option(min=10, help="random song pairs to compare")] = CORRELATE.pairs,
+    out: Annotated[Path, typer.Option(dir_okay=False, help="hexbin plot PNG")] = CORRELATE.out,
+    seed: Annotated[int, typer.Option(help="random seed for the pair sample")] = CORRELATE.seed,
 ) -> None:
     """Do songs close in playlists have close lyrics? Pearson and Spearman over song pairs, and a plot."""
     from batch.lyrics.correlate import correlate_embeddings
 
-    report = correlate_embeddings(ctx.obj, pairs, out, seed)
+    report = correlate_embeddings(ctx.obj, CorrelateOptions(pairs=pairs, out=out, seed=seed))
     print(report.details())
     print(report.conclusion)
 

@@ -20,8 +20,11 @@ def plot(
     seed: Annotated[int, typer.Option(help="random seed of the sample and of k-means")] = 0,
 ) -> None:
     """Draw the active model's playlist vectors in 2-D and write a PNG."""
+    from batch.plot import PlotOptions
     from batch.plot import plot as draw
 
-    playlist_map = draw(ctx.obj, out, sample, color_by, keyword or [], clusters, seed)
+    options = PlotOptions(out=out, sample=sample, color_by=color_by, keywords=tuple(keyword or ()),
+                          clusters=clusters, seed=seed)
+    playlist_map = draw(ctx.obj, options)
     print(f"wrote {out}: {len(playlist_map.pids)} playlists of model {playlist_map.model_version}, "
           f"{len(playlist_map.legend)} groups by {color_by}")

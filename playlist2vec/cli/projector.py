@@ -16,6 +16,8 @@ def export_projector(
     seed: Annotated[int, typer.Option(help="random seed for --sample")] = 0,
 ) -> None:
     """Write the active model's track or playlist vectors for the standalone Embedding Projector."""
+    from batch.projector import ProjectorOptions
     from batch.projector import export_projector as export
 
-    print(export(ctx.obj, what, out, sample, seed).line())
+    options = ProjectorOptions(out=out, what=what, sample=sample, seed=seed)
+    print(export(ctx.obj, options).line())

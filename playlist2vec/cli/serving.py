@@ -16,7 +16,11 @@ def serve(
     rebuild_interval: Annotated[float, typer.Option(
         min=1, help="rebuild the playlist snapshot after this many seconds")] = 300.0,
     rebuild_max_delta: Annotated[int, typer.Option(
-        min=0, help="rebuild when more playlists than this changed since the snapshot")] = 10_000,
+        min=0, help="rebuild when more playlists than this changed since the snapshot (and "
+                    "more than --rebuild-delta-share of its size)")] = 10_000,
+    rebuild_delta_share: Annotated[float, typer.Option(
+        min=0, help="rebuild only once the delta holds this share of the snapshot's size: the "
+                    "rebuild work per change stays constant as the index grows")] = 0.25,
     index: Annotated[str | None, typer.Option(
         help="index strategy: annoy, exact, hnsw or auto (exact below 200k items, hnsw from "
              "there) [env P2V_INDEX_STRATEGY, default annoy]")] = None,
@@ -45,7 +49,8 @@ def serve(
     options = ServeOptions.from_settings(
         ctx.obj, index=index, trees=trees, search_k=search_k, hnsw_m=hnsw_m,
         hnsw_ef_construction=hnsw_ef_construction, hnsw_ef=hnsw_ef,
-        rebuild_interval=rebuild_interval, rebuild_max_delta=rebuild_max_delta, shard=shard,
+        rebuild_interval=rebuild_interval, rebuild_max_delta=rebuild_max_delta,
+        rebuild_delta_share=rebuild_delta_share, shard=shard,
         instance=instance, live_quality=live_quality)
     run(ctx.obj.with_flags(http_addr=http_addr), options)
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
 
 from playlist2vec import stack as services
-from playlist2vec.errors import ConfigError, StackError
-from playlist2vec.settings import Settings
-from playlist2vec.stack import jars, kafka
-from playlist2vec.stack import spark as spark_stack
+from playlist2vec.errors import StackError
+from playlist2vec.stack import jars
+from playlist2vec.stack.up import UpOptions, bring_up
 
 app = typer.Typer(
     help="Start, stop and inspect the local Kafka and MongoDB-wire services.", no_args_is_help=True,
@@ -37,34 +35,12 @@ def up(
                     "port, else :7077) with this many 1-core workers")] = 0,
 ) -> None:
     """Start Kafka (KRaft) and the MongoDB-wire server in the background and wait until ready."""
-    started = time.monotonic()
-    settings = with_brokers(ctx.obj, brokers)
-    if spark_workers:
-        if settings.stack != "local":
-            raise ConfigError("--spark-workers starts local processes: not with P2V_STACK=external")
-        stack: services.Stack = services.LocalStack(settings, spark_workers)
-    else:
-        stack = services.for_settings(settings)
-    statuses = stack.up()
-    _print_status(statuses)
-    elapsed = time.monotonic() - started
-    print(f"ready in {elapsed:.1f}s (logs: {settings.logs_dir}); stop with `playlist2vec stack down`")
-    if settings.kafka_bootstrap != ctx.obj.kafka_bootstrap:
-        print(f"for the other commands: export P2V_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
-    if spark_workers and spark_stack.master_url(settings) != settings.spark_master:
-        print(f"for the other commands: export P2V_SPARK_MASTER={spark_stack.master_url(settings)}")
-
-
-def with_brokers(settings: Settings, brokers: int | None) -> Settings:
-    """The settings with a bootstrap list of `brokers` local addresses: as given when it lists
-    that many, derived from its one address otherwise."""
-    listed = settings.kafka_bootstrap.split(",")
-    if brokers is None or brokers == len(listed):
-        return settings
-    if len(listed) != 1:
-        raise ConfigError(f"--brokers {brokers} but P2V_KAFKA_BOOTSTRAP lists {len(listed)} addresses")
-    return settings.model_copy(update={"kafka_bootstrap": kafka.cluster_bootstrap(settings.kafka_port,
-                                                                                  brokers)})
+    options = UpOptions.from_settings(ctx.obj, brokers=brokers, spark_workers=spark_workers)
+    report = bring_up(ctx.obj, options)
+    _print_status(report.statuses)
+    print(f"ready in {report.seconds:.1f}s (logs: {report.logs_dir}); stop with `playlist2vec stack down`")
+    for name, value in report.exports.items():
+        print(f"for the other commands: export {name}={value}")
 
 
 @app.command()

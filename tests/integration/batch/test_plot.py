@@ -11,7 +11,7 @@ import pytest
 from matplotlib import image
 from pymongo import ReplaceOne
 
-from batch.plot import DPI, FIGSIZE, OTHER, build_map, render
+from batch.plot import DPI, FIGSIZE, OTHER, PlotOptions, build_map, render
 from playlist2vec import store, vectors
 from playlist2vec.cli import main
 from playlist2vec.settings import Settings
@@ -49,7 +49,7 @@ def plant_playlists(db: Any, settings: Settings, version: str = "m1") -> np.ndar
 def test_planted_clusters_stay_apart_in_two_dimensions(db: Any, settings: Settings) -> None:
     theme_of = plant_playlists(db, settings)
 
-    m = build_map(db, sample=None, color_by="cluster", clusters=3)
+    m = build_map(db, PlotOptions(sample=None, color_by="cluster", clusters=3))
 
     assert m.model_version == "m1" and 999 not in m.pids.tolist()
     truth = theme_of[m.pids]
@@ -66,7 +66,7 @@ def test_planted_clusters_stay_apart_in_two_dimensions(db: Any, settings: Settin
 def test_sample_and_keyword_colouring(db: Any, settings: Settings) -> None:
     theme_of = plant_playlists(db, settings)
 
-    m = build_map(db, sample=50, color_by="keyword", keywords=["Jazz", "rock"], seed=3)
+    m = build_map(db, PlotOptions(sample=50, color_by="keyword", keywords=("Jazz", "rock"), seed=3))
 
     assert len(m.pids) == 50 == len(set(m.pids.tolist()))
     assert m.legend == ["jazz", "rock", OTHER]
@@ -76,7 +76,7 @@ def test_sample_and_keyword_colouring(db: Any, settings: Settings) -> None:
 
 def test_png_has_the_figure_size(db: Any, settings: Settings, tmp_path: Path) -> None:
     plant_playlists(db, settings)
-    out = render(build_map(db, sample=None, clusters=3), tmp_path / "map.png")
+    out = render(build_map(db, PlotOptions(sample=None, clusters=3)), tmp_path / "map.png")
     pixels = image.imread(out)
     assert pixels.shape[:2] == (round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI))
     assert pixels[..., :3].std() > 0.05  # not a blank canvas

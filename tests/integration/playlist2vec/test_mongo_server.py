@@ -16,7 +16,7 @@ import bson
 import pytest
 from bson import Binary, Code, Decimal128, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from pymongo import ReplaceOne
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from playlist2vec import store
 from playlist2vec.settings import Settings
@@ -97,6 +97,50 @@ def test_id_in_filters_answer_from_the_index_as_the_library_matches(db: Any) -> 
     assert got == {p for p in range(0, 2000, 7) if p % 3 == 1}, "the other conditions still apply"
     assert {d["_id"] for d in coll.find({"_id": {"$in": [3, 3.0, "s", 99]}})} == {3, "s"}
     assert list(coll.find({"_id": {"$in": []}})) == []
+
+
+def test_exclusion_projections_of_change_streams_apply_as_the_library_would(db: Any) -> None:
+    """The server applies leading exclusion-only `$project` stages itself (a fast path); any
+    other pipeline, and stages after them, run as before."""
+    coll = db["projected"]
+    excluding = coll.watch([{"$project": {"ns": 0, "fullDocument.big": False}},
+                            {"$project": {"updateDescription": 0}}])
+    then_matching = coll.watch([{"$project": {"fullDocument.big": 0}},
+                                {"$match": {"fullDocument.n": {"$gte": 1}}}])
+    including = coll.watch([{"$project": {"fullDocument.n": 1, "operationType": 1}}])
+    coll.insert_one({"_id": "a", "n": 0, "big": "x" * 100, "keep": {"big": 1}})
+    coll.replace_one({"_id": "a"}, {"n": 1, "big": "y", "keep": 2})
+    coll.update_one({"_id": "a"}, {"$set": {"n": 2}})
+    changes = next_changes(excluding, 3)
+    assert [c["operationType"] for c in changes] == ["insert", "replace", "update"]
+    assert [c["fullDocument"] for c in changes[:2]] == [
+        {"_id": "a", "n": 0, "keep": {"big": 1}}, {"_id": "a", "n": 1, "keep": 2}]
+    assert all("ns" not in c and "updateDescription" not in c and "documentKey" in c for c in changes)
+    assert [c["fullDocument"] for c in next_changes(then_matching, 1)] == [{"_id": "a", "n": 1, "keep": 2}]
+    assert [c["fullDocument"] for c in next_changes(including, 2)] == [{"n": 0}, {"n": 1}]
+
+
+def test_replacement_upserts_insert_update_or_refuse_as_the_filter_says(db: Any) -> None:
+    """A replacement upsert on an absent `_id` inserts directly (a fast path); the answers and
+    the stored documents are those of the library's own path, which every other case takes."""
+    coll = db["upserts"]
+    stream = coll.watch()
+    key = {"m": "v", "p": 1}
+    newer = {"_id": key, "$or": [{"at": {"$lt": 5}}, {"at": 5, "gone": {"$ne": True}}]}
+    result = coll.replace_one(newer, {"at": 5, "tracks": ["a", "b"]}, upsert=True)
+    assert (result.upserted_id, result.matched_count, result.modified_count) == (key, 0, 0)
+    assert coll.find_one({"_id": key}) == {"_id": key, "at": 5, "tracks": ["a", "b"]}
+    with pytest.raises(DuplicateKeyError):  # stored and not older: stale
+        coll.replace_one({"_id": key, "at": {"$lt": 4}}, {"at": 4}, upsert=True)
+    result = coll.replace_one({"_id": key, "at": {"$lt": 6}}, {"_id": key, "at": 6}, upsert=True)
+    assert (result.upserted_id, result.matched_count) == (None, 1)
+    with pytest.raises(PyMongoError):  # a replacement may not change the `_id`
+        coll.replace_one({"_id": 7}, {"_id": 8}, upsert=True)
+    bulk = coll.bulk_write([ReplaceOne({"_id": 2, "at": {"$lt": 1}}, {"at": 1}, upsert=True),
+                            ReplaceOne({"_id": 3}, {"_id": 3, "at": 1}, upsert=True)], ordered=False)
+    assert bulk.upserted_ids == {0: 2, 1: 3} and coll.count_documents({}) == 3
+    assert [(c["operationType"], c["fullDocument"]["at"]) for c in next_changes(stream, 4)] == [
+        ("insert", 5), ("replace", 6), ("insert", 1), ("insert", 1)]
 
 
 def test_update_lookup_reads_the_current_document(db: Any) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 from pymongo import ReplaceOne
+from pymongo.database import Database
 
 from playlist2vec import store, vectors
 from playlist2vec.settings import Settings
@@ -141,8 +142,10 @@ EngineFactory = Callable[..., tuple[Engine, ServingMetrics]]
 
 @pytest.fixture
 def make_engine(settings: Settings, tmp_path: Any) -> Iterator[EngineFactory]:
-    """Engines over the test database (stopped at the end); options override the defaults."""
+    """Engines over the test database (stopped, then their clients closed, at the end); options
+    override the defaults."""
     started: list[Engine] = []
+    databases: list[Database[dict[str, Any]]] = []
 
     def factory(through: Settings | None = None, **options: Any) -> tuple[Engine, ServingMetrics]:
         """`through`: settings to reach MongoDB with (default: the test's)."""
@@ -150,14 +153,16 @@ def make_engine(settings: Settings, tmp_path: Any) -> Iterator[EngineFactory]:
         values: dict[str, Any] = {"indexes_dir": tmp_path / "indexes", "poll_wait": 0.05,
                                   "rebuild_interval": 3600.0, "instance": "test"}
         values.update(options)
-        engine = Engine(MongoSource(store.database(through or settings)), ServeOptions(**values),
-                        metrics)
+        databases.append(store.database(through or settings))
+        engine = Engine(MongoSource(databases[-1]), ServeOptions(**values), metrics)
         started.append(engine)
         return engine, metrics
 
     yield factory
     for engine in started:
         engine.stop()
+    for database in databases:
+        database.client.close()
 
 
 @pytest.fixture

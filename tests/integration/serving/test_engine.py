@@ -163,7 +163,7 @@ def test_rebuild_under_concurrent_queries_loses_no_request(catalog, make_engine,
 
 
 def test_only_snapshot_indexes_rebuild_for_a_large_delta(catalog, make_engine, wait, strategy):
-    engine, _ = make_engine(strategy=strategy, rebuild_max_delta=0)
+    engine, _ = make_engine(strategy=strategy, rebuild_max_delta=0, rebuild_delta_share=0)
     engine.start()
     wait(lambda: engine.ready, 30, "first index")
     snapshot = engine.state().playlists.snapshot
@@ -179,7 +179,7 @@ def test_only_snapshot_indexes_rebuild_for_a_large_delta(catalog, make_engine, w
 
 def test_a_due_rebuild_starts_from_memory_and_a_requested_one_rereads_mongodb(
         catalog, make_engine, wait, monkeypatch):
-    engine, _ = make_engine(strategy="annoy", rebuild_max_delta=0)
+    engine, _ = make_engine(strategy="annoy", rebuild_max_delta=0, rebuild_delta_share=0)
     reads: list[str] = []
     read = engine.source.playlist_vectors
     monkeypatch.setattr(engine.source, "playlist_vectors",

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from batch.train import TrainOptions
+from playlist2vec.chaos import ChaosOptions
 from playlist2vec.cli import app, main
 from playlist2vec.probe import ProbeOptions
 from playlist2vec.settings import Settings
+from playlist2vec.stack import kafka
+from playlist2vec.stack.up import UpOptions
 from serving.options import ServeOptions
 from serving.router import RouterOptions
 
@@ -25,6 +29,11 @@ from serving.router import RouterOptions
     (["bench", "stream", "--trigger", "soon"], "error: bad trigger 'soon'"),
     (["bench", "stream", "--metrics-addr", "nowhere"], "error: --metrics-addr: "),
     (["evaluate", "--input", "nowhere", "--sweep", "colour=1"], "error: --sweep expects KNOB=V1,V2"),
+    (["train", "--input", "nowhere", "--tune", "--tune-budget", "soon"], "error: --tune-budget 'soon'"),
+    (["plot", "--color-by", "colour"], "error: --color-by must be one of cluster, keyword"),
+    (["export-projector", "--out", "nowhere", "--what", "songs"], "error: --what must be one of"),
+    (["--kafka-bootstrap", "127.0.0.1:1,127.0.0.1:2", "stack", "up", "--brokers", "3"],
+     "error: --brokers 3 but P2V_KAFKA_BOOTSTRAP lists 2 addresses"),
 ])
 def test_bad_flags_are_one_line_errors(args: list[str], message: str, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,3 +78,20 @@ def test_flags_win_over_settings_and_settings_fill_the_rest(tmp_path: Path) -> N
     assert (routed.shards, routed.timeout) == (("http://127.0.0.1:1",), settings.router_shard_timeout)
     probe = ProbeOptions.from_settings(settings, rounds=2)
     assert (probe.api_url, probe.metrics_addr) == ("http://127.0.0.1:8123", settings.probe_metrics_addr)
+
+
+def test_options_resolve_what_the_flags_leave_to_the_settings(tmp_path: Path) -> None:
+    settings = Settings.load({"P2V_KAFKA_BOOTSTRAP": "127.0.0.1:9192"}, home=tmp_path)
+    assert UpOptions.from_settings(settings).kafka_bootstrap == "127.0.0.1:9192"
+    widened = UpOptions.from_settings(settings, brokers=3, spark_workers=2)
+    assert widened.kafka_bootstrap == kafka.cluster_bootstrap(settings.kafka_port, 3)
+    assert len(widened.kafka_bootstrap.split(",")) == 3 and widened.spark_workers == 2
+    plain = TrainOptions.from_settings(settings, input="corpus", sample=0.5)
+    assert (plain.input, plain.sample, plain.tune, plain.tune_report) == ("corpus", 0.5, None, None)
+    tuned = TrainOptions.from_settings(settings, input="corpus", tune=True, tune_budget="30m", tune_seed=4)
+    assert tuned.tune is not None and (tuned.tune.budget.minutes, tuned.tune.seed) == (30.0, 4)
+    assert tuned.tune_report is not None and tuned.tune_report.parent == tmp_path / "tune"
+    chosen = TrainOptions.from_settings(settings, input="corpus", tune=True, tune_report=tmp_path / "t.json")
+    assert chosen.tune_report == tmp_path / "t.json"
+    assert ChaosOptions.from_settings(settings, seed=3).report == tmp_path / "chaos" / "report.json"
+    assert ChaosOptions.from_settings(settings, report=tmp_path / "c.json").report == tmp_path / "c.json"

@@ -59,9 +59,23 @@ def test_a_snapshot_is_rebuilt_when_its_delta_or_its_age_passes_the_limit(
     assert stale.rebuild_due(loader.queries.state())
 
 
+def test_the_delta_limit_grows_with_the_snapshot(loader: Loader, options: ServeOptions) -> None:
+    loader.run_once()
+    state = loader.queries.state()
+    size = len(state.playlists.snapshot.index)  # type: ignore[union-attr]
+    share = (options.rebuild_max_delta + 2) / size  # the share's limit passes the fixed one
+    sharing = Loader(loader.source, loader.queries,
+                     dataclasses.replace(options, rebuild_delta_share=share), loader.metrics)
+    state.playlists.apply({i: axis(2) for i in range(options.rebuild_max_delta + 1)})
+    assert loader.rebuild_due(state) and not sharing.rebuild_due(state)
+    state.playlists.apply({-1: axis(2), -2: axis(2)})
+    assert sharing.rebuild_due(state)
+
+
 def test_a_due_rebuild_starts_from_memory_and_a_requested_one_from_the_source(
         source: MemorySource, tmp_path: Path) -> None:
-    options = ServeOptions(indexes_dir=tmp_path, strategy="exact", rebuild_max_delta=0)
+    options = ServeOptions(indexes_dir=tmp_path, strategy="exact", rebuild_max_delta=0,
+                           rebuild_delta_share=0)
     loader = Loader(source, Queries(source), options, ServingMetrics(CollectorRegistry()))
     loader.run_once()
     state = loader.queries.state()

@@ -12,7 +12,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from playlist2vec.events import parse_event
 from serving.metrics import FRESHNESS_BUCKETS, ServingMetrics
-from streaming.bench import bench_event, latency_stats, metric_values, next_asks, servable_stats, vocabulary
+from streaming.bench import (
+    bench_event,
+    cpu_stats,
+    latency_stats,
+    metric_values,
+    next_asks,
+    servable_stats,
+    vocabulary,
+)
 
 
 def test_latencies_are_measured_from_the_record_timestamp() -> None:
@@ -77,3 +85,9 @@ def test_the_answer_poller_asks_a_bounded_number_of_outstanding_samples_round_ro
     asked |= {pid: 12.1 for pid in second}
     asked[12] = 11.0  # asked before the others: its turn comes first
     assert next_asks(due, seen, asked, now=12.2, limit=5) == [12, 2, 3, 4, 5]
+
+
+def test_cpu_stats_charge_each_part_per_event_and_count_the_cores_in_use() -> None:
+    stats = cpu_stats({"mongo": 1.0, "serve": 0.5}, seconds=3.0, events=1000)
+    assert stats["cpu_us_per_event"] == {"mongo": 1000, "serve": 500, "total": 1500}
+    assert stats["cpu_cores_in_use"] == 0.5 and stats["cpu_s"] == {"mongo": 1.0, "serve": 0.5}

@@ -79,6 +79,20 @@ def test_vector_returns_the_indexed_unit_vector(planted: Planted, strategy: str)
     assert index.vector("nope") is None
 
 
+def test_items_are_every_indexed_unit_vector_whether_built_or_loaded(
+        planted: Planted, strategy: str, tmp_path: Path) -> None:
+    ids, matrix, _ = planted(300, 8)
+    built = indexes.create(strategy)
+    built.build(ids, matrix)
+    built.save(tmp_path / "idx")
+    loaded = indexes.create(strategy)
+    loaded.load(tmp_path / "idx")
+    for index in (built, loaded):
+        items, units = index.items()
+        assert items == ids
+        np.testing.assert_allclose(units, normalize(matrix), atol=1e-5)
+
+
 UPDATABLE = [name for name, cls in sorted(indexes.STRATEGIES.items()) if cls.accepts_updates]
 
 

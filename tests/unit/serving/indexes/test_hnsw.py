@@ -1,23 +1,15 @@
-"""The hnsw strategy: recall with the default parameters, and hnswlib as an optional extra."""
+"""The hnsw strategy: hnswlib as an optional extra (its default recall at 100k items:
+tests/integration/serving/test_index_recall.py)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 import pytest
 
 from playlist2vec.errors import ConfigError
 from serving import indexes
 from tests.unit.serving.indexes.conftest import Planted
-
-
-@pytest.mark.slow
-def test_default_recall_at_10_and_500_on_100k_embedding_like_items(
-        default_recall: Callable[[str], dict[int, float]]) -> None:
-    recall = default_recall("hnsw")
-    assert recall[500] >= 0.95
-    assert recall[10] >= 0.85
 
 
 def test_hnsw_without_hnswlib_is_a_clear_config_error(planted: Planted,
