@@ -62,6 +62,8 @@ def test_the_ledger_records_the_batch_and_what_it_replaced_so_a_crash_can_be_rol
     (again,) = fold.recorded([doc, old], "b7")  # the other batch's document is not this batch's
     assert (again.old.tracks, again.new.tracks) == (("x",), ("z",))
     np.testing.assert_array_equal(again.old.sum, [1.0, 0.0])
+    (created,) = fold.ledger_writes("m1", "b7", fold.plan([Target(1, "1@t/0/7", ["k0", "x"])], {}, INDEX))
+    assert "prev" not in created._doc  # nothing replaced: nothing to keep
     journal = fold.journal_write("m1", "t/0", "b7", fresh)
     assert journal._filter == {"_id": {"m": "m1", "s": "t/0"}} and journal._doc["pids"] == [2]
 
