@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -72,32 +71,17 @@ final class DurableCollection extends MemoryCollection {
         }
     }
 
-    // An upsert whose filter pins an `_id` that no document has inserts, under that `_id`, the
-    // replacement (whatever else the filter says), or the fields of `$set` and `$setOnInsert`
-    // (when the filter is the `_id` alone: other equality conditions would be copied in). That
-    // is what the library ends in, after matching the filter, deriving a document from it and
-    // deep-copying the update into it (a sixth of the server's CPU for the stream's new
-    // playlists). Null, and the library's path runs, for anything else (other operators,
-    // dotted or clashing fields, a filter on no plain `_id`, a replacement with another `_id`,
-    // a document that exists).
+    // A replacement upsert whose filter pins an `_id` that no document has inserts the
+    // replacement under that `_id`, whatever else the filter says; that is what the library ends
+    // in, after matching the filter, deriving a document from it and deep-copying the
+    // replacement into it (a sixth of the server's CPU for the stream's new playlists). Null,
+    // and the library's path runs, for anything else (an operator update, a filter on no plain
+    // `_id`, a replacement with another `_id`, a document that exists).
     private Document insertIfAbsent(Document selector, Document update) {
         String idField = getIdField();
         Object id = idField == null ? null : selector.get(idField);
-        if (!plain(id)) {
-            return null;
-        }
-        Document document = new Document(idField, id);
-        boolean operators = update.keySet().stream().anyMatch(key -> key.startsWith("$"));
-        if (!operators) {
-            if (update.containsKey(idField) && !id.equals(update.get(idField))) {
-                return null;
-            }
-            update.forEach((key, value) -> {
-                if (!key.equals(idField)) {
-                    document.put(key, value);   // the command's own decoded values: nothing else holds them
-                }
-            });
-        } else if (selector.size() != 1 || !setsOnly(update, idField, document)) {
+        if (!plain(id) || update.keySet().stream().anyMatch(key -> key.startsWith("$"))
+            || (update.containsKey(idField) && !id.equals(update.get(idField)))) {
             return null;
         }
         Document byId = new Document(idField, id);
@@ -105,27 +89,14 @@ final class DurableCollection extends MemoryCollection {
         if (index == null || index.getPosition(byId) != null) {
             return null;
         }
+        Document document = new Document(idField, id);
+        update.forEach((key, value) -> {
+            if (!key.equals(idField)) {
+                document.put(key, value);   // the command's own decoded values: nothing else holds them
+            }
+        });
         addDocument(document);
         return document;
-    }
-
-    // Copies the fields of an update made only of `$set` and `$setOnInsert` with plain,
-    // distinct top-level names into `document`; false if the update is anything else.
-    private static boolean setsOnly(Document update, String idField, Document document) {
-        for (Map.Entry<String, Object> operator : update.entrySet()) {
-            if (!(operator.getKey().equals("$set") || operator.getKey().equals("$setOnInsert"))
-                || !(operator.getValue() instanceof Document)) {
-                return false;
-            }
-            for (Map.Entry<String, Object> field : ((Document) operator.getValue()).entrySet()) {
-                String name = field.getKey();
-                if (name.isEmpty() || name.startsWith("$") || name.contains(".") || document.containsKey(name)) {
-                    return false;   // also an `_id`, which the document already holds
-                }
-                document.put(name, field.getValue());
-            }
-        }
-        return true;
     }
 
     private static boolean plain(Object id) {

@@ -141,16 +141,6 @@ def test_replacement_upserts_insert_update_or_refuse_as_the_filter_says(db: Any)
     assert bulk.upserted_ids == {0: 2, 1: 3} and coll.count_documents({}) == 3
     assert [(c["operationType"], c["fullDocument"]["at"]) for c in next_changes(stream, 4)] == [
         ("insert", 5), ("replace", 6), ("insert", 1), ("insert", 1)]
-    # `$set`/`$setOnInsert` upserts: the fields set, and a filter's other equality conditions
-    coll.update_one({"_id": "t"}, {"$set": {"name": "x"}, "$setOnInsert": {"n": 1}}, upsert=True)
-    coll.update_one({"_id": "u", "g": 2}, {"$set": {"name": "y"}}, upsert=True)
-    coll.update_one({"_id": "v"}, {"$set": {"a.b": 1}, "$inc": {"n": 2}}, upsert=True)
-    coll.update_one({"_id": "t"}, {"$set": {"name": "z"}, "$setOnInsert": {"n": 9}}, upsert=True)
-    assert [coll.find_one({"_id": k}) for k in "tuv"] == [
-        {"_id": "t", "name": "z", "n": 1}, {"_id": "u", "g": 2, "name": "y"},
-        {"_id": "v", "a": {"b": 1}, "n": 2}]
-    with pytest.raises(PyMongoError):  # one field set twice
-        coll.update_one({"_id": "w"}, {"$set": {"n": 1}, "$setOnInsert": {"n": 2}}, upsert=True)
 
 
 def test_update_lookup_reads_the_current_document(db: Any) -> None:
