@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -175,11 +175,16 @@ def _age_since(built_at: float) -> Callable[[], float]:
     return lambda: time.time() - built_at
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _epoch(value: Any) -> float | None:
     """Seconds since the epoch of a stored time (a naive UTC datetime, as pymongo returns, or a
     number), None when absent."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        # naive: a subtraction, 7x cheaper than `replace(tzinfo=UTC).timestamp()` (two per
+        # applied change, thousands a second)
+        return value.timestamp() if value.tzinfo else (value - _EPOCH).total_seconds()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from prometheus_client import CollectorRegistry
 
@@ -53,12 +53,14 @@ def test_freshness_by_stage_from_stored_times() -> None:
     metrics.servable([{"event_time": event, "updated_at": written},
                       {"updated_at": written.replace(tzinfo=UTC).timestamp()}], servable)  # batch
     metrics.servable([], servable)
+    aware = event.replace(tzinfo=UTC).astimezone(timezone(timedelta(hours=2)))  # the same instant
+    metrics.servable([{"event_time": aware, "updated_at": written}], servable)
     get = metrics.registry.get_sample_value
-    assert get("p2v_freshness_seconds_sum", {"stage": "kafka_to_mongo"}) == 3.0
-    assert get("p2v_freshness_seconds_sum", {"stage": "end_to_end"}) == 3.5
-    assert get("p2v_freshness_seconds_count", {"stage": "end_to_end"}) == 1
-    assert get("p2v_freshness_seconds_count", {"stage": "mongo_to_servable"}) == 2
-    assert get("p2v_freshness_seconds_bucket", {"stage": "end_to_end", "le": "5.0"}) == 1
+    assert get("p2v_freshness_seconds_sum", {"stage": "kafka_to_mongo"}) == 6.0
+    assert get("p2v_freshness_seconds_sum", {"stage": "end_to_end"}) == 7.0
+    assert get("p2v_freshness_seconds_count", {"stage": "end_to_end"}) == 2
+    assert get("p2v_freshness_seconds_count", {"stage": "mongo_to_servable"}) == 3
+    assert get("p2v_freshness_seconds_bucket", {"stage": "end_to_end", "le": "5.0"}) == 2
     assert get("p2v_freshness_seconds_bucket", {"stage": "end_to_end", "le": "3.0"}) == 0
-    assert get("p2v_freshness_seconds_bucket", {"stage": "kafka_to_mongo", "le": "3.0"}) == 1  # le: inclusive
-    assert get("p2v_freshness_seconds_bucket", {"stage": "mongo_to_servable", "le": "+Inf"}) == 2
+    assert get("p2v_freshness_seconds_bucket", {"stage": "kafka_to_mongo", "le": "3.0"}) == 2  # le: inclusive
+    assert get("p2v_freshness_seconds_bucket", {"stage": "mongo_to_servable", "le": "+Inf"}) == 3
