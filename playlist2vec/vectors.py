@@ -125,10 +125,11 @@ def cosine_top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices and cosine scores of the k rows of `unit_matrix` nearest to `query`, best first.
 
-    `unit_matrix` rows must already be unit length; rows in `exclude` are never returned.
+    `unit_matrix` rows must already be unit length; rows in `exclude` are never returned (an
+    index array is used as it is: a live delta excludes thousands of rows per query).
     """
     scores = unit_matrix @ normalize(query)
-    excluded = np.fromiter(exclude, dtype=np.int64)
+    excluded = exclude if isinstance(exclude, np.ndarray) else np.fromiter(exclude, dtype=np.int64)
     if excluded.size:
         scores[excluded] = -np.inf
     k = min(k, int(np.isfinite(scores).sum()))

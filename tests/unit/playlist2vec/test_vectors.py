@@ -86,6 +86,12 @@ def test_cosine_top_k_orders_and_excludes() -> None:
     assert list(idx2) == [i for i in brute if i != 17][:5]
 
 
+def test_cosine_top_k_takes_an_index_array_as_exclude() -> None:
+    matrix = vectors.normalize(np.eye(4, dtype=np.float32) + 0.1)
+    idx, _ = vectors.cosine_top_k(matrix[0], matrix, 4, exclude=np.array([0, 2]))
+    assert sorted(idx) == [1, 3]
+
+
 def test_cosine_top_k_caps_k_at_available_rows() -> None:
     matrix = vectors.normalize(np.eye(3, dtype=np.float32))
     idx, _ = vectors.cosine_top_k(np.ones(3), matrix, 10, exclude=[0])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -152,3 +155,137 @@ def test_freeze_is_the_snapshot_with_every_change_applied(strategy: str) -> None
 def test_freeze_of_an_empty_index_is_empty() -> None:
     through, found, matrix = LiveIndex("empty").freeze()
     assert (through, found, matrix.shape[0]) == (0, [], 0)
+
+
+def test_an_item_changed_many_times_answers_only_its_latest_vector() -> None:
+    live = live_over({"a": axis(0), "b": axis(1)})
+    for i in (2, 3, 0, 2):
+        live.apply({"a": axis(i)})
+    assert live.delta_size() == 1
+    assert ids(live.search(axis(2), 3)).count("a") == 1 and ids(live.search(axis(2), 1)) == ["a"]
+    assert "a" not in ids(live.search(axis(0), 1)) and "a" not in ids(live.search(axis(3), 1))
+    np.testing.assert_allclose(live.vector("a"), normalize(axis(2)), atol=1e-6)
+
+
+def test_a_removal_hides_the_snapshot_item_until_it_changes_again() -> None:
+    live = live_over({"a": axis(0), "b": axis(1)})
+    live.apply({"a": axis(2)})
+    live.apply({"a": None})
+    assert "a" not in ids(live.search(axis(0), 2)) + ids(live.search(axis(2), 2))
+    assert live.vector("a") is None and live.delta_size() == 1
+    live.apply({"a": axis(3)})
+    assert ids(live.search(axis(3), 1)) == ["a"]
+
+
+def test_removals_before_any_vector_then_vectors() -> None:
+    live = LiveIndex("test")
+    live.apply({"a": None})
+    assert live.search(axis(0), 3) == [] and live.vector("a") is None
+    live.apply({"b": axis(1), "a": axis(0)})
+    assert ids(live.search(axis(0), 2)) == ["a", "b"]
+
+
+class ChangingMidQuery(indexes.ExactIndex):
+    """An exact index that runs `during` once, inside its next search: as if the follower
+    applied changes after a query took its view of the delta but before it scanned it."""
+
+    during: Callable[[], None] | None = None
+
+    def search(self, query: np.ndarray, n: int) -> tuple[list[Any], np.ndarray]:
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+        return super().search(query, n)
+
+
+def test_a_query_answers_as_of_its_view_while_changes_and_growth_follow() -> None:
+    index = ChangingMidQuery()
+    index.build(["a", "b", "c"], np.stack([axis(0), axis(1), axis(2)]))
+    live = LiveIndex("test")
+    live.swap(Snapshot(index), live.mark())
+    live.apply({"d": axis(0) + axis(1), "c": axis(0, scale=0.5) + axis(2), "e": axis(0)})
+    live.apply({"e": None})
+    before = live.search(axis(0), 6)
+    assert ids(before) == ["a", "d", "c", "b"]
+
+    def follower() -> None:  # replaces, removes, adds, brings back; grows the rows
+        live.apply({"d": None, "b": axis(0), "new": axis(0), "e": axis(0)})
+        for start in range(0, 3000, 500):
+            live.apply({f"far{i}": axis(3) for i in range(start, start + 500)})
+        live.apply({"c": axis(0)})
+
+    index.during = follower
+    assert live.search(axis(0), 6) == before
+    assert sorted(ids(live.search(axis(0), 5))) == ["a", "b", "c", "e", "new"]
+    assert live.delta_size() == 3005
+
+
+def test_swap_keeps_the_latest_of_later_changes_and_prunes_reflected_ones() -> None:
+    live = live_over({"a": axis(0), "b": axis(1)})
+    live.apply({"a": axis(2), "b": None, "c": axis(3)})
+    through = live.mark()
+    live.apply({"a": axis(3), "d": axis(1)})  # after the rebuild read: must survive the swap
+    live.apply({"d": None})
+    rebuilt = indexes.create("exact")
+    rebuilt.build(["a", "c"], np.stack([axis(2), axis(3)]))
+    live.swap(Snapshot(rebuilt), through)
+    assert live.delta_size() == 2  # a and d; b and c are in the new snapshot
+    np.testing.assert_allclose(live.vector("a"), normalize(axis(3)), atol=1e-6)
+    assert live.vector("d") is None and live.vector("b") is None
+    assert sorted(ids(live.search(axis(3), 3))) == ["a", "c"]
+    assert ids(live.search(axis(2), 1)) != ["a"]
+
+
+def test_random_changes_and_swaps_answer_as_a_dict_of_current_vectors() -> None:
+    """Applies, freezes, marks and swaps in a seeded random order, each answer checked against
+    the plain model: one dict of every item's current vector."""
+    rng = np.random.default_rng(7)
+    dim, universe = 8, [f"i{i}" for i in range(300)]
+    truth: dict[str, np.ndarray] = {item: rng.normal(size=dim).astype(np.float32) for item in universe[:100]}
+    changed_at: dict[str, int] = {}  # the step of each item's last change
+    live = LiveIndex("test")
+    index = indexes.create("exact")
+    index.build(list(truth), np.stack(list(truth.values())))
+    live.swap(Snapshot(index), live.mark())
+    pending: tuple[int, int, list[str], np.ndarray] | None = None  # a rebuild under way
+    for step in range(1, 120):
+        action = rng.random()
+        if action < 0.75:
+            batch = rng.choice(universe, size=int(rng.integers(1, 300)), replace=False)
+            changes = {str(item): None if rng.random() < 0.2 else rng.normal(size=dim).astype(np.float32)
+                       for item in batch}
+            live.apply(changes)
+            for item, vector in changes.items():
+                if vector is None:
+                    truth.pop(item, None)
+                else:
+                    truth[item] = vector
+                changed_at[item] = step
+        elif pending is None:
+            if rng.random() < 0.5:
+                through, found, matrix = live.freeze()
+            else:
+                through = live.mark()
+                found = list(truth)
+                matrix = np.stack(list(truth.values())) if truth else np.empty((0, dim), np.float32)
+            pending = (step, through, found, matrix)
+        else:
+            marked, through, found, matrix = pending
+            rebuilt = indexes.create("exact")
+            rebuilt.build(found, matrix)
+            live.swap(Snapshot(rebuilt), through)
+            changed_at = {item: at for item, at in changed_at.items() if at > marked}
+            pending = None
+        assert live.delta_size() == len(changed_at)
+        for item in rng.choice(universe, size=20, replace=False):
+            expected = truth.get(str(item))
+            got = live.vector(str(item))
+            assert (got is None) == (expected is None)
+            if expected is not None:
+                np.testing.assert_allclose(got, normalize(expected), atol=1e-5)
+        query = rng.normal(size=dim).astype(np.float32)
+        scores = {item: float(normalize(vector) @ normalize(query)) for item, vector in truth.items()}
+        best = sorted(scores, key=scores.__getitem__, reverse=True)[:10]
+        found_now = live.search(query, 10)
+        assert ids(found_now) == best
+        np.testing.assert_allclose([s for _, s in found_now], [scores[i] for i in best], atol=1e-5)
