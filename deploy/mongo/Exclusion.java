@@ -55,6 +55,9 @@ final class Exclusion {
             return false;
         }
         Document projection = (Document) ((Document) stage).get("$project");
+        if (projection.isEmpty()) {   // refused, as MongoDB refuses it: the library's stage says so
+            return false;
+        }
         for (Map.Entry<String, Object> field : projection.entrySet()) {
             Object flag = field.getValue();
             boolean excluded = Boolean.FALSE.equals(flag)

@@ -118,6 +118,8 @@ def test_exclusion_projections_of_change_streams_apply_as_the_library_would(db: 
     assert all("ns" not in c and "updateDescription" not in c and "documentKey" in c for c in changes)
     assert [c["fullDocument"] for c in next_changes(then_matching, 1)] == [{"_id": "a", "n": 1, "keep": 2}]
     assert [c["fullDocument"] for c in next_changes(including, 2)] == [{"n": 0}, {"n": 1}]
+    with pytest.raises(OperationFailure):  # an empty projection is no exclusion: refused
+        coll.watch([{"$project": {}}])
 
 
 def test_replacement_upserts_insert_update_or_refuse_as_the_filter_says(db: Any) -> None:
