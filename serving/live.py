@@ -195,7 +195,8 @@ class LiveIndex:
             update: dict[Hashable, FloatArray | None] = dict.fromkeys(items)
             update.update(zip(itertools.compress(items, live), units, strict=True))
             # outside the lock: queries keep reading references while the graph takes the
-            # update (the index guards itself); only this thread applies changes
+            # update (the index guards itself, as the builder loading a new state's provisional
+            # tracks may apply beside the follower; the delta only changes under the lock)
             snapshot.index.update(update)
 
     def mark(self) -> int:
