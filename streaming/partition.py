@@ -100,7 +100,7 @@ class Latest:
     tombstone_clock: int = 0
     event: PlaylistEvent | None = None
     record: Record | None = None
-    _row: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _row: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def row(self, topic: str) -> dict[str, Any]:
         """The builders' row of the snapshot (no vector fields yet), built once: both the
