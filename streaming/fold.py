@@ -212,6 +212,15 @@ def track_writes(version: str, source: str, batch: str, deltas: Mapping[str, Del
     return out
 
 
+def _read_ledger(db: Database[dict[str, Any]], version: str, pids: Iterable[int]
+                 ) -> dict[int, dict[str, Any]]:
+    """Model `version`'s ledger documents of `pids`, by pid."""
+    keys = [ledger_key(version, pid) for pid in pids]
+    if not keys:
+        return {}
+    return {d["_id"]["p"]: d for d in db[store.FOLD_IN].find({"_id": {"$in": keys}})}
+
+
 def _read_tracks(db: Database[dict[str, Any]], version: str, uris: Iterable[str],
                  provisional_only: bool = True) -> dict[str, dict[str, Any]]:
     keys = [track_key(version, uri) for uri in uris]
@@ -290,9 +299,8 @@ def roll_forward(db: Database[dict[str, Any]], version: str, source: str, journa
                  dim: int, min_support: int, subtype: int) -> int:
     """Finish the partition's batch in progress that a crash interrupted; vectors written."""
     batch = journal["pending"]
-    keys = [ledger_key(version, pid) for pid in journal.get("pids", [])]
-    ledger = list(db[store.FOLD_IN].find({"_id": {"$in": keys}})) if keys else []
-    transitions = recorded(ledger, batch)
+    ledger = _read_ledger(db, version, journal.get("pids", []))
+    transitions = recorded(ledger.values(), batch)
     docs, written = apply(db, version, source, batch, total_deltas(transitions), set(), dim,
                           min_support, subtype)
     finish(db, version, source, batch, transitions, docs)
@@ -318,8 +326,7 @@ def fold(db: Database[dict[str, Any]], version: str, index: TrackIndex, targets:
     journal = db[store.FOLD_IN_BATCHES].find_one({"_id": journal_key(version, source)})
     if journal is not None and journal.get("pending"):  # a batch a crash interrupted: finish it
         written += roll_forward(db, version, source, journal, dim, min_support, subtype)
-    keys = [ledger_key(version, t.pid) for t in targets]
-    ledger = {d["_id"]["p"]: d for d in db[store.FOLD_IN].find({"_id": {"$in": keys}})}
+    ledger = _read_ledger(db, version, (t.pid for t in targets))
     unseen = {track for t in targets if t.tracks and has_unseen(t.tracks, index)
               for track in t.tracks if track not in index.rows}
     fresh = plan(targets, ledger, index)
