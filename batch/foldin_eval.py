@@ -25,6 +25,7 @@ from batch import word2vec
 from batch.evaluate import Case, EvalOptions, collect_holdout, popularity, popularity_search, vectors_of
 from batch.reader import load_corpus
 from batch.scoring import r_precision
+from playlist2vec import foldin
 from playlist2vec.foldin import PENALTY, FoldIn
 from playlist2vec.recommend import exact_search, recommend, seed_query
 from playlist2vec.vectors import FloatArray, TrackIndex, normalize
@@ -66,7 +67,8 @@ def continuations(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray]
                   provisional: Set[str] = frozenset(), penalty: float = 0.0
                   ) -> list[tuple[list[str], frozenset[str]]]:
     """Each case's k recommendations by exact cosine over `track_vectors` (none if cold),
-    `penalty` off the score of the `provisional` tracks."""
+    `penalty` off the score of the `provisional` tracks, whose vectors count in a query only
+    when no seed is trained (`foldin.counted`, as in serving)."""
     items = list(track_vectors)
     search = exact_search(items, normalize(np.stack([track_vectors[t] for t in items])))
     out = []
@@ -74,8 +76,11 @@ def continuations(cases: Sequence[Case], track_vectors: Mapping[str, FloatArray]
     def cost(item: str) -> float:
         return penalty if item in provisional else 0.0
 
+    def trained(track: str) -> bool:
+        return track in track_vectors and track not in provisional
+
     for case in cases:
-        query = seed_query(case.seeds, track_vectors)
+        query = seed_query(foldin.counted(case.seeds, trained), track_vectors)
         recs = [] if query is None else [
             r.item for r in recommend(query, case.seeds, search, k, penalty=cost if penalty else None)]
         out.append((recs, case.truth))

@@ -266,9 +266,10 @@ def dead_letter_sources(settings: Settings) -> list[str]:
 
 def mismatches(db: Any, oracle: Oracle, version: str, min_support: int = 0) -> dict[str, int]:
     """Playlists and vectors of `version` in MongoDB that differ from the oracle, and (with
-    fold-in on) tracks whose stored fold-in support differs from the oracle's. A playlist
-    with a track the model never saw is not compared by vector: its mean took that track's
-    provisional vector as it stood when the playlist was written."""
+    fold-in on) tracks whose stored fold-in support differs from the oracle's. With fold-in on,
+    a playlist with no trained track is not compared by vector: its mean took its tracks'
+    provisional vectors as they stood when it was written (the others' means are over their
+    trained tracks alone, `foldin.counted`)."""
     uris, matrix = store.load_track_vectors(db, version)
     lookup = dict(zip(uris, matrix, strict=True))
     pids = list(oracle.playlists)
@@ -282,7 +283,7 @@ def mismatches(db: Any, oracle: Oracle, version: str, min_support: int = 0) -> d
                         "tracks": list(doc.get("tracks", ()))}
         if got_playlist != want:
             bad["playlists"] += 1
-        if min_support and not all(t in lookup for t in want["tracks"]):
+        if min_support and want["tracks"] and not any(t in lookup for t in want["tracks"]):
             continue
         expected, _ = (None, 0) if want["deleted"] else vectors.mean_vector(want["tracks"], lookup)
         got = stored_vectors.get(pid, {}).get("vector")

@@ -9,9 +9,10 @@ only if it has at least one known track. An edit or a deletion is the difference
 the playlist contributed before and what it contributes now (`deltas`), so each event updates
 the state in O(tracks), and support follows edits and deletions exactly.
 
-A provisional vector is used (written, averaged into playlists, served) from `min_support`
-playlists on: one playlist alone would give the track exactly that playlist's mean, and any
-single user could put a track into everyone's recommendations.
+A provisional vector is used (written, served, recommended, and averaged into the playlists
+and seed lists that hold no trained track: `counted`) from `min_support` playlists on: one
+playlist alone would give the track exactly that playlist's mean, and any single user could
+put a track into everyone's recommendations.
 
 Pure logic, no I/O: the stream keeps this state in MongoDB (`streaming/fold.py`), evaluation
 in memory (`FoldIn`).
@@ -19,7 +20,7 @@ in memory (`FoldIn`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,8 +49,9 @@ PENALTY = 0.5
 vector is a mean of the vectors around it, so it sits nearer to any query from its
 neighbourhood (itself a mean) than the trained vectors there, and would otherwise crowd them
 out of the first ranks: without it `evaluate --fold-in` measured the seen tracks' R-precision
-falling from 0.219 to 0.045; with 0.5 it is 0.217 and their recall@500 is unchanged, while the
-new tracks keep recall@500 0.58 (0.74 unpenalised, 0 without fold-in; docs/batch.md)."""
+falling from 0.167 to 0.024; with 0.5 it is unchanged (0.167) and their recall@500 a little
+higher, while the new tracks keep recall@500 0.59 (0.74 unpenalised, 0 without fold-in;
+docs/batch.md)."""
 
 
 def contribution(tracks: Sequence[str], index: TrackIndex) -> Contribution:
@@ -121,20 +123,30 @@ def provisional_vector(total: FloatArray, n: int, support: int, min_support: int
     return (np.asarray(total, np.float64) / n).astype(np.float32)
 
 
+def counted(tracks: Sequence[str], trained: Callable[[str], bool]) -> Sequence[str]:
+    """The tracks a playlist's mean (or a seed list's query) averages: its trained tracks when
+    it has any, else all of them (the provisional vectors among them). A provisional vector is
+    the mean of its neighbourhood: averaged beside trained vectors it pulls the mean toward
+    that neighbourhood's centre, which cost the seen tracks' R-precision in `evaluate
+    --fold-in` (docs/batch.md); alone it still gives a playlist of new tracks a vector."""
+    known = [t for t in tracks if trained(t)]
+    return known or tracks
+
+
 def patch_means(playlists: Sequence[Sequence[str]], means: list[FloatArray | None],
                 known: list[int], index: TrackIndex, provisional: Mapping[str, FloatArray]) -> None:
-    """Redo, in place, the means (and known counts) of the playlists that hold a track with a
-    provisional vector: the mean over trained and provisional vectors alike (`mean_vector`'s
-    values). The others, most of them, are left as `TrackIndex.means` computed them."""
+    """Give, in place, the playlists that hold no trained track but a track with a provisional
+    vector the mean over those vectors (and its count), as `counted` has it. The others, most
+    of them, are left as `TrackIndex.means` computed them."""
     if not provisional:
         return
     for i, tracks in enumerate(playlists):
-        if known[i] == len(tracks) or not any(t in provisional for t in tracks):
+        if known[i]:
             continue
-        rows = [index.matrix[index.rows[t]] if t in index.rows else provisional[t]
-                for t in tracks if t in index.rows or t in provisional]
-        means[i] = (np.asarray(rows).sum(axis=0, dtype=np.float64) / len(rows)).astype(np.float32)
-        known[i] = len(rows)
+        rows = [provisional[t] for t in tracks if t in provisional]
+        if rows:
+            means[i] = (np.asarray(rows).sum(axis=0, dtype=np.float64) / len(rows)).astype(np.float32)
+            known[i] = len(rows)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from playlist2vec import foldin
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
 from playlist2vec.events import is_canary
 from playlist2vec.foldin import PENALTY
@@ -55,14 +56,16 @@ class Queries:
                          ) -> tuple[str, list[Scored], list[Explanation]]:
         """Tracks continuing a seed list (seeds excluded), best first, and with `explain_top`
         > 0 each one's score split over the seeds (from the same model state); provisional
-        (folded-in) tracks among them unless `include_provisional` is false."""
+        (folded-in) tracks among them unless `include_provisional` is false. The query averages
+        the trained seeds, the provisional ones only when none is trained (`foldin.counted`)."""
         state = self.state()
-        query = seed_query(seeds, state.track_vectors)
+        averaged = foldin.counted(seeds, state.track_vectors.trained)
+        query = seed_query(averaged, state.track_vectors)
         if query is None:
             return state.version, [], []
         scored = recommend(query, seeds, state.tracks.search, k,
                            *self._provisional_rules(state, include_provisional))
-        explained = (explain(seeds, state.track_vectors, [s.item for s in scored], explain_top)
+        explained = (explain(averaged, state.track_vectors, [s.item for s in scored], explain_top)
                      if explain_top > 0 else [])
         return state.version, scored, explained
 

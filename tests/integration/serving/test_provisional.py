@@ -71,10 +71,16 @@ def test_a_track_first_seen_in_the_stream_is_folded_in_served_and_replaced(pipel
         publish(3, [*cluster0[12:20], NEW, NEW], 10)
         support_becomes(3)
         assert "vector" in stored()
-        # the playlist means use it: playlist 3's vector is the mean of 8 known + NEW twice
+        # playlist means use it only where nothing is trained: playlist 3's vector is the mean
+        # of its 8 trained tracks, a playlist of NEW alone has NEW's vector
         vec = wait_until(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 3}}), 30,
                    "playlist 3's vector")  # written after the fold-in, in the same task
-        assert vec["n_known"] == 10 and vec["n_tracks"] == 10
+        assert vec["n_known"] == 8 and vec["n_tracks"] == 10
+        publish(7, [NEW], 10)  # no trained track: no support either
+        alone = wait_until(lambda: db[store.PLAYLIST_VECTORS].find_one({"_id": {"m": "m1", "p": 7}}),
+                           30, "playlist 7's vector")
+        assert alone["n_known"] == 1 and alone["vector"] == stored()["vector"]
+        assert stored()["support"] == 3
 
         answer = wait_until(lambda: similar().status_code == 200 and similar().json(), 30, "/similar")
         neighbours = [i["track_uri"] for i in answer["items"]]

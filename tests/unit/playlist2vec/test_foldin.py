@@ -88,16 +88,25 @@ def test_state_after_random_edits_equals_a_recomputation(index: TrackIndex) -> N
         np.testing.assert_allclose(got[t], want[t], rtol=1e-6)
 
 
-def test_patched_means_are_mean_vectors_over_both_kinds(index: TrackIndex) -> None:
-    playlists = [["k0", "new", "gone"], ["k1", "k2"], ["new"], ["gone"]]
+def test_a_mean_counts_provisional_tracks_only_without_trained_ones() -> None:
+    trained = {"k0", "k1"}.__contains__
+    assert foldin.counted(["new", "k0", "k1", "k0"], trained) == ["k0", "k1", "k0"]
+    assert foldin.counted(["new", "gone", "new"], trained) == ["new", "gone", "new"]
+    assert foldin.counted([], trained) == []
+
+
+def test_patched_means_average_provisional_vectors_where_nothing_is_trained(index: TrackIndex) -> None:
+    playlists = [["k0", "new", "gone"], ["k1", "k2"], ["new", "gone", "new"], ["gone"], []]
     provisional = {"new": np.array([10.0, 10.0], np.float32)}
     means, known = index.means(playlists)
     foldin.patch_means(playlists, means, known, index, provisional)
     table = {**{u: index.matrix[i] for u, i in index.rows.items()}, **provisional}
     for tracks, mean, n in zip(playlists, means, known, strict=True):
-        expected, n_expected = vectors.mean_vector(tracks, table)
+        expected, n_expected = vectors.mean_vector(foldin.counted(tracks, index.rows.__contains__), table)
         assert n == n_expected
         if expected is None:
             assert mean is None
         else:
             np.testing.assert_array_equal(mean, expected)
+    np.testing.assert_array_equal(means[0], index.matrix[0])  # "new" beside k0 is left out
+    assert known[2] == 2 and known[3] == 0

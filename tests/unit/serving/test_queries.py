@@ -99,3 +99,17 @@ def test_provisional_tracks_are_candidates_penalised_marked_and_excludable(loade
     state.tracks.apply({"new": None})
     with pytest.raises(NotFound):
         queries.similar_tracks("new", 1)
+
+
+def test_a_provisional_seed_steers_the_query_only_without_trained_seeds(loader: Loader) -> None:
+    queries = loaded(loader)
+    state = queries.state()
+    state.track_vectors.set_provisional("new", axis(1))  # a new track on the b axis
+    state.tracks.apply({"new": axis(1)})
+    queries.provisional_penalty = 0.0
+    # beside a trained seed it is left out of the query (and of the explanation)
+    _, scored, explained = queries.recommend_tracks(["a0", "new"], 1, explain_top=2)
+    assert [s.item for s in scored] == ["a1"] and scored[0].score == pytest.approx(0.995, abs=1e-3)
+    assert [seed for seed, _ in explained[0].parts] == ["a0"] and explained[0].known == 1
+    # alone it is the query: its neighbours are the b tracks
+    assert {s.item for s in queries.recommend_tracks(["new"], 2)[1]} == {"b0", "b1"}
