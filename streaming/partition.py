@@ -213,12 +213,13 @@ def applied_writes(applied: Iterable[Latest], models: Sequence[Model], topic: st
     rows = [s.row(topic) for s in applied if s.event is not None]
     playlists = [() if e.deleted else e.tracks for e in events]
     for i, model in enumerate(models):
+        usable = (provisional or {}).get(model.version, {})
         means, known = model.index.means(playlists)
-        foldin.patch_means(playlists, means, known, model.index,
-                           (provisional or {}).get(model.version, {}))
+        foldin.patch_means(playlists, means, known, model.index, usable)
         for row, tracks, vector, n_known in zip(rows, playlists, means, known, strict=True):
-            if i == 0:
-                out.unknown_tracks += len(tracks) - n_known
+            if i == 0:  # a provisional track beside trained ones is known, though not averaged
+                out.unknown_tracks += (len(tracks) - n_known if not usable else sum(
+                    t not in usable and t not in model.index.rows for t in tracks))
             out.playlist_vectors.append(documents.playlist_vector_write(
                 row | {"vector": vector, "n_tracks": len(tracks), "n_known": n_known},
                 model.version, now, SOURCE, subtype))

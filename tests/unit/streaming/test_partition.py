@@ -148,6 +148,21 @@ def test_snapshots_are_conditional_and_vectors_are_written_per_model() -> None:
     assert applied.tracks == [UpdateOne({"_id": "a"}, {"$set": {"track_name": "A"}}, upsert=True)]
 
 
+def test_provisional_vectors_make_the_means_of_playlists_with_no_trained_track() -> None:
+    latest, _ = partition.newest_per_pid([snap(1, 1, 10, ["a", "new", "zz"]),
+                                          snap(2, 2, 10, ["new", "zz", "new"])])
+    states = partition.snapshots(latest.values())
+    provisional = {"A": {"new": np.array([5.0, 5.0], np.float32)}}
+    applied = partition.applied_writes(states, MODELS, "t", NOW, vectors.GENERIC_SUBTYPE, provisional)
+    docs = {(spec(op).document["_id"]["m"], spec(op).document["_id"]["p"]): spec(op).document
+            for op in applied.playlist_vectors}
+    np.testing.assert_array_equal(vectors.decode(docs["A", 1]["vector"]), [1.0, 0.0])  # "a" alone
+    np.testing.assert_array_equal(vectors.decode(docs["A", 2]["vector"]), [5.0, 5.0])
+    assert (docs["A", 1]["n_known"], docs["A", 2]["n_known"]) == (1, 2)
+    assert "vector" not in docs["B", 2]  # model B has no provisional vector for "new"
+    assert applied.unknown_tracks == 2  # "zz" twice: "new" has a vector, averaged or not
+
+
 def test_outcomes_count_every_valid_event_once() -> None:
     records = [snap(1, 1, 5), snap(2, 1, 6),            # pid 1: one superseded, then applied
                snap(3, 2, 5), tomb(4, 2), snap(5, 2, 1_790_000_000),  # pid 2: stale, deleted, stale in db
