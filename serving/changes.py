@@ -111,7 +111,8 @@ class ChangeApplier:
         previous version under: the served one and every shadow (`ready`) one."""
         assert self.quality is not None
         state, shard = self.loader.queries.current, self.shard
-        active = Scorer(state.version, state.track_vectors, state.tracks.search) if state else None
+        active = (Scorer(state.version, state.track_vectors, state.tracks.search,
+                         self.loader.queries.provisional_penalty) if state else None)
         shadows = [scorer for scorer, _ in self.loader.shadows.values()
                    if active is None or scorer.version != active.version]
         for change in changes:

@@ -28,9 +28,9 @@ from typing import Any
 
 from playlist2vec.events import is_canary
 from playlist2vec.quality import LIVE_K
-from playlist2vec.recommend import Search, recommend, seed_query
-from playlist2vec.vectors import FloatArray
+from playlist2vec.recommend import Search, recommend
 from serving.metrics import ServingMetrics
+from serving.state import TrackVectors
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,17 @@ class Scorer:
     """What scoring one model needs: its track vectors and its track search."""
 
     version: str
-    track_vectors: Mapping[str, FloatArray]
+    track_vectors: TrackVectors
     search: Search
+    penalty: float = 0.0  # off a provisional track's cosine, as the served answers rank them
 
     def hits(self, previous: Sequence[str], added: Sequence[str], k: int) -> int:
-        """How many `added` tracks the previous version's top k held."""
-        query = seed_query(previous, self.track_vectors)
+        """How many `added` tracks the previous version's top k held (ranked as served)."""
+        query = self.track_vectors.query(previous)
         if query is None:
             return 0
-        served = {s.item for s in recommend(query, previous, self.search, k)}
+        served = {s.item for s in recommend(query, previous, self.search, k,
+                                             penalty=self.track_vectors.penalty(self.penalty))}
         return sum(track in served for track in added)
 
 

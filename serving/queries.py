@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from playlist2vec import foldin
 from playlist2vec.errors import InvalidInput, NotFound, NotReady
 from playlist2vec.events import is_canary
 from playlist2vec.foldin import PENALTY
-from playlist2vec.recommend import Explanation, Scored, explain, recommend, seed_query
+from playlist2vec.recommend import Explanation, Scored, explain, recommend
 from playlist2vec.vectors import FloatArray
 from serving.snapshot import discard
 from serving.source import Source, playlist_vector
@@ -57,16 +56,15 @@ class Queries:
         """Tracks continuing a seed list (seeds excluded), best first, and with `explain_top`
         > 0 each one's score split over the seeds (from the same model state); provisional
         (folded-in) tracks among them unless `include_provisional` is false. The query averages
-        the trained seeds, the provisional ones only when none is trained (`foldin.counted`)."""
+        the trained seeds, the provisional ones only when none is trained (`TrackVectors.query`)."""
         state = self.state()
-        averaged = foldin.counted(seeds, state.track_vectors.trained)
-        query = seed_query(averaged, state.track_vectors)
+        query = state.track_vectors.query(seeds)
         if query is None:
             return state.version, [], []
         scored = recommend(query, seeds, state.tracks.search, k,
                            *self._provisional_rules(state, include_provisional))
-        explained = (explain(averaged, state.track_vectors, [s.item for s in scored], explain_top)
-                     if explain_top > 0 else [])
+        explained = (explain(state.track_vectors.averaged(seeds), state.track_vectors,
+                             [s.item for s in scored], explain_top) if explain_top > 0 else [])
         return state.version, scored, explained
 
     def similar_tracks(self, uri: str, k: int, include_provisional: bool = True
@@ -89,10 +87,7 @@ class Queries:
         from theirs (nothing at all while there are none, or when it is 0)."""
         if not include:
             return state.track_vectors.trained, None
-        provisional, penalty = state.track_vectors.provisional, self.provisional_penalty
-        if not provisional or not penalty:
-            return None, None
-        return None, lambda uri: penalty if uri in provisional else 0.0
+        return None, state.track_vectors.penalty(self.provisional_penalty)
 
     def similar_playlists(self, pid: int, k: int) -> tuple[str, list[Scored]]:
         state = self.state()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from playlist2vec import foldin
+from playlist2vec.recommend import seed_query
 from playlist2vec.vectors import FloatArray
 from serving.live import LiveIndex
 
@@ -36,6 +38,23 @@ class TrackVectors(Mapping[str, FloatArray]):
 
     def trained(self, uri: str) -> bool:
         return uri in self._rows
+
+    def averaged(self, seeds: Sequence[str]) -> Sequence[str]:
+        """The seeds a query averages: the trained ones, the provisional ones only when no
+        seed is trained (`foldin.counted`, the stream's rule for playlist means)."""
+        return foldin.counted(seeds, self.trained) if self.provisional else seeds
+
+    def query(self, seeds: Sequence[str]) -> FloatArray | None:
+        """A seed list's query vector (None when no seed has a vector)."""
+        return seed_query(self.averaged(seeds), self)
+
+    def penalty(self, amount: float) -> Callable[[str], float] | None:
+        """`recommend`'s penalty: `amount` off a provisional track's cosine (None, no penalty,
+        while there are no provisional tracks or `amount` is 0)."""
+        provisional = self.provisional
+        if not provisional or not amount:
+            return None
+        return lambda uri: amount if uri in provisional else 0.0
 
     def set_provisional(self, uri: str, vector: FloatArray | None) -> bool:
         """Add, change or (None) remove a provisional vector; False (ignored) for a trained

@@ -12,6 +12,7 @@ from playlist2vec import recommend, vectors
 from playlist2vec.events import CANARY_PIDS
 from serving.metrics import ServingMetrics
 from serving.quality import LiveQuality, Scorer
+from serving.state import TrackVectors
 
 # 1-D world: tracks a0..a4 point one way, b0..b4 the other; top 5 of an `a` playlist is the
 # other `a` tracks
@@ -21,8 +22,8 @@ MATRIX = np.array([[1.0, 0.01 * i] for i in range(5)] + [[-1.0, 0.01 * i] for i 
 
 
 def scorer(version: str, matrix: np.ndarray = MATRIX) -> Scorer:
-    table = dict(zip(URIS, matrix, strict=True))
-    return Scorer(version, table, recommend.exact_search(URIS, vectors.normalize(matrix)))
+    return Scorer(version, TrackVectors(URIS, matrix),
+                  recommend.exact_search(URIS, vectors.normalize(matrix)))
 
 
 def quality(k: int = 4) -> tuple[LiveQuality, ServingMetrics, list[dict[str, Any]]]:
@@ -97,3 +98,21 @@ def test_a_full_queue_drops_trials_instead_of_blocking() -> None:
         live.change(pid, ["a0"], good, [])
         live.change(pid, ["a0", "a1"], good, [])
     assert metrics.registry.get_sample_value("p2v_online_dropped_total") == 100
+
+
+def test_trials_rank_provisional_tracks_as_served_answers_do() -> None:
+    # a provisional track "new" among the a tracks, searched beside them
+    uris, matrix = [*URIS, "new"], np.vstack([MATRIX, [[1.0, 0.015]]]).astype(np.float32)
+    track_vectors = TrackVectors(URIS, MATRIX, {"new": matrix[-1]})
+    search = recommend.exact_search(uris, vectors.normalize(matrix))
+    for penalty, hits in ((0.0, 1), (0.5, 0)):  # the top 2: "new" first, or a3, a4
+        live, metrics, _ = quality(k=2)
+        active = Scorer("m", track_vectors, search, penalty)
+        live.change(1, ["a0", "a1", "a2"], active, [])
+        live.change(1, ["a0", "a1", "a2", "new"], active, [])
+        live.wait_idle()
+        assert metrics.registry.get_sample_value("p2v_online_hits_total", {"model": "m"}) == hits
+        live.stop()
+    # a provisional seed beside trained ones does not move the query
+    assert np.array_equal(track_vectors.query(["a0", "new"]), track_vectors.query(["a0"]))
+    assert np.array_equal(track_vectors.query(["new"]), matrix[-1])
