@@ -57,19 +57,25 @@ def http_ok(client: httpx.Client, path: str) -> bool:
         return False
 
 
-def stream_events_seen(settings: Settings) -> float:
-    """How many events the streaming job has handled, from its Prometheus endpoint (0 if not up)."""
+def stream_events(settings: Settings) -> dict[str, float]:
+    """The streaming job's handled events by result (applied, stale, deleted, invalid), from its
+    Prometheus endpoint (empty if not up)."""
     try:
         text = httpx.get(f"http://{settings.stream_metrics_addr}/metrics", timeout=2).text
     except httpx.HTTPError:
-        return 0.0
-    return sum(
-        sample.value
+        return {}
+    return {
+        sample.labels["result"]: sample.value
         for family in text_string_to_metric_families(text)
         if family.name == "p2v_stream_events"
         for sample in family.samples
         if sample.name == "p2v_stream_events_total"
-    )
+    }
+
+
+def stream_events_seen(settings: Settings) -> float:
+    """How many events the streaming job has handled (0 if not up)."""
+    return sum(stream_events(settings).values())
 
 
 def end_to_end_buckets(http: httpx.Client) -> dict[float, float]:
@@ -121,22 +127,35 @@ def trickle_args(corpus: Path, rate: float) -> list[str]:
     return ["--input", str(corpus), "--rate", str(rate), "--edits", "0.8", "--deletes", "0.05"]
 
 
-def short_trickle(settings: Settings, http: httpx.Client, corpus: Path, children: Children) -> str:
-    """`--once`: publish `ONCE_TRICKLE` edits, wait until serving has applied them, and give
-    their end-to-end freshness from serving's histogram."""
-    since, processed = end_to_end_buckets(http), stream_events_seen(settings)
+def short_trickle(settings: Settings, http: httpx.Client, corpus: Path, children: Children,
+                  published: int) -> str:
+    """`--once`: publish `ONCE_TRICKLE` events and give what became of them: how many the
+    stream applied and how many were stale, and the end-to-end freshness of the applied ones.
+
+    Each applied event writes one playlist vector (one model), which serving observes as one
+    change, so "applied == servable" is checked, not assumed: the trickle starts once the
+    stream has handled the `published` earlier events and serving has observed every change
+    the stream applied, and ends when serving has observed the trickle's."""
+
+    def observed() -> float:
+        return end_to_end_buckets(http).get(math.inf, 0.0)
+
+    wait_for("the streaming job to handle the earlier events",
+             lambda: stream_events_seen(settings) >= published, 120, children)
+    before = stream_events(settings)
+    wait_for("serving to apply the earlier events",
+             lambda: observed() >= before.get("applied", 0.0), 60, children)
+    since = end_to_end_buckets(http)
     children.run("trickle", "produce", *trickle_args(corpus, ONCE_TRICKLE_RATE),
                  "--count", str(ONCE_TRICKLE))
     wait_for("the trickle to be processed",
-             lambda: stream_events_seen(settings) >= processed + ONCE_TRICKLE, 120, children)
-    counts: list[float] = []
-
-    def settled() -> bool:  # applied within a poll of the stream's write: one quiet second
-        counts.append(end_to_end_buckets(http).get(math.inf, 0.0))
-        return len(counts) > 4 and counts[-1] == counts[-5] > since.get(math.inf, 0.0)
-
-    wait_for("serving to apply the trickle", settled, 60, children)
-    return freshness_line(http, since)
+             lambda: stream_events_seen(settings) >= published + ONCE_TRICKLE, 120, children)
+    after = stream_events(settings)
+    applied, stale = (after.get(r, 0.0) - before.get(r, 0.0) for r in ("applied", "stale"))
+    wait_for(f"serving to apply the trickle's {applied:.0f} changes",
+             lambda: observed() - since.get(math.inf, 0.0) >= applied, 60, children)
+    return (f"{applied:.0f} applied, {stale:.0f} stale (older than the stored playlist); "
+            + freshness_line(http, since))
 
 
 def explained(http: httpx.Client, pid: int) -> list[str]:
@@ -254,7 +273,8 @@ def run_demo(
                 f"{result.update_seconds:.2f}s"
             )
             if options.once:
-                say(f"  a trickle of {ONCE_TRICKLE} edits: {short_trickle(settings, http, corpus, children)}")
+                trickle = short_trickle(settings, http, corpus, children, producer.acked)
+                say(f"  a trickle of {ONCE_TRICKLE} edits: {trickle}")
         say(
             f"\n  API docs: {base}/docs   metrics: {base}/metrics and "
             f"http://{settings.stream_metrics_addr}/metrics   logs: {settings.logs_dir}"
