@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     stream_max_offsets_per_trigger: int = Field(
         20_000, gt=0, description="streaming job's cap on Kafka records per micro-batch"
     )
+    stream_driver_java_options: str = Field(
+        "-XX:TieredStopAtLevel=1",
+        description="JVM options of the streaming job's Spark driver (in local mode its executor "
+        "too); the default compiles with C1 only, which spared a third of its CPU",
+    )
 
     fold_in_min_support: int = Field(
         0, ge=0,

@@ -218,9 +218,16 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def driver_conf(settings: Settings) -> dict[str, str]:
+    """The job's Spark driver JVM options (`stream_driver_java_options`), when it starts its own
+    JVM (under spark-submit the JVM is already running and spark-submit's options apply)."""
+    options = settings.stream_driver_java_options.strip()
+    return {"spark.driver.extraJavaOptions": options} if options else {}
+
+
 def run(settings: Settings, options: StreamOptions) -> None:
     """The `playlist2vec stream` job: runs until a signal (then stops between batches) or failure."""
-    spark = spark_factory.session(settings, "playlist2vec-stream")
+    spark = spark_factory.session(settings, "playlist2vec-stream", conf=driver_conf(settings))
     stop = threading.Event()
     _stop_on_signals(stop)
     metrics = StreamMetrics()

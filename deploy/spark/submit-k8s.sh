@@ -47,6 +47,7 @@ exec ${SPARK_SUBMIT:-spark-submit} \
   --conf spark.executor.cores="${P2V_EXECUTOR_CORES:-2}" \
   --conf spark.executor.memory="${P2V_EXECUTOR_MEMORY:-2g}" \
   --conf spark.sql.shuffle.partitions="${P2V_SHUFFLE_PARTITIONS:-12}" \
+  --conf spark.driver.extraJavaOptions="${P2V_STREAM_DRIVER_JAVA_OPTIONS:--XX:TieredStopAtLevel=1}" \
   --conf spark.kubernetes.driverEnv.P2V_SPARK_MASTER="k8s://$api" \
   --conf spark.kubernetes.driverEnv.P2V_STREAM_METRICS_ADDR="0.0.0.0:$metrics_port" \
   --conf spark.kubernetes.driver.secretKeyRef.P2V_MONGO_URI=p2v-mongo:uri \

@@ -25,6 +25,12 @@ export P2V_SPARK_MASTER=$master
 export P2V_STACK=${P2V_STACK:-external}
 export PYSPARK_PYTHON=${PYSPARK_PYTHON:-python3}
 
+# the streaming job's driver JVM compiles with C1 only (docs/streaming.md): it plans small batches
+driver=()
+if [[ $1 == stream ]]; then
+  driver=(--conf "spark.driver.extraJavaOptions=${P2V_STREAM_DRIVER_JAVA_OPTIONS:--XX:TieredStopAtLevel=1}")
+fi
+
 exec ${SPARK_SUBMIT:-spark-submit} \
   --master "$master" \
   --deploy-mode client \
@@ -33,4 +39,5 @@ exec ${SPARK_SUBMIT:-spark-submit} \
   --conf spark.executor.memory="${P2V_EXECUTOR_MEMORY:-2g}" \
   --conf spark.cores.max="${P2V_CORES_MAX:-4}" \
   --conf spark.sql.shuffle.partitions="${P2V_SHUFFLE_PARTITIONS:-12}" \
+  "${driver[@]}" \
   "$here/p2v_job.py" "$@"

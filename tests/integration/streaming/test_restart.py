@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psutil
 import pytest
 
 from playlist2vec import store, topics
@@ -57,6 +58,14 @@ def job_process(settings: Settings, tmp_path: Path) -> Iterator[Any]:
             proc.wait()
 
 
+def driver_jvm_arguments(proc: subprocess.Popen[bytes]) -> list[str]:
+    """The command line of the Spark driver JVM the job started."""
+    jvms = [p.cmdline() for p in psutil.Process(proc.pid).children(recursive=True)
+            if "org.apache.spark.deploy.SparkSubmit" in p.cmdline()]
+    assert len(jvms) == 1, jvms
+    return jvms[0]
+
+
 def wait_for(what: str, check: Any, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
     wait_until(check, timeout_s, what, interval_s=0.2,
                alive=lambda: None if proc.poll() is None else f"job exited with {proc.returncode}")
@@ -93,6 +102,7 @@ def test_sigkill_mid_run_then_restart_ends_in_the_expected_state(
         vectors = db[store.PLAYLIST_VECTORS]
         wait_for("the first batches", lambda: vectors.count_documents({}) >= 20, first, START_TIMEOUT_S)
         assert not matches(db, model, sim.expected(), helpers)  # really mid-run
+        assert set(settings.stream_driver_java_options.split()) <= set(driver_jvm_arguments(first))
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
 

@@ -52,6 +52,9 @@ def test_standalone_submits_the_job_in_client_mode_with_the_connector(recorder: 
     assert argv[argv.index("--master") + 1] == "spark://master:7077"
     assert argv[argv.index("--packages") + 1] == CONNECTOR
     assert argv[-4:] == [str(SPARK / "p2v_job.py"), "stream", "--x", "1"]
+    assert conf(argv)["spark.driver.extraJavaOptions"] == "-XX:TieredStopAtLevel=1"
+    trained, _ = recorded(submit(recorder, "submit-standalone.sh", "spark://master:7077", "train"))
+    assert "spark.driver.extraJavaOptions" not in conf(trained)  # the fit wants C2's code
     # the SparkSession factory reads the master from settings: it must be the same cluster
     assert env["P2V_SPARK_MASTER"] == "spark://master:7077" and env["P2V_STACK"] == "external"
 
@@ -66,6 +69,7 @@ def test_k8s_submits_in_cluster_mode_with_image_secret_state_and_scrape_annotati
     assert argv[argv.index("--packages") + 1] == CONNECTOR
     assert argv[-2:] == ["local:///opt/playlist2vec/jobs/p2v_job.py", "stream"]
     assert settings["spark.kubernetes.container.image"] == "reg/p2v:1"
+    assert settings["spark.driver.extraJavaOptions"] == "-XX:TieredStopAtLevel=1"
     assert settings["spark.kubernetes.driverEnv.P2V_SPARK_MASTER"] == "k8s://https://api:6443"
     for side in ("spark.kubernetes.driverEnv", "spark.executorEnv"):
         assert settings[f"{side}.P2V_KAFKA_BOOTSTRAP"] == "kafka:9092"

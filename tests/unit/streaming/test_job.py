@@ -49,3 +49,9 @@ def test_the_fold_in_prune_runs_at_the_first_batch_then_hourly_and_never_when_of
                            models=None, metrics=None)  # type: ignore[arg-type]
     job.prune_fold_in(off, ["m1"], 100.0)
     assert len(calls) == 3
+
+
+def test_the_driver_jvm_options_come_from_settings_and_none_when_empty() -> None:
+    assert job.driver_conf(Settings.load({}, stream_driver_java_options=" -XX:TieredStopAtLevel=1 ")) == {
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+    assert job.driver_conf(Settings.load({}, stream_driver_java_options="")) == {}
