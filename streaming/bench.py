@@ -245,25 +245,37 @@ def next_asks(due: Mapping[int, float], seen: Mapping[int, float], asked: Mappin
     return sorted(outstanding, key=lambda pid: (asked.get(pid, -1.0), due[pid]))[:limit]
 
 
+STAGES = {"end_to_end": "kafka_to_servable", "mongo_to_servable": "mongo_to_servable"}
+"""Serving's freshness stages the report gives, under the name each gets there."""
+
+
 def servable_stats(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
-    """Kafka -> servable percentiles of the changes serving applied between two scrapes of its
-    metrics: the `end_to_end` freshness histogram, observed for every applied change,
-    interpolated within buckets as Prometheus' histogram_quantile does."""
+    """Kafka -> servable and MongoDB -> servable percentiles of the changes serving applied
+    between two scrapes of its metrics: its freshness histogram (every applied change observed
+    per stage), interpolated within buckets as Prometheus' histogram_quantile does."""
+    out: dict[str, Any] = {}
+    for stage, name in STAGES.items():
+        out |= _stage_stats(before, after, stage, name)
+    return out
+
+
+def _stage_stats(before: dict[str, float], after: dict[str, float], stage: str, name: str
+                 ) -> dict[str, Any]:
     prefix = 'p2v_freshness_seconds_bucket{"le": "'
-    suffix = '", "stage": "end_to_end"}'
+    suffix = f'", "stage": "{stage}"}}'
     counts = sorted((float(key[len(prefix):-len(suffix)]), value - before.get(key, 0.0))
                     for key, value in after.items() if key.startswith(prefix) and key.endswith(suffix))
     total = counts[-1][1] if counts else 0.0
     if total <= 0:
-        return {"kafka_to_servable_measured": 0}
-    out: dict[str, Any] = {"kafka_to_servable_measured": int(total)}
+        return {f"{name}_measured": 0}
+    out: dict[str, Any] = {f"{name}_measured": int(total)}
     for q in (50, 95, 99):
         rank, lower, below = total * q / 100, 0.0, 0.0
         for upper, cumulative in counts:
             if cumulative >= rank:
                 share = (rank - below) / max(cumulative - below, 1e-9)
                 value = upper if upper == float("inf") else lower + (upper - lower) * share
-                out[f"kafka_to_servable_p{q}_s"] = round(lower if value == float("inf") else value, 3)
+                out[f"{name}_p{q}_s"] = round(lower if value == float("inf") else value, 3)
                 break
             lower, below = upper, cumulative
     return out

@@ -46,11 +46,14 @@ def test_servable_latency_is_read_from_the_freshness_histogram_between_two_scrap
     before = metric_values(generate_latest(registry).decode())
     # spread over the (0.5, 1.0] bucket, interpolated as uniform within it
     metrics.freshness.observe("end_to_end", 0.5 + (np.arange(100) + 1) / 200)
-    metrics.freshness.observe("kafka_to_mongo", np.array([100.0]))  # another stage
+    metrics.freshness.observe("kafka_to_mongo", np.array([100.0]))  # a stage not reported
+    metrics.freshness.observe("mongo_to_servable", np.full(10, 0.02))
     stats = servable_stats(before, metric_values(generate_latest(registry).decode()))
     assert stats["kafka_to_servable_measured"] == 100
     assert stats["kafka_to_servable_p50_s"] == pytest.approx(0.75)
     assert stats["kafka_to_servable_p95_s"] == pytest.approx(0.975)
+    assert stats["mongo_to_servable_measured"] == 10  # in the first bucket, (0, 0.1]
+    assert stats["mongo_to_servable_p50_s"] == pytest.approx(0.05)
 
 
 def test_servable_latency_beyond_the_last_bucket_is_its_bound() -> None:
@@ -59,7 +62,7 @@ def test_servable_latency_beyond_the_last_bucket_is_its_bound() -> None:
     metrics.freshness.observe("end_to_end", np.array([1e6]))
     stats = servable_stats({}, metric_values(generate_latest(registry).decode()))
     assert stats["kafka_to_servable_p99_s"] == FRESHNESS_BUCKETS[-1]
-    assert servable_stats({}, {}) == {"kafka_to_servable_measured": 0}
+    assert servable_stats({}, {}) == {"kafka_to_servable_measured": 0, "mongo_to_servable_measured": 0}
 
 
 def test_nothing_written_measures_nothing() -> None:
