@@ -8,6 +8,7 @@ import gc
 import pyarrow as pa
 
 from streaming import transform
+from streaming.partition import Latest
 
 
 def test_counts_of_several_partitions_are_summed() -> None:
@@ -30,3 +31,11 @@ def test_what_lives_across_tasks_is_not_scanned_again() -> None:
         assert not any(obj is survivor for obj in gc.get_objects())
     finally:
         gc.unfreeze()
+
+
+def test_a_partition_is_written_in_groups_of_pids_covering_each_once_in_order() -> None:
+    latest = {pid: Latest(pid) for pid in (7, 3, 9, 1, 4)}
+    chunks = transform.write_chunks(latest, size=2)
+    assert [list(chunk) for chunk in chunks] == [[7, 3], [9, 1], [4]]
+    assert all(chunk[pid] is latest[pid] for chunk in chunks for pid in chunk)
+    assert transform.write_chunks({}, size=2) == []
