@@ -60,10 +60,18 @@ def job_process(settings: Settings, tmp_path: Path) -> Iterator[Any]:
 
 def driver_jvm_arguments(proc: subprocess.Popen[bytes]) -> list[str]:
     """The command line of the Spark driver JVM the job started."""
-    jvms = [p.cmdline() for p in psutil.Process(proc.pid).children(recursive=True)
-            if "org.apache.spark.deploy.SparkSubmit" in p.cmdline()]
+    jvms = [cmdline for cmdline in map(live_cmdline, psutil.Process(proc.pid).children(recursive=True))
+            if "org.apache.spark.deploy.SparkSubmit" in cmdline]
     assert len(jvms) == 1, jvms
     return jvms[0]
+
+
+def live_cmdline(process: psutil.Process) -> list[str]:
+    """A child's command line, empty for one that exited (or is a zombie) since it was listed."""
+    try:
+        return process.cmdline()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return []
 
 
 def wait_for(what: str, check: Any, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
