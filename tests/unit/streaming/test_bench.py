@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,7 +37,35 @@ def test_latencies_are_measured_from_the_record_timestamp() -> None:
     assert stats["kafka_to_mongo_max_s"] == pytest.approx(0.99, abs=1e-3)
     assert stats["kafka_to_answer_measured"] == 10
     assert stats["kafka_to_answer_p95_s"] == pytest.approx(1.0)
-    assert stats["sustained_throughput_per_s"] == pytest.approx(100 / 99.99, rel=1e-3)
+    assert stats["first_record_to_last_write_per_s"] == pytest.approx(100 / 99.99, rel=1e-3)
+    assert stats["latency_growth_s"] == pytest.approx(0.895 - 0.095)
+
+
+def written_docs(event_times: np.ndarray, written: np.ndarray) -> list[dict[str, Any]]:
+    t0 = datetime(2025, 1, 1)
+    return [{"_id": {"m": "bench", "p": p}, "event_time": t0 + timedelta(seconds=float(e)),
+             "updated_at": t0 + timedelta(seconds=float(w))}
+            for p, (e, w) in enumerate(zip(event_times, written, strict=True))]
+
+
+def test_a_job_that_keeps_up_sustains_the_offered_rate() -> None:
+    # 60,000 records at 5,000/s, each half-second batch written whole 1 s after it closes
+    event_times = np.arange(60_000) / 5_000
+    stats = latency_stats(written_docs(event_times, (np.floor(event_times * 2) + 1) / 2 + 1.0), {})
+    assert stats["sustained_throughput_per_s"] == pytest.approx(5_000, rel=0.05)
+    assert abs(stats["latency_growth_s"]) < 0.25  # within half a batch
+    # the pipeline filling and draining counted once: the last write is 13 s after the first record
+    assert stats["first_record_to_last_write_per_s"] == pytest.approx(60_000 / 13, rel=1e-3)
+
+
+def test_a_job_that_falls_behind_sustains_its_own_rate_and_its_latency_grows() -> None:
+    # offered 5,000/s, written one by one at 4,000/s from 0.5 s on: a growing backlog
+    event_times = np.arange(60_000) / 5_000
+    stats = latency_stats(written_docs(event_times, 0.5 + np.arange(60_000) / 4_000), {})
+    assert stats["sustained_throughput_per_s"] == pytest.approx(4_000, rel=0.01)
+    assert stats["published_rate_per_s"] == pytest.approx(5_000, rel=0.01)
+    # record i waits 0.5 + i / 20,000 s: the fifths' medians are records 6,000 and 54,000
+    assert stats["latency_growth_s"] == pytest.approx((54_000 - 6_000) / 20_000, rel=0.01)
 
 
 def test_servable_latency_is_read_from_the_freshness_histogram_between_two_scrapes() -> None:
