@@ -209,6 +209,54 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(
     assert "journal records" in (settings.home / "logs" / "mongo.log").read_text()
 
 
+def snapshot_documents(path: Any, ns: str) -> dict[Any, bytes]:
+    """The documents of `ns` in a snapshot file, by `_id`, as BSON (frames: a big-endian length
+    and CRC, then kind, timestamp, namespace and the document; `p` is a document)."""
+    data, at, found = path.read_bytes(), 0, {}
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        payload = data[at + 8:at + 8 + length]
+        ns_length = int.from_bytes(payload[9:11], "big")
+        if payload[:1] == b"p" and payload[11:11 + ns_length].decode() == ns:
+            document = payload[11 + ns_length:]
+            found[bson.decode(document)["_id"]] = document
+        at += 8 + length
+    return found
+
+
+def test_a_snapshot_holds_each_document_as_the_server_answers_it(
+        own_server: LocalStack, client: Any) -> None:
+    """A snapshot writes what was journaled since start-up and encodes what was recovered:
+    either way, after inserts, updates, replacements and deletes, the server's documents."""
+    settings = own_server.settings
+    data_dir = settings.home / "mongo" / "db"
+    client(settings)["snapshot"]["docs"].insert_many(
+        [{"_id": i, "v": 0, "pad": "x" * 1000} for i in range(300)])
+    own_server.mongo.stop()
+    own_server.start_mongo()  # all 300 recovered, none journaled since
+    db = client(settings)["snapshot"]
+    db["docs"].update_many({"_id": {"$lt": 100}}, {"$set": {"v": 1}})
+    db["docs"].update_many({"_id": {"$lt": 50}}, {"$inc": {"v": 1}})  # journaled twice
+    db["docs"].replace_one({"_id": 100}, {"v": 2, "replaced": True})
+    db["docs"].delete_many({"_id": {"$gte": 290}})
+    db["docs"].insert_one({"_id": "new", "v": 3})
+
+    def numbers() -> list[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in data_dir.glob("snapshot-*.bson"))
+
+    before = numbers()
+
+    def snapshotted() -> bool:  # one follows a journal as large as the last snapshot
+        db["filler"].insert_many([{"pad": "y" * 10_000} for _ in range(100)])
+        return numbers() != before
+
+    wait_until(snapshotted, 120, "a snapshot", interval_s=0.2)
+    newest = data_dir / f"snapshot-{numbers()[-1]:012d}.bson"
+    served = {d["_id"]: bson.encode(d) for d in db["docs"].find()}
+    assert len(served) == 291
+    assert snapshot_documents(newest, "snapshot.docs") == served
+
+
 def test_restart_keeps_collections_indexes_tokens_and_cuts_a_torn_record(
         own_server: LocalStack, client: Any) -> None:
     db = client(own_server.settings)["restart"]
