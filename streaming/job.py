@@ -27,7 +27,7 @@ from playlist2vec import kafka_security, store, topics
 from playlist2vec import spark as spark_factory
 from playlist2vec.errors import ConfigError, PipelineError
 from playlist2vec.settings import Settings
-from streaming import dead_letters, fold, transform
+from streaming import dead_letters, fold, phases, transform
 from streaming.metrics import StreamMetrics
 from streaming.model import WriteModels
 from streaming.progress import ProgressPoller
@@ -110,13 +110,15 @@ def process_batch(ctx: BatchContext, batch: DataFrame, batch_id: int) -> None:
     started = time.perf_counter()
     models = ctx.models.current()
     task = transform.PartitionTask(ctx.settings, tuple((m.version, m.track_vectors) for m in models))
-    counts = transform.summarise(transform.batch_results(batch, task).toArrow())
+    results = transform.batch_results(batch, task).toArrow()
+    counts, seconds = transform.summarise(results), transform.task_seconds(results)
     unknown, provisional = counts.pop("unknown"), counts.pop("provisional")
     ctx.metrics.record_events(counts)
     ctx.metrics.record_unknown_tracks(unknown)
     ctx.metrics.record_provisional_vectors(provisional)
-    log.info("batch %d: %.2fs, models %s, %s", batch_id, time.perf_counter() - started,
-             [m.version for m in models], counts)
+    ctx.metrics.record_task_seconds(seconds)
+    log.info("batch %d: %.2fs, models %s, %s; tasks: %s", batch_id, time.perf_counter() - started,
+             [m.version for m in models], counts, phases.describe(seconds) or "none")
     prune_fold_in(ctx, [m.version for m in models], time.monotonic())
 
 

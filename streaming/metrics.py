@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from playlist2vec.exposition import serve_registry
+from streaming.phases import PHASES
 
 RESULTS = ("applied", "stale", "invalid", "deleted")
 # A micro-batch takes from ~0.1 s (no data) to tens of seconds (a model reload, a backlog).
@@ -34,6 +35,11 @@ class StreamMetrics:
             "p2v_stream_unknown_tracks_total",
             "Track occurrences in applied playlists that the active model has no vector for "
             "(neither trained nor provisional)", registry=self.registry)
+        self.task_seconds = Counter(
+            "p2v_stream_task_seconds_total", "Wall seconds partition tasks spent, by phase, summed over "
+            "tasks (streaming/phases.py)", ["phase"], registry=self.registry)
+        for phase in PHASES:
+            self.task_seconds.labels(phase=phase)
         self.provisional_vectors = Counter(
             "p2v_stream_provisional_vectors_total",
             "Provisional (folded-in) track vectors the stream wrote for the active model",
@@ -47,6 +53,11 @@ class StreamMetrics:
         for result, n in counts.items():
             if n:
                 self.events.labels(result=result).inc(n)
+
+    def record_task_seconds(self, seconds: Mapping[str, float]) -> None:
+        for phase, s in seconds.items():
+            if s > 0:
+                self.task_seconds.labels(phase=phase).inc(s)
 
     def record_unknown_tracks(self, n: int) -> None:
         self.unknown_tracks.inc(n)

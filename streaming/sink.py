@@ -1,9 +1,10 @@
 """The MongoDB writes of one partition's share of a micro-batch, run on the executor.
 
-Order: tombstones (`playlists`, then every model's `playlist_vectors` where the deletion
-applied), then the snapshots' conditional `playlists` replaces, then the applied snapshots'
-vectors per model and their track metadata. Which writes were stale comes from their outcome
-(DuplicateKey = `documents.STALE`), not from a pre-read. Every write is idempotent, so a
+Order: the `playlists` writes (tombstones, then the snapshots' conditional replaces), then
+every model's `playlist_vectors` deletions where a tombstone applied, the applied snapshots'
+track metadata and their vectors per model; each phase's time is added to the task's
+`Phases`. Which writes were stale comes from their outcome (DuplicateKey =
+`documents.STALE`), not from a pre-read. Every write is idempotent, so a
 re-run batch ends in the same state. A write that fails for any other reason is retried by
 `store.bulk_write`, then raised: the batch fails and is re-run from its offsets after a
 restart, so nothing is skipped.
@@ -21,6 +22,7 @@ from pymongo.database import Database
 from playlist2vec import documents, store
 from streaming import fold, partition
 from streaming.partition import Latest, Model
+from streaming.phases import Phases
 
 STALE_OK = frozenset({documents.STALE})
 
@@ -43,31 +45,38 @@ def _stale_pids(db: Database[dict[str, Any]], states: Sequence[Latest], ops: Seq
 
 
 def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Sequence[Model],
-          topic: str, subtype: int, n_invalid: int, min_support: int) -> dict[str, int]:
+          topic: str, subtype: int, n_invalid: int, min_support: int, phases: Phases) -> dict[str, int]:
     """Write what the partition's events leave per pid; the event counts by result, plus
     `unknown` (track occurrences the active model has no vector for, trained or provisional)
     and `provisional` (provisional vectors the active model's fold-in wrote)."""
     now = datetime.now(UTC)
-    deletions = partition.tombstones(latest.values())
-    stale_deletions = _stale_pids(db, deletions, partition.tombstone_writes(deletions, topic, now))
+    with phases.timed("playlists"):
+        deletions = partition.tombstones(latest.values())
+        states = partition.snapshots(latest.values())
+        deletion_ops = partition.tombstone_writes(deletions, topic, now)
+        snapshot_ops = partition.snapshot_writes(states, topic, now)
+    with phases.timed("playlist_writes"):
+        stale_deletions = _stale_pids(db, deletions, deletion_ops)
+        stale = _stale_pids(db, states, snapshot_ops)
     deleted = [s for s in deletions if s.pid not in stale_deletions]
-    store.bulk_write(db[store.PLAYLIST_VECTORS], partition.tombstone_vector_writes(
-        deleted, models, topic, now), tolerate=STALE_OK)
-    states = partition.snapshots(latest.values())
-    stale = _stale_pids(db, states, partition.snapshot_writes(states, topic, now))
     won = [s for s in states if s.pid not in stale]
     # fold-in after `playlists` (it follows what won there), before the means that use it
     provisional: dict[str, dict[str, Any]] = {}
     written = 0
     if min_support > 0:  # 0: fold-in is off, nothing of it is computed, read or written
-        targets = partition.fold_targets(deleted, won, topic)
-        for i, model in enumerate(models):
-            provisional[model.version], n = fold.fold(db, model.version, model.index, targets,
-                                                      min_support, subtype)
-            written += n if i == 0 else 0
-    applied = partition.applied_writes(won, models, topic, now, subtype, provisional)
-    store.bulk_write(db[store.TRACKS], applied.tracks)
-    # a model's vector can be newer than the playlist (e.g. written by a derive pass): stale too
-    store.bulk_write(db[store.PLAYLIST_VECTORS], applied.playlist_vectors, tolerate=STALE_OK)
+        with phases.timed("fold_in"):
+            targets = partition.fold_targets(deleted, won, topic)
+            for i, model in enumerate(models):
+                provisional[model.version], n = fold.fold(db, model.version, model.index, targets,
+                                                          min_support, subtype)
+                written += n if i == 0 else 0
+    with phases.timed("vectors"):
+        removed = partition.tombstone_vector_writes(deleted, models, topic, now)
+        applied = partition.applied_writes(won, models, topic, now, subtype, provisional)
+    with phases.timed("vector_writes"):
+        store.bulk_write(db[store.PLAYLIST_VECTORS], removed, tolerate=STALE_OK)
+        store.bulk_write(db[store.TRACKS], applied.tracks)
+        # a model's vector can be newer than the playlist (e.g. written by a derive pass): stale too
+        store.bulk_write(db[store.PLAYLIST_VECTORS], applied.playlist_vectors, tolerate=STALE_OK)
     counts = partition.outcomes(latest.values(), stale_deletions, stale, n_invalid)
     return counts | {"unknown": applied.unknown_tracks, "provisional": written}

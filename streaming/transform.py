@@ -21,13 +21,15 @@ from playlist2vec.settings import Settings
 from playlist2vec.spark_vectors import TrackTable
 from streaming import dead_letters, partition, sink
 from streaming.partition import Latest, Limits, Model, Record
+from streaming.phases import PHASES, Phases
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
 COUNTS = ("applied", "stale", "deleted", "invalid", "unknown", "provisional")
-RESULT_SCHEMA = ", ".join(f"{name} long" for name in COUNTS)
+SECONDS = tuple(f"{phase}_s" for phase in PHASES)  # per task, summed per batch
+RESULT_SCHEMA = ", ".join([f"{name} long" for name in COUNTS] + [f"{name} double" for name in SECONDS])
 WRITE_CHUNK = 1_000  # pids per `sink.write` (`write_chunks`); vs one write per task: MongoDB ->
 # servable p95 1.7-3.6 s -> 0.66-0.74 s at 5,000/s, same CPU (docs/benchmarks.md)
 
@@ -74,28 +76,33 @@ def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Ite
     import pyarrow as pa
 
     spare_the_collector()
-    settings = task.settings
-    records = _records(batches)
-    latest, dead = partition.newest_per_pid(
-        records, Limits(settings.max_event_bytes, settings.max_clock_skew))
+    settings, phases = task.settings, Phases()
+    with phases.timed("read"):
+        records = _records(batches)
+    with phases.timed("parse"):
+        latest, dead = partition.newest_per_pid(
+            records, Limits(settings.max_event_bytes, settings.max_clock_skew))
     counts = Counter({"invalid": len(dead)})
     if latest:
         models = [Model(version, table.index()) for version, table in task.models]
         db = sink.client(settings.mongo_uri.get_secret_value())[settings.mongo_db]
         for chunk in write_chunks(latest, WRITE_CHUNK):
             counts.update(sink.write(db, chunk, models, settings.playlist_topic,
-                                     settings.vector_subtype, 0, settings.fold_in_min_support))
+                                     settings.vector_subtype, 0, settings.fold_in_min_support, phases))
     if dead:
-        dead_letters.publish(dead_letters.shared_producer(settings), settings.dlq_topic, [
-            dead_letters.dead_letter(r.record.key, r.record.value, r.reason, settings.playlist_topic,
-                                     r.record.partition, r.record.offset) for r in dead])
-    yield pa.RecordBatch.from_pydict({name: [counts.get(name, 0)] for name in COUNTS},
-                                     schema=pa.schema([(name, pa.int64()) for name in COUNTS]))
+        with phases.timed("dead_letters"):
+            dead_letters.publish(dead_letters.shared_producer(settings), settings.dlq_topic, [
+                dead_letters.dead_letter(r.record.key, r.record.value, r.reason, settings.playlist_topic,
+                                         r.record.partition, r.record.offset) for r in dead])
+    row = {name: [counts.get(name, 0)] for name in COUNTS} | {
+        f"{phase}_s": [seconds] for phase, seconds in phases.seconds.items()}
+    yield pa.RecordBatch.from_pydict(row, schema=pa.schema(
+        [(name, pa.int64()) for name in COUNTS] + [(name, pa.float64()) for name in SECONDS]))
 
 
 def batch_results(kafka_rows: DataFrame, task: PartitionTask) -> DataFrame:
-    """Kafka source rows -> one row of COUNTS per partition; evaluating it performs the
-    batch's writes and publishes its dead letters."""
+    """Kafka source rows -> one row of COUNTS and phase SECONDS per partition; evaluating it
+    performs the batch's writes and publishes its dead letters."""
     from pyspark.sql import functions as F
 
     rows = kafka_rows.select("key", "value", "partition", "offset",
@@ -106,3 +113,9 @@ def batch_results(kafka_rows: DataFrame, task: PartitionTask) -> DataFrame:
 def summarise(results: pa.Table) -> dict[str, int]:
     """The summed COUNTS of the collected `batch_results`."""
     return {name: int(sum(results.column(name).to_pylist())) for name in COUNTS}
+
+
+def task_seconds(results: pa.Table) -> dict[str, float]:
+    """Seconds per phase (`streaming.phases`), summed over the tasks of the collected
+    `batch_results` (tasks run in parallel: the sum can exceed the batch's wall time)."""
+    return {phase: float(sum(results.column(f"{phase}_s").to_pylist())) for phase in PHASES}

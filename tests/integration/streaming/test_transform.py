@@ -1,4 +1,5 @@
-"""One partition task on the real MongoDB-wire server, its pids written a group at a time."""
+"""One partition task on the real MongoDB-wire server, its pids written a group at a time, the
+time of each of its phases returned with its counts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from playlist2vec import store
 from playlist2vec.settings import Settings
 from playlist2vec.spark_vectors import TrackTable
 from streaming import sink, transform
+from streaming.phases import PHASES
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -47,8 +49,12 @@ def test_a_task_writes_its_pids_group_by_group_and_sums_the_counts(
             (counts,) = transform.run_partition(task, iter([batch]))
 
             assert groups == [[0, 1, 2], [3, 4, 5], [6, 7]]
-            assert {k: v[0] for k, v in counts.to_pydict().items()} == {
+            row = {k: v[0] for k, v in counts.to_pydict().items()}
+            assert {k: row[k] for k in transform.COUNTS} == {
                 "applied": 8, "stale": 1, "deleted": 0, "invalid": 1, "unknown": 0, "provisional": 0}
+            spent = {phase: row[f"{phase}_s"] for phase in PHASES}
+            assert spent.pop("fold_in") == 0.0, "fold-in is off"
+            assert all(seconds > 0 for seconds in spent.values()), spent
             written = helpers.vector_docs(db, "m1", playlists)
             for pid, tracks in playlists.items():
                 helpers.assert_vector(written[pid], model, tracks)

@@ -16,12 +16,13 @@ def test_names_and_helpers() -> None:
     names = {m.name for m in metrics.registry.collect()}
     assert names == {"p2v_stream_batches", "p2v_stream_batch_duration_seconds", "p2v_stream_events",
                      "p2v_stream_kafka_lag_messages", "p2v_stream_unknown_tracks",
-                     "p2v_stream_provisional_vectors"}
+                     "p2v_stream_provisional_vectors", "p2v_stream_task_seconds"}
     metrics.record_batch(0.3)
     metrics.record_events({"applied": 3, "stale": 0, "invalid": 2})
     metrics.record_unknown_tracks(4)
     metrics.record_provisional_vectors(2)
     metrics.record_lag({"0": 7})
+    metrics.record_task_seconds({"read": 0.5, "parse": 0.25, "fold_in": 0.0})
     value = metrics.registry.get_sample_value
     assert value("p2v_stream_batches_total") == 1
     assert value("p2v_stream_batch_duration_seconds_bucket", {"le": "0.5"}) == 1
@@ -31,6 +32,8 @@ def test_names_and_helpers() -> None:
     assert value("p2v_stream_unknown_tracks_total") == 4
     assert value("p2v_stream_provisional_vectors_total") == 2
     assert value("p2v_stream_kafka_lag_messages", {"partition": "0"}) == 7
+    spent = {p: value("p2v_stream_task_seconds_total", {"phase": p}) for p in ("read", "parse", "fold_in")}
+    assert spent == {"read": 0.5, "parse": 0.25, "fold_in": 0.0}
 
 
 def test_instances_do_not_share_state() -> None:

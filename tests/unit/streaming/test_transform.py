@@ -1,5 +1,5 @@
-"""A partition task's counts survive the Arrow round trip to the driver and are summed; a task
-leaves what was alive before it out of the collector's scans."""
+"""A partition task's counts and phase seconds survive the Arrow round trip to the driver and
+are summed; a task leaves what was alive before it out of the collector's scans."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from streaming import transform
 from streaming.partition import Latest
+from streaming.phases import PHASES
 
 
 def test_counts_of_several_partitions_are_summed() -> None:
@@ -20,6 +21,15 @@ def test_counts_of_several_partitions_are_summed() -> None:
     counts = transform.summarise(pa.Table.from_batches([first, second]))
     assert counts == {"applied": 4, "stale": 1, "deleted": 2, "invalid": 2, "unknown": 4,
                       "provisional": 3}
+
+
+def test_phase_seconds_of_several_partitions_are_summed() -> None:
+    def task(seconds: dict[str, float]) -> pa.RecordBatch:
+        return pa.RecordBatch.from_pydict({f"{phase}_s": [seconds.get(phase, 0.0)] for phase in PHASES})
+
+    results = pa.Table.from_batches([task({"read": 0.5, "vector_writes": 1.0}), task({"read": 0.25})])
+    summed = transform.task_seconds(results)
+    assert summed == dict.fromkeys(PHASES, 0.0) | {"read": 0.75, "vector_writes": 1.0}
 
 
 def test_what_lives_across_tasks_is_not_scanned_again() -> None:
