@@ -4,7 +4,7 @@ counts and the driver sums per batch (logged, and `p2v_stream_task_seconds_total
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 PHASES = (
@@ -35,6 +35,6 @@ class Phases:
             self.seconds[phase] += time.perf_counter() - started
 
 
-def describe(seconds: dict[str, float]) -> str:
+def describe(seconds: Mapping[str, float]) -> str:
     """`read 0.41s, parse 0.20s, ...`: the phases that took any time, in task order."""
     return ", ".join(f"{phase} {seconds[phase]:.2f}s" for phase in PHASES if seconds.get(phase, 0.0) > 0.0)

@@ -95,7 +95,7 @@ def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Ite
                 dead_letters.dead_letter(r.record.key, r.record.value, r.reason, settings.playlist_topic,
                                          r.record.partition, r.record.offset) for r in dead])
     row = {name: [counts.get(name, 0)] for name in COUNTS} | {
-        f"{phase}_s": [seconds] for phase, seconds in phases.seconds.items()}
+        name: [phases.seconds[phase]] for phase, name in zip(PHASES, SECONDS, strict=True)}
     yield pa.RecordBatch.from_pydict(row, schema=pa.schema(
         [(name, pa.int64()) for name in COUNTS] + [(name, pa.float64()) for name in SECONDS]))
 
@@ -118,4 +118,5 @@ def summarise(results: pa.Table) -> dict[str, int]:
 def task_seconds(results: pa.Table) -> dict[str, float]:
     """Seconds per phase (`streaming.phases`), summed over the tasks of the collected
     `batch_results` (tasks run in parallel: the sum can exceed the batch's wall time)."""
-    return {phase: float(sum(results.column(f"{phase}_s").to_pylist())) for phase in PHASES}
+    return {phase: float(sum(results.column(name).to_pylist()))
+            for phase, name in zip(PHASES, SECONDS, strict=True)}

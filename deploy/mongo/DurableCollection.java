@@ -53,10 +53,12 @@ final class DurableCollection extends MemoryCollection {
         String idField = getIdField();
         Object id = idField == null ? null : document.get(idField);
         byte[] bytes = type == DELETE && idField != null ? encode(new Document(idField, id)) : encode(document);
-        if (idField != null && type == DELETE) {
-            journaled.remove(idKey(id));
-        } else if (idField != null) {
-            journaled.put(idKey(id), bytes);
+        if (idField != null) {
+            if (type == DELETE) {
+                journaled.remove(idKey(id));
+            } else {
+                journaled.put(idKey(id), bytes);
+            }
         }
         backend.log(new Rec(type, getFullName(), bytes, extra, id));
     }
