@@ -1,11 +1,13 @@
 """A partition task's counts and phase seconds survive the Arrow round trip to the driver and
-are summed; a task leaves what was alive before it out of the collector's scans."""
+are summed; a task leaves what was alive before it out of the collector's scans and keeps the
+collector paused while it runs."""
 
 from __future__ import annotations
 
 import gc
 
 import pyarrow as pa
+import pytest
 
 from streaming import transform
 from streaming.partition import Latest
@@ -36,10 +38,33 @@ def test_what_lives_across_tasks_is_not_scanned_again() -> None:
     survivor = [{"a": i} for i in range(1_000)]
     gc.unfreeze()
     try:
-        transform.spare_the_collector()
-        assert gc.get_freeze_count() >= len(survivor)
-        assert not any(obj is survivor for obj in gc.get_objects())
+        with transform.collector_paused():
+            assert gc.get_freeze_count() >= len(survivor)
+            assert not any(obj is survivor for obj in gc.get_objects())
     finally:
+        gc.unfreeze()
+
+
+def test_the_collector_pauses_for_the_task_and_resumes_after_it_even_on_failure() -> None:
+    gc.enable()
+    try:
+        with pytest.raises(RuntimeError), transform.collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("the task failed")
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_a_collector_that_was_off_stays_off() -> None:
+    gc.disable()
+    try:
+        with transform.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
         gc.unfreeze()
 
 
