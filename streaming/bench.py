@@ -84,12 +84,24 @@ def seed_model(db: Database[dict[str, Any]], version: str, uris: list[str], matr
         "vector_size": int(matrix.shape[1]), "vocab_size": len(uris), "params": {}}, upsert=True)
 
 
-def bench_event(pid: int, vocab: list[str], rng: random.Random) -> PlaylistEvent:
-    """A distinct playlist of 20-60 tracks, about 10% of them unknown to the model."""
+def bench_event(pid: int, vocab: list[str], rng: random.Random, track_meta: bool = False) -> PlaylistEvent:
+    """A distinct playlist of 20-60 tracks, about 10% of them unknown to the model; with
+    `track_meta`, each track's metadata too (`track_metadata`), as MPD events carry it."""
     tracks = tuple(rng.choice(vocab) if rng.random() < 0.9
                    else f"spotify:track:unknown{rng.randrange(10**6)}"
                    for _ in range(rng.randint(20, 60)))
-    return PlaylistEvent(pid=pid, modified_at=1_700_000_000, name=f"bench {pid}", tracks=tracks)
+    meta = tuple(track_metadata(uri) for uri in tracks) if track_meta else ()
+    return PlaylistEvent(pid=pid, modified_at=1_700_000_000, name=f"bench {pid}", tracks=tracks,
+                         track_meta=meta)
+
+
+def track_metadata(uri: str) -> dict[str, Any]:
+    """One `track_meta` entry for `uri`, the same for every event that lists it (a track's
+    metadata does not change), its artist and album shared with other tracks."""
+    n = int(uri[len(uri.rstrip("0123456789")):])  # of spotify:track:bench<n> / unknown<n>
+    return {"track_uri": uri, "track_name": f"track {n}", "artist_name": f"artist {n % 5_000}",
+            "artist_uri": f"spotify:artist:bench{n % 5_000}", "album_name": f"album {n % 20_000}",
+            "album_uri": f"spotify:album:bench{n % 20_000}", "duration_ms": 120_000 + n % 180_000}
 
 
 def vocabulary(size: int) -> list[str]:
@@ -110,6 +122,7 @@ class ProducerShare:
     vocab_size: int
     seed: int
     first: int = 0
+    track_meta: bool = False
 
 
 def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked: Any) -> None:
@@ -123,7 +136,8 @@ def publish_share(share: ProducerShare, ready: Any, go: Any, started: Any, acked
     vocab = vocabulary(share.vocab_size)
     rng = random.Random(share.seed * 1000 + share.index)
     pids = range(share.first + share.index, share.first + share.n_events, share.n)
-    records = [(event.key, event.to_json()) for event in (bench_event(pid, vocab, rng) for pid in pids)]
+    records = [(event.key, event.to_json())
+               for event in (bench_event(pid, vocab, rng, share.track_meta) for pid in pids)]
     # the topic's metadata is fetched on connecting, before the clock starts. The broker's CPU
     # goes by produce requests more than by records: 4 producers at 5,000 events/s cost it 57-72
     # us per event with linger.ms 5 and 22 us with LINGER_MS, as an upstream service batching
@@ -157,7 +171,7 @@ def publish_all(bench: Settings, options: BenchOptions, started_at: Callable[[fl
     started, acked = mp.Value("d", 0.0), mp.Value("q", 0)
     procs = [mp.Process(target=publish_share, daemon=True, args=(
         ProducerShare(bench, i, options.producers, options.events if events is None else events,
-                      options.rate, options.vocab_size, options.seed, first),
+                      options.rate, options.vocab_size, options.seed, first, options.track_meta),
         ready, go, started, acked))
              for i in range(options.producers)]
     for proc in procs:
@@ -374,7 +388,8 @@ def _warm_up(bench: Settings, options: BenchOptions, children: Children) -> None
     rng = random.Random(options.seed)
     with Producer(bench) as producer:
         for partition in range(options.partitions):
-            event = bench_event(options.events + partition, vocabulary(options.vocab_size), rng)
+            event = bench_event(options.events + partition, vocabulary(options.vocab_size), rng,
+                                options.track_meta)
             producer.send(bench.playlist_topic, key=event.key, value=event.to_json(), partition=partition)
         producer.flush()
     _poll("the warm-up micro-batch", lambda: _batches(bench) >= WARM_UP_BATCHES, READY_TIMEOUT_S,
@@ -405,6 +420,7 @@ class BenchOptions:
     max_offsets_per_trigger: int = 20_000
     vocab_size: int = 20_000
     dim: int = 32
+    track_meta: bool = False  # events carry each track's metadata (MPD events do)
     serve: bool = True
     samples: int = 50
     seed: int = 0
@@ -419,7 +435,7 @@ class BenchOptions:
                       max_offsets_per_trigger: int = 20_000, vocab_size: int = 20_000,
                       serve: bool = True, samples: int = 50, warm_up_s: float = 15.0,
                       spark_master: str = "local[2]", metrics_addr: str | None = None,
-                      output: Path | None = None) -> BenchOptions:
+                      track_meta: bool = False, output: Path | None = None) -> BenchOptions:
         """`bench stream`'s options; a bad trigger or address fails here, not in a child
         process minutes later."""
         from streaming.job import spark_interval
@@ -433,7 +449,7 @@ class BenchOptions:
         return cls(events=events, rate=rate, producers=producers, partitions=partitions,
                    trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger,
                    vocab_size=vocab_size, serve=serve, samples=samples, warm_up_s=warm_up_s,
-                   spark_master=spark_master, metrics_addr=metrics_addr,
+                   spark_master=spark_master, metrics_addr=metrics_addr, track_meta=track_meta,
                    output=reports.output_path(settings, "stream", output))
 
 
@@ -552,6 +568,7 @@ def _measure(bench: Settings, options: BenchOptions, db: Database[dict[str, Any]
         "partitions": options.partitions, "trigger": options.trigger,
         "max_offsets_per_trigger": options.max_offsets_per_trigger, "spark_master": bench.spark_master,
         "vocab_size": options.vocab_size, "dim": options.dim, "warm_up_s": options.warm_up_s,
+        "track_meta": options.track_meta,
         "all_written_after_first_publish_s": round(drained_s - min(due.values(), default=0.0), 2),
         "answer_samples": len(due) if poller is not None else 0,
         **latency_stats(docs, poller.seen if poller is not None else {}),

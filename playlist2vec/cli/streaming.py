@@ -72,6 +72,9 @@ def bench_stream(
     spark_master: Annotated[str, typer.Option(help="Spark master of the job")] = "local[2]",
     metrics_addr: Annotated[str | None, typer.Option(
         help="where the benchmarked job serves metrics [default: a free port]")] = None,
+    track_meta: Annotated[bool, typer.Option(
+        help="events carry each track's metadata, as MPD events do (the job upserts it into "
+        "`tracks`)")] = False,
     output: BenchOutput = None,
 ) -> None:
     """Kafka -> MongoDB and Kafka -> servable latency (p50/p95/p99) and sustained throughput.
@@ -85,5 +88,5 @@ def bench_stream(
         ctx.obj, events=events, rate=rate, producers=producers, partitions=partitions,
         trigger=trigger, max_offsets_per_trigger=max_offsets_per_trigger, vocab_size=vocab_size,
         serve=serve, samples=samples, warm_up_s=warm_up, spark_master=spark_master,
-        metrics_addr=metrics_addr, output=output)
+        metrics_addr=metrics_addr, track_meta=track_meta, output=output)
     print_report(json.dumps(run(ctx.obj, options), indent=2), options.output)

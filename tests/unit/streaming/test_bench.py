@@ -103,6 +103,20 @@ def test_bench_events_are_valid_distinct_creations() -> None:
     events = [bench_event(pid, vocabulary(2), rng) for pid in range(50)]
     parsed = [parse_event(e.key, e.to_json(), 0) for e in events]
     assert [p.pid for p in parsed] == list(range(50)) and all(20 <= len(p.tracks) <= 60 for p in parsed)
+    assert all(p.track_meta == () for p in parsed)
+
+
+def test_bench_events_with_track_meta_carry_one_valid_entry_per_track_the_same_in_every_event() -> None:
+    rng = random.Random(0)
+    events = [bench_event(pid, vocabulary(100), rng, track_meta=True) for pid in range(20)]
+    parsed = [parse_event(e.key, e.to_json(), 0) for e in events]
+    assert all([m["track_uri"] for m in p.track_meta] == list(p.tracks) for p in parsed)
+    by_uri: dict[str, list[dict[str, Any]]] = {}
+    for entry in (m for p in parsed for m in p.track_meta):
+        by_uri.setdefault(entry["track_uri"], []).append(entry)
+    assert any(len(entries) > 1 for entries in by_uri.values())  # tracks repeat across events
+    assert all(entry == entries[0] for entries in by_uri.values() for entry in entries)
+    assert len({e["track_name"] for entries in by_uri.values() for e in entries}) == len(by_uri)
 
 
 def test_the_answer_poller_asks_a_bounded_number_of_outstanding_samples_round_robin() -> None:
