@@ -137,12 +137,17 @@ def track_write(uri: str, fields: Mapping[str, Any]) -> UpdateOne:
                      upsert=True)
 
 
-def track_writes(entries: Sequence[Mapping[str, Any]]) -> list[UpdateOne]:
-    """`tracks` upserts from metadata entries (each with `track_uri`); the last mention of a
-    track wins field by field; entries without a uri or any field are skipped."""
-    latest: dict[str, dict[str, Any]] = {}
+def track_fields(entries: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Metadata entries (each with `track_uri`) -> per uri, what `track_write` sets: the last
+    mention of a track wins field by field; uris without any field are skipped. A track whose
+    mentions agree (the usual case) maps to its entry as it is, `track_uri` included (a stream
+    chunk lists tens of thousands: no copy per mention)."""
+    latest: dict[str, Mapping[str, Any]] = {}
     for entry in entries:
         uri = entry.get("track_uri")
         if isinstance(uri, str) and uri:
-            latest.setdefault(uri, {}).update({k: entry[k] for k in TRACK_FIELDS if k in entry})
-    return [track_write(uri, fields) for uri, fields in latest.items() if fields]
+            known = latest.get(uri)
+            if known is None or (known is not entry and known != entry):
+                latest[uri] = entry if known is None else {**known, **entry}
+    return {uri: fields for uri, fields in latest.items()
+            if any(field in fields for field in TRACK_FIELDS)}

@@ -195,10 +195,10 @@ def snapshot_writes(states: Sequence[Latest], topic: str, now: datetime) -> list
 
 @dataclass
 class Applied:
-    """The vector and track writes of the snapshots that won their `playlists` write."""
+    """The vector writes and track metadata of the snapshots that won their `playlists` write."""
 
     playlist_vectors: list[ReplaceOne[dict[str, Any]]] = field(default_factory=list)
-    tracks: list[UpdateOne] = field(default_factory=list)
+    track_meta: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # uri -> what to $set
     unknown_tracks: int = 0  # track occurrences the first (active) model has no vector for
 
 
@@ -223,7 +223,7 @@ def applied_writes(applied: Iterable[Latest], models: Sequence[Model], topic: st
             out.playlist_vectors.append(documents.playlist_vector_write(
                 row | {"vector": vector, "n_tracks": len(tracks), "n_known": n_known},
                 model.version, now, SOURCE, subtype))
-    out.tracks = documents.track_writes([m for e in events if not e.deleted for m in e.track_meta])
+    out.track_meta = documents.track_fields([m for e in events if not e.deleted for m in e.track_meta])
     return out
 
 

@@ -2,7 +2,8 @@
 
 Order: the `playlists` writes (tombstones, then the snapshots' conditional replaces), then
 every model's `playlist_vectors` deletions where a tombstone applied, the applied snapshots'
-track metadata and their vectors per model; each phase's time is added to the task's
+track metadata (what this worker has not written yet: `streaming.written_meta`) and their
+vectors per model; each phase's time is added to the task's
 `Phases`. Which writes were stale comes from their outcome (DuplicateKey =
 `documents.STALE`), not from a pre-read. Every write is idempotent, so a
 re-run batch ends in the same state. A write that fails for any other reason is retried by
@@ -23,6 +24,7 @@ from playlist2vec import documents, store
 from streaming import fold, partition
 from streaming.partition import Latest, Model
 from streaming.phases import Phases
+from streaming.written_meta import WrittenMeta
 
 STALE_OK = frozenset({documents.STALE})
 
@@ -45,8 +47,10 @@ def _stale_pids(db: Database[dict[str, Any]], states: Sequence[Latest], ops: Seq
 
 
 def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Sequence[Model],
-          topic: str, subtype: int, n_invalid: int, min_support: int, phases: Phases) -> dict[str, int]:
-    """Write what the partition's events leave per pid; the event counts by result, plus
+          topic: str, subtype: int, n_invalid: int, min_support: int, phases: Phases,
+          written_meta: WrittenMeta) -> dict[str, int]:
+    """Write what the partition's events leave per pid; track metadata only where
+    `written_meta` has not seen it written with the same fields; the event counts by result, plus
     `unknown` (track occurrences the active model has no vector for, trained or provisional)
     and `provisional` (provisional vectors the active model's fold-in wrote)."""
     now = datetime.now(UTC)
@@ -75,7 +79,9 @@ def write(db: Database[dict[str, Any]], latest: Mapping[int, Latest], models: Se
         applied = partition.applied_writes(won, models, topic, now, subtype, provisional)
     with phases.timed("vector_writes"):
         store.bulk_write(db[store.PLAYLIST_VECTORS], removed, tolerate=STALE_OK)
-        store.bulk_write(db[store.TRACKS], applied.tracks)
+        meta = written_meta.unwritten(applied.track_meta)
+        store.bulk_write(db[store.TRACKS], [documents.track_write(uri, f) for uri, f in meta.items()])
+        written_meta.remember(meta)
         # a model's vector can be newer than the playlist (e.g. written by a derive pass): stale too
         store.bulk_write(db[store.PLAYLIST_VECTORS], applied.playlist_vectors, tolerate=STALE_OK)
     counts = partition.outcomes(latest.values(), stale_deletions, stale, n_invalid)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from playlist2vec.settings import Settings
 from playlist2vec.spark_vectors import TrackTable
-from streaming import dead_letters, partition, sink
+from streaming import dead_letters, partition, sink, written_meta
 from streaming.partition import Latest, Limits, Model, Record
 from streaming.phases import PHASES, Phases
 
@@ -100,10 +100,13 @@ def run_partition(task: PartitionTask, batches: Iterator[pa.RecordBatch]) -> Ite
         counts = Counter({"invalid": len(dead)})
         if latest:
             models = [Model(version, table.index()) for version, table in task.models]
-            db = sink.client(settings.mongo_uri.get_secret_value())[settings.mongo_db]
+            uri = settings.mongo_uri.get_secret_value()
+            db = sink.client(uri)[settings.mongo_db]
+            meta = written_meta.for_database(uri, settings.mongo_db)
             for chunk in write_chunks(latest, WRITE_CHUNK):
                 counts.update(sink.write(db, chunk, models, settings.playlist_topic,
-                                         settings.vector_subtype, 0, settings.fold_in_min_support, phases))
+                                         settings.vector_subtype, 0, settings.fold_in_min_support, phases,
+                                         meta))
         if dead:
             with phases.timed("dead_letters"):
                 dead_letters.publish(dead_letters.shared_producer(settings), settings.dlq_topic, [

@@ -50,15 +50,21 @@ def test_no_vector_when_no_track_is_known_and_none_when_deleted() -> None:
     assert "vector" not in deleted and deleted["deleted"] is True
 
 
-def test_track_writes_merge_mentions_field_by_field() -> None:
-    ops = documents.track_writes([
+def test_track_fields_keep_a_tracks_entry_whole_when_its_mentions_agree() -> None:
+    entry = {"track_uri": "t1", "track_name": "A"}
+    assert documents.track_fields([entry, dict(entry)])["t1"] is entry
+
+
+def test_track_fields_merge_mentions_field_by_field() -> None:
+    fields = documents.track_fields([
         {"track_uri": "t1", "track_name": "old", "artist_name": "A"},
         {"track_uri": "t1", "track_name": "new"},
         {"track_uri": "", "track_name": "ignored"},
         {"track_uri": "t2"},
     ])
-    assert ops == [UpdateOne({"_id": "t1"}, {"$set": {"track_name": "new", "artist_name": "A"}},
-                             upsert=True)]
+    assert fields == {"t1": {"track_uri": "t1", "track_name": "new", "artist_name": "A"}}
+    assert documents.track_write("t1", fields["t1"]) == UpdateOne(
+        {"_id": "t1"}, {"$set": {"track_name": "new", "artist_name": "A"}}, upsert=True)
 
 
 def test_a_live_snapshot_loses_a_tie_to_a_stored_deletion() -> None:

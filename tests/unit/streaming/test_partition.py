@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import ReplaceOne
 
 from playlist2vec import documents, events, vectors
 from streaming import partition
@@ -145,7 +145,7 @@ def test_snapshots_are_conditional_and_vectors_are_written_per_model() -> None:
     assert (docs["A"]["n_known"], docs["B"]["n_known"], docs["A"]["n_tracks"]) == (3, 2, 4)
     assert docs["A"]["event_time"] == datetime.fromtimestamp(1_700_000_000, UTC)
     assert applied.unknown_tracks == 1  # counted against the first (active) model only
-    assert applied.tracks == [UpdateOne({"_id": "a"}, {"$set": {"track_name": "A"}}, upsert=True)]
+    assert applied.track_meta == {"a": {"track_uri": "a", "track_name": "A"}}
 
 
 def test_provisional_vectors_make_the_means_of_playlists_with_no_trained_track() -> None:
