@@ -12,7 +12,8 @@ from batch import corpus
 from playlist2vec.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Row, SparkSession
+    from pyspark.sql.types import StructType
 
 
 @dataclass(frozen=True)
@@ -48,29 +49,63 @@ def _display(file: str) -> str:
     return file.removeprefix("file://").removeprefix("file:")
 
 
-def load_corpus(spark: SparkSession, path_or_glob: str, skip_bad: bool = False) -> Corpus:
-    """The validated corpus; InvalidInput naming the file (and record) of the first malformed
-    record unless `skip_bad`, in which case malformed records are skipped and counted."""
-    from pyspark import StorageLevel
-    from pyspark.errors import AnalysisException
+def _read(spark: SparkSession, paths: list[str], schema: StructType) -> DataFrame:
     from pyspark.sql import functions as F
 
-    paths = resolve_input(path_or_glob)
-    try:
-        files = (spark.read.schema(corpus.file_schema()).option("multiLine", True)
-                 .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", corpus.CORRUPT)
-                 .json(paths).withColumn("file", F.col("_metadata.file_path")))
-    except AnalysisException as exc:
-        raise InvalidInput(f"cannot read {path_or_glob}: {str(exc).splitlines()[0]}") from None
-    records = corpus.records(files).persist(StorageLevel.MEMORY_AND_DISK)
+    return (spark.read.schema(schema).option("multiLine", True).option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", corpus.CORRUPT).json(paths)
+            .withColumn("file", F.col("_metadata.file_path")))
+
+
+def _stats(records: DataFrame) -> Row:
+    from pyspark.sql import functions as F
+
     ok = F.col("problem").isNull()
     stats = records.agg(
         F.countDistinct("file").alias("files"),
         F.count(F.when(ok, 1)).alias("good"),
         F.count(F.when(~ok, 1)).alias("bad"),
-        F.sum(F.when(ok, F.size("p.tracks"))).alias("tokens"),
+        F.sum(F.when(ok, F.size("track_meta"))).alias("tokens"),
     ).first()
     assert stats is not None  # a global aggregate always has one row
+    return stats
+
+
+def _records(spark: SparkSession, paths: list[str], path_or_glob: str) -> tuple[DataFrame, Row]:
+    """The persisted records of every file and their stats: one typed pass, then the files it
+    could not read (a type error anywhere in one spoils the whole file) once more, record by
+    record, so that each malformed record is named and its neighbours kept."""
+    from pyspark import StorageLevel
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import functions as F
+
+    try:
+        records = corpus.records(_read(spark, paths, corpus.slice_schema()))
+    except AnalysisException as exc:
+        raise InvalidInput(f"cannot read {path_or_glob}: {str(exc).splitlines()[0]}") from None
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    stats = _stats(records)
+    if not stats["bad"]:
+        return records, stats
+    spoilt = [r["file"] for r in records.where(F.col("problem") == corpus.NOT_JSON)
+              .select("file").distinct().collect()]
+    if not spoilt:
+        return records, stats
+    reread = corpus.records(corpus.parse_raw(_read(spark, spoilt, corpus.raw_slice_schema())))
+    mended = (records.where(~F.col("file").isin(spoilt)).unionByName(reread)
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    stats = _stats(mended)
+    records.unpersist()
+    return mended, stats
+
+
+def load_corpus(spark: SparkSession, path_or_glob: str, skip_bad: bool = False) -> Corpus:
+    """The validated corpus; InvalidInput naming the file (and record) of the first malformed
+    record unless `skip_bad`, in which case malformed records are skipped and counted."""
+    from pyspark.sql import functions as F
+
+    records, stats = _records(spark, resolve_input(path_or_glob), path_or_glob)
+    ok = F.col("problem").isNull()
     if stats["bad"] and not skip_bad:
         first = records.where(~ok).orderBy("file", "index").first()
         records.unpersist()

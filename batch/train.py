@@ -172,6 +172,8 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
     `fitted` the model already, load them into `playlists`, derive a vector for every live
     playlist there, then switch to the model (ready -> catch-up -> active); `stats` describes
     the corpus and `tuning` the search that chose the knobs, for the registry."""
+    from pyspark import StorageLevel
+
     with store.opened(settings) as db:
         store.ensure_indexes(db)
         now = datetime.now(UTC)
@@ -182,11 +184,13 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
                                                       version), corpus=stats, tuning=tuning)
         report = TrainReport(version, stats, stage_seconds=stages.seconds, tuning=tuning)
         sink = sink or writes.mongo_sink(settings.mongo_uri.get_secret_value(), settings.mongo_db)
+        catalog = corpus.catalog(playlists).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            vectors = _fit_and_save(playlists, options.params, artifact_uri, stages, fitted)
+            vectors = _fit_and_save(playlists, catalog, options.params, artifact_uri, stages, fitted)
             report.vocab_size = vectors.count()
             model = registry.save(db, model, vocab_size=report.vocab_size)
-            for collection, rows, build in _write_plan(playlists, vectors, version, now, settings):
+            for collection, rows, build in _write_plan(playlists, catalog, vectors, version, now,
+                                                       settings):
                 with stages(collection):
                     report.written[collection] = sink(rows, collection, build, writes.TOLERATED)
             with stages("derive"):
@@ -205,6 +209,7 @@ def train_playlists(settings: Settings, playlists: DataFrame, stats: dict[str, i
             raise PipelineError(f"{error_line(exc)}; model {version} marked failed, "
                                 "the active model is unchanged") from exc
         finally:
+            catalog.unpersist()
             success = model["status"] == registry.ACTIVE
             published = BatchMetrics()
             published.record(stages.seconds, report.written, stats, report.vocab_size, success)
@@ -224,10 +229,11 @@ def metrics_path(settings: Settings) -> Path:
     return settings.home / "metrics" / "batch.prom"
 
 
-def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: str,
-                  stages: Stages, fitted: Word2VecModel | None = None) -> DataFrame:
-    """Fit (unless `fitted`), save the Spark model and the vectors (with their counts in
-    `playlists`) as Parquet; the cached vectors."""
+def _fit_and_save(playlists: DataFrame, catalog: DataFrame, params: Word2VecParams,
+                  artifact_uri: str, stages: Stages,
+                  fitted: Word2VecModel | None = None) -> DataFrame:
+    """Fit (unless `fitted`), save the Spark model and the vectors (with their counts in the
+    `catalog` of `playlists`) as Parquet; the cached vectors."""
     from pyspark import StorageLevel
 
     model = fitted
@@ -236,21 +242,23 @@ def _fit_and_save(playlists: DataFrame, params: Word2VecParams, artifact_uri: st
             model = word2vec.fit(playlists, params)
     with stages("artifacts"):
         model.write().overwrite().save(f"{artifact_uri}/word2vec")
-        vectors = word2vec.track_vectors(model).join(corpus.track_counts(playlists), "track_uri")
+        counts = catalog.select("track_uri", "count")
+        vectors = word2vec.track_vectors(model).join(counts, "track_uri")
         vectors.write.mode("overwrite").parquet(f"{artifact_uri}/vectors")
     spark = playlists.sparkSession
     return spark.read.parquet(f"{artifact_uri}/vectors").persist(StorageLevel.MEMORY_AND_DISK)
 
 
-def _write_plan(playlists: DataFrame, vectors: DataFrame, version: str, now: datetime,
-                settings: Settings) -> list[tuple[str, DataFrame, writes.OpsBuilder]]:
+def _write_plan(playlists: DataFrame, catalog: DataFrame, vectors: DataFrame, version: str,
+                now: datetime, settings: Settings) -> list[tuple[str, DataFrame, writes.OpsBuilder]]:
     """(collection, rows, ops builder), in order: the model's track vectors, the corpus'
-    track metadata, then the corpus itself into `playlists` (newer stored edits win)."""
+    track metadata (its `catalog`), then the corpus itself into `playlists` (newer stored
+    edits win)."""
     return [
         (store.TRACK_VECTORS, vectors,
          functools.partial(writes.build_track_vector_ops, version=version,
                            subtype=settings.vector_subtype)),
-        (store.TRACKS, corpus.catalog(playlists), writes.build_track_ops),
+        (store.TRACKS, catalog.drop("count"), writes.build_track_ops),
         (store.PLAYLISTS, playlists.select("pid", "name", "tracks", "modified_at"),
          functools.partial(writes.build_playlist_ops, now=now)),
     ]

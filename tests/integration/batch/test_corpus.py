@@ -26,15 +26,16 @@ NAMELESS = {"pid": 2, "modified_at": 11, "tracks": [track(0, "t:c")]}
 
 
 def files(spark: Any) -> Any:
-    """Three files as the reader sees them: a slice of playlists, one that is not a slice, and
-    one that is not JSON."""
+    """Three files as the reader's record-by-record pass sees them: a slice of playlists, one
+    that is not a slice, and one that is not JSON."""
     bad = [{"pid": -1, "modified_at": 1, "tracks": []}, {"pid": 3, "tracks": []},
            {"pid": 4, "modified_at": 1}, {"pid": 5, "modified_at": 1, "tracks": [track(None, "t:x")]},
            {"pid": 6, "modified_at": 1, "tracks": [track(0, "")]}]
     rows = [("slice", None, [json.dumps(p) for p in [GOOD, NAMELESS, *bad]] + ["[1, 2]"]),
             ("not-a-slice", None, None),
             ("broken", '{"playlists": [', None)]
-    return spark.createDataFrame(rows, f"file string, {corpus.CORRUPT} string, playlists array<string>")
+    raw = spark.createDataFrame(rows, f"file string, {corpus.CORRUPT} string, playlists array<string>")
+    return corpus.parse_raw(raw)
 
 
 def test_records_name_each_problem_and_keep_good_records(spark: Any) -> None:
@@ -69,13 +70,25 @@ def test_playlists_order_tracks_by_pos_and_default_the_name(spark: Any) -> None:
 def test_the_catalog_has_one_row_per_track_and_counts_count_repeats(spark: Any) -> None:
     playlists = good_playlists(spark)
     catalog = corpus.catalog(playlists)
-    assertDataFrameEqual(catalog.select("track_uri", "track_name", "duration_ms"),
-                         spark.createDataFrame([("t:a", "name of t:a", 1000), ("t:b", "name of t:b", 1000),
-                                                ("t:c", "name of t:c", 1000)],
-                                               "track_uri string, track_name string, duration_ms long"))
+    assertDataFrameEqual(catalog.select("track_uri", "count", "track_name", "duration_ms"),
+                         spark.createDataFrame([("t:a", 2, "name of t:a", 1000),
+                                                ("t:b", 1, "name of t:b", 1000),
+                                                ("t:c", 1, "name of t:c", 1000)],
+                                               "track_uri string, count long, track_name string, "
+                                               "duration_ms long"))
     assertDataFrameEqual(corpus.track_counts(playlists),
                          spark.createDataFrame([("t:a", 2), ("t:b", 1), ("t:c", 1)],
                                                "track_uri string, count long"))
+
+
+def test_a_track_described_two_ways_keeps_one_whole_description(spark: Any) -> None:
+    renamed = {**GOOD, "pid": 3, "tracks": [track(0, "t:b", track_name="B", artist_name="X")]}
+    raw = spark.createDataFrame([("slice", None, [json.dumps(GOOD), json.dumps(renamed)])],
+                                f"file string, {corpus.CORRUPT} string, playlists array<string>")
+    records = corpus.records(corpus.parse_raw(raw))
+    [row] = corpus.catalog(corpus.playlists(records)).where("track_uri = 't:b'").collect()
+    assert row["count"] == 2
+    assert (row["track_name"], row["artist_name"]) in {("name of t:b", "someone"), ("B", "X")}
 
 
 def test_the_holdout_split_is_a_stable_partition_of_whole_playlists(spark: Any) -> None:
