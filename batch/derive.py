@@ -1,11 +1,13 @@
 """A model's playlist vectors from the current `playlists`: the Spark derive pass and the catch-up.
 
 The derive pass reads every live playlist with a partitioned reader on the executors: task i
-of n opens its own client and reads the playlists with `pid % n == i` (balanced whatever the
-pids look like: corpus ids are dense, stream-only ids need not be), so the collection never
-passes through the driver. MongoDB's Spark connector is not used: its default partitioner
-sizes partitions from the `$collStats` aggregation stage, which the local mongo-java-server
-does not implement, and it would add JVM jars for what is one query per task.
+of n opens its own client, reads the playlists with `pid % n == i` (balanced whatever the
+pids look like: corpus ids are dense, stream-only ids need not be) and averages them as it
+reads, against the broadcast track table, so the collection never passes through the driver
+and its rows never through the JVM before they are vectors. MongoDB's Spark connector is not
+used: its default partitioner sizes partitions from the `$collStats` aggregation stage, which
+the local mongo-java-server does not implement, and it would add JVM jars for what is one
+query per task.
 
 The catch-up recomputes, on the driver, the playlists stamped (`updated_at`) since a point in
 time: the few that changed while a model was being derived, or since it was retired. Both
@@ -24,13 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.database import Database
 
-from playlist2vec import documents, store, vectors
+from playlist2vec import documents, spark_vectors, store, vectors
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 READ_FIELDS = ("tracks", "modified_at", "deleted")
+VECTOR_COLUMNS = ("pid", "modified_at", "deleted", "vector", "n_tracks", "n_known")
 
 
 @dataclass(frozen=True)
@@ -59,23 +63,42 @@ def read_part(parts: Iterable[int], source: PlaylistSource) -> Iterator[tuple[in
                 yield playlist_row(doc)
 
 
-def read_schema() -> StructType:
+def vector_schema() -> StructType:
     from pyspark.sql import types as T
 
-    return T.StructType([
-        T.StructField("pid", T.LongType(), nullable=False),
-        T.StructField("tracks", T.ArrayType(T.StringType())),
-        T.StructField("modified_at", T.LongType(), nullable=False),
-        T.StructField("deleted", T.BooleanType(), nullable=False),
-    ])
+    types = [T.LongType(), T.LongType(), T.BooleanType(),
+             T.ArrayType(T.FloatType(), containsNull=False), T.IntegerType(), T.IntegerType()]
+    return T.StructType([T.StructField(name, kind, nullable=name != "vector")
+                         for name, kind in zip(VECTOR_COLUMNS, types, strict=True)])
 
 
-def read_playlists(spark: SparkSession, source: PlaylistSource) -> DataFrame:
-    """Every live playlist in `playlists` as (pid, tracks, modified_at, deleted), read by
-    `source.parts` tasks."""
-    parts = spark.sparkContext.parallelize(range(source.parts), source.parts)
-    rows = parts.mapPartitions(functools.partial(read_part, source=source))
-    return spark.createDataFrame(rows, read_schema())
+def _vectors_of_parts(batches: Iterator[pa.RecordBatch], source: PlaylistSource,
+                      broadcast: Any) -> Iterator[pa.RecordBatch]:
+    """Executor side: the parts named in `batches` (column `id`) read and averaged, a read batch
+    at a time, as Arrow batches of `vector_schema`."""
+    import pyarrow as pa
+
+    index = spark_vectors.track_index(broadcast)
+    parts = [part for batch in batches for part in batch.column("id").to_pylist()]
+    rows = read_part(parts, source)
+    while chunk := list(islice(rows, source.batch_size)):
+        pids, tracks, modified_at, deleted = zip(*chunk, strict=True)
+        means, known = index.means(tracks)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(pids, pa.int64()), pa.array(modified_at, pa.int64()),
+             pa.array(deleted, pa.bool_()), pa.array(means, pa.list_(pa.float32())),
+             pa.array([len(t) for t in tracks], pa.int32()), pa.array(known, pa.int32())],
+            names=list(VECTOR_COLUMNS))
+
+
+def derived_vectors(spark: SparkSession, source: PlaylistSource,
+                    table: spark_vectors.TrackTable) -> DataFrame:
+    """(pid, modified_at, deleted, vector, n_tracks, n_known) of every live playlist in
+    `playlists`, read and averaged against `table` by `source.parts` tasks in one Python pass
+    each (no rows cross to the JVM and back between the read and the means)."""
+    parts = spark.range(source.parts, numPartitions=source.parts)
+    return parts.mapInArrow(functools.partial(_vectors_of_parts, source=source, broadcast=table.broadcast),
+                            vector_schema())
 
 
 def catch_up(db: Database[dict[str, Any]], version: str, since: datetime, now: datetime,

@@ -271,9 +271,9 @@ def _derive(settings: Settings, spark: SparkSession, vectors: DataFrame, version
                                    parts=max(2, spark.sparkContext.defaultParallelism))
     table = spark_vectors.TrackTable.collect(vectors)
     try:
-        means = spark_vectors.playlist_means(derive.read_playlists(spark, source), table)
         build = functools.partial(writes.build_playlist_vector_ops, version=version,
                                   now=datetime.now(UTC), subtype=settings.vector_subtype)
-        return sink(means.drop("tracks"), store.PLAYLIST_VECTORS, build, writes.TOLERATED)
+        return sink(derive.derived_vectors(spark, source, table), store.PLAYLIST_VECTORS, build,
+                    writes.TOLERATED)
     finally:
         table.destroy()
