@@ -33,12 +33,11 @@ def playlist_schema() -> StructType:
         + [T.StructField(name, T.StringType()) for name in TRACK_FIELDS]
         + [T.StructField("duration_ms", T.LongType())]
     )
+    # only what the batch job uses: a field left out is skipped unread, whatever its type
     return T.StructType([
         T.StructField("pid", T.LongType()),
         T.StructField("name", T.StringType()),
-        T.StructField("collaborative", T.StringType()),
         T.StructField("modified_at", T.LongType()),
-        T.StructField("num_followers", T.LongType()),
         T.StructField("tracks", T.ArrayType(track)),
     ])
 

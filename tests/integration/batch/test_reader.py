@@ -68,3 +68,14 @@ def test_tracks_are_ordered_by_pos(spark: Any, tmp_path: Path) -> None:
 def test_no_matching_files_is_an_input_error(spark: Any, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="no slice files match"):
         load_corpus(spark, str(tmp_path / "nothing-*.json"))
+
+
+def test_fields_the_job_does_not_use_are_not_checked(spark: Any, tmp_path: Path) -> None:
+    playlist = {"pid": 5, "name": "n", "modified_at": 9, "num_followers": "many",
+                "collaborative": {"odd": True}, "tracks": [{"pos": 0, "track_uri": "a"}]}
+    (tmp_path / "one.json").write_text(json.dumps({"playlists": [playlist]}))
+    corpus = load_corpus(spark, str(tmp_path / "one.json"))
+    try:
+        assert (corpus.n_playlists, corpus.bad_records) == (1, 0)
+    finally:
+        corpus.release()
