@@ -68,7 +68,7 @@ def vector_schema() -> StructType:
 
     types = [T.LongType(), T.LongType(), T.BooleanType(),
              T.ArrayType(T.FloatType(), containsNull=False), T.IntegerType(), T.IntegerType()]
-    return T.StructType([T.StructField(name, kind, nullable=name != "vector")
+    return T.StructType([T.StructField(name, kind, nullable=name == "vector")
                          for name, kind in zip(VECTOR_COLUMNS, types, strict=True)])
 
 
@@ -95,7 +95,8 @@ def derived_vectors(spark: SparkSession, source: PlaylistSource,
                     table: spark_vectors.TrackTable) -> DataFrame:
     """(pid, modified_at, deleted, vector, n_tracks, n_known) of every live playlist in
     `playlists`, read and averaged against `table` by `source.parts` tasks in one Python pass
-    each (no rows cross to the JVM and back between the read and the means)."""
+    each (no rows cross to the JVM and back between the read and the means). `vector` is null
+    when no track of the playlist is in the table."""
     parts = spark.range(source.parts, numPartitions=source.parts)
     return parts.mapInArrow(functools.partial(_vectors_of_parts, source=source, broadcast=table.broadcast),
                             vector_schema())
