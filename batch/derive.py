@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 READ_FIELDS = ("tracks", "modified_at", "deleted")
-VECTOR_COLUMNS = ("pid", "modified_at", "deleted", "vector", "n_tracks", "n_known")
+VECTOR_COLUMNS = ("pid", "modified_at", "deleted", *spark_vectors.MEAN_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ def read_part(parts: Iterable[int], source: PlaylistSource) -> Iterator[tuple[in
 def vector_schema() -> StructType:
     from pyspark.sql import types as T
 
-    types = [T.LongType(), T.LongType(), T.BooleanType(),
-             T.ArrayType(T.FloatType(), containsNull=False), T.IntegerType(), T.IntegerType()]
-    return T.StructType([T.StructField(name, kind, nullable=name == "vector")
-                         for name, kind in zip(VECTOR_COLUMNS, types, strict=True)])
+    return T.StructType([T.StructField("pid", T.LongType(), nullable=False),
+                         T.StructField("modified_at", T.LongType(), nullable=False),
+                         T.StructField("deleted", T.BooleanType(), nullable=False),
+                         *spark_vectors.mean_fields()])
 
 
 def _vectors_of_parts(batches: Iterator[pa.RecordBatch], source: PlaylistSource,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructField
 
 MEAN_COLUMNS = ("vector", "n_tracks", "n_known")
 
@@ -81,11 +82,17 @@ def playlist_means(playlists: DataFrame, track_vectors: DataFrame | TrackTable) 
     """
     from functools import partial
 
-    from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
+    from pyspark.sql.types import StructType
 
     table = track_vectors if isinstance(track_vectors, TrackTable) else TrackTable.collect(track_vectors)
-    schema = StructType([*playlists.schema.fields,
-                         StructField("vector", ArrayType(FloatType(), containsNull=False)),
-                         StructField("n_tracks", IntegerType(), nullable=False),
-                         StructField("n_known", IntegerType(), nullable=False)])
+    schema = StructType([*playlists.schema.fields, *mean_fields()])
     return playlists.mapInArrow(partial(_means, broadcast=table.broadcast), schema)
+
+
+def mean_fields() -> list[StructField]:
+    """The MEAN_COLUMNS as Spark fields: `vector` null when no track is known, counts never."""
+    from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField
+
+    return [StructField("vector", ArrayType(FloatType(), containsNull=False)),
+            StructField("n_tracks", IntegerType(), nullable=False),
+            StructField("n_known", IntegerType(), nullable=False)]
