@@ -13,7 +13,6 @@ from playlist2vec.errors import InvalidInput
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row, SparkSession
-    from pyspark.sql.types import StructType
 
 
 @dataclass(frozen=True)
@@ -49,14 +48,6 @@ def _display(file: str) -> str:
     return file.removeprefix("file://").removeprefix("file:")
 
 
-def _read(spark: SparkSession, paths: list[str], schema: StructType) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    return (spark.read.schema(schema).option("multiLine", True).option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", corpus.CORRUPT).json(paths)
-            .withColumn("file", F.col("_metadata.file_path")))
-
-
 def _stats(records: DataFrame) -> Row:
     from pyspark.sql import functions as F
 
@@ -72,31 +63,16 @@ def _stats(records: DataFrame) -> Row:
 
 
 def _records(spark: SparkSession, paths: list[str], path_or_glob: str) -> tuple[DataFrame, Row]:
-    """The persisted records of every file and their stats: one typed pass, then the files it
-    could not read (a type error anywhere in one spoils the whole file) once more, record by
-    record, so that each malformed record is named and its neighbours kept."""
+    """The persisted records of every file (parsed in Python, see `batch.slices`) and their stats."""
     from pyspark import StorageLevel
     from pyspark.errors import AnalysisException
-    from pyspark.sql import functions as F
 
     try:
-        records = corpus.records(_read(spark, paths, corpus.slice_schema()))
+        files = spark.read.format("binaryFile").load(paths)
     except AnalysisException as exc:
         raise InvalidInput(f"cannot read {path_or_glob}: {str(exc).splitlines()[0]}") from None
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
-    stats = _stats(records)
-    if not stats["bad"]:
-        return records, stats
-    spoilt = [r["file"] for r in records.where(F.col("problem") == corpus.NOT_JSON)
-              .select("file").distinct().collect()]
-    if not spoilt:
-        return records, stats
-    reread = corpus.records(corpus.parse_raw(_read(spark, spoilt, corpus.raw_slice_schema())))
-    mended = (records.where(~F.col("file").isin(spoilt)).unionByName(reread)
-              .persist(StorageLevel.MEMORY_AND_DISK))
-    stats = _stats(mended)
-    records.unpersist()
-    return mended, stats
+    records = corpus.records(files).persist(StorageLevel.MEMORY_AND_DISK)
+    return records, _stats(records)
 
 
 def load_corpus(spark: SparkSession, path_or_glob: str, skip_bad: bool = False) -> Corpus:

@@ -1,4 +1,4 @@
-"""The corpus transforms (record validation, playlists, catalog, counts, hold-out split) on
+"""The corpus transforms (records of slice files, playlists, catalog, counts, hold-out split) on
 small known inputs, with Spark's own DataFrame assertions. Needs only the SparkSession."""
 
 from __future__ import annotations
@@ -25,37 +25,25 @@ GOOD = {"pid": 1, "name": "good", "modified_at": 10,
 NAMELESS = {"pid": 2, "modified_at": 11, "tracks": [track(0, "t:c")]}
 
 
-def files(spark: Any) -> Any:
-    """Three files as the reader's record-by-record pass sees them: a slice of playlists, one
-    that is not a slice, and one that is not JSON."""
-    bad = [{"pid": -1, "modified_at": 1, "tracks": []}, {"pid": 3, "tracks": []},
-           {"pid": 4, "modified_at": 1}, {"pid": 5, "modified_at": 1, "tracks": [track(None, "t:x")]},
-           {"pid": 6, "modified_at": 1, "tracks": [track(0, "")]}]
-    rows = [("slice", None, [json.dumps(p) for p in [GOOD, NAMELESS, *bad]] + ["[1, 2]"]),
-            ("not-a-slice", None, None),
-            ("broken", '{"playlists": [', None)]
-    raw = spark.createDataFrame(rows, f"file string, {corpus.CORRUPT} string, playlists array<string>")
-    return corpus.parse_raw(raw)
+def files(spark: Any, *slices: Any) -> Any:
+    """Slice files as Spark's binaryFile source gives them to the reader: (path, content)."""
+    rows = [(f"slice-{i}", json.dumps(document).encode()) for i, document in enumerate(slices)]
+    return spark.createDataFrame(rows, "path string, content binary")
 
 
-def test_records_name_each_problem_and_keep_good_records(spark: Any) -> None:
-    problems = corpus.records(files(spark)).select("file", "index", "problem")
-    assertDataFrameEqual(problems, spark.createDataFrame([
-        ("slice", 0, None),
-        ("slice", 1, None),
-        ("slice", 2, "`pid` missing or not a non-negative integer"),
-        ("slice", 3, "`modified_at` missing or not an integer"),
-        ("slice", 4, "`tracks` missing or not a list"),
-        ("slice", 5, f"a track without integer `pos` or a 1..{corpus.MAX_TRACK_CHARS}-char `track_uri`"),
-        ("slice", 6, f"a track without integer `pos` or a 1..{corpus.MAX_TRACK_CHARS}-char `track_uri`"),
-        ("slice", 7, "`pid` missing or not a non-negative integer"),  # an array has no `pid`
-        ("not-a-slice", None, "no playlists (not an MPD slice)"),
-        ("broken", None, "not valid JSON"),
-    ], "file string, index int, problem string"))
+def test_records_keep_good_records_and_name_bad_ones_and_bad_files(spark: Any) -> None:
+    bad = {"pid": 3, "tracks": []}
+    problems = corpus.records(files(spark, {"playlists": [GOOD, bad, NAMELESS]}, {"info": 1}))
+    assertDataFrameEqual(problems.select("file", "index", "pid", "problem"), spark.createDataFrame([
+        ("slice-0", 0, 1, None),
+        ("slice-0", 1, None, "Object missing required field `modified_at`"),
+        ("slice-0", 2, 2, None),
+        ("slice-1", None, None, "not an MPD slice: Object missing required field `playlists`"),
+    ], "file string, index int, pid long, problem string"))
 
 
-def good_playlists(spark: Any) -> Any:
-    records = corpus.records(files(spark))
+def good_playlists(spark: Any, *playlists: Any) -> Any:
+    records = corpus.records(files(spark, {"playlists": list(playlists or (GOOD, NAMELESS))}))
     return corpus.playlists(records.where(records.problem.isNull()))
 
 
@@ -83,10 +71,7 @@ def test_the_catalog_has_one_row_per_track_and_counts_count_repeats(spark: Any) 
 
 def test_a_track_described_two_ways_keeps_one_whole_description(spark: Any) -> None:
     renamed = {**GOOD, "pid": 3, "tracks": [track(0, "t:b", track_name="B", artist_name="X")]}
-    raw = spark.createDataFrame([("slice", None, [json.dumps(GOOD), json.dumps(renamed)])],
-                                f"file string, {corpus.CORRUPT} string, playlists array<string>")
-    records = corpus.records(corpus.parse_raw(raw))
-    [row] = corpus.catalog(corpus.playlists(records)).where("track_uri = 't:b'").collect()
+    [row] = corpus.catalog(good_playlists(spark, GOOD, renamed)).where("track_uri = 't:b'").collect()
     assert row["count"] == 2
     assert (row["track_name"], row["artist_name"]) in {("name of t:b", "someone"), ("B", "X")}
 
