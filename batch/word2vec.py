@@ -10,6 +10,14 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
+SPARK_CONF = {f"spark.{side}.defaultJavaOptions": "-Ddev.ludovic.netlib.blas.allowNative=false"
+              for side in ("driver", "executor")}
+"""The Spark settings of a session that fits: the JDK's BLAS, never a system one. Spark's
+Word2Vec calls a system BLAS (libblas.so.3) whenever one can be loaded, and a JNI call for each
+of its dot products and saxpys of a few dozen floats made the fit 1.9x slower
+(docs/benchmarks.md). The default JVM options, so that a job's own extraJavaOptions still apply."""
+
+
 @dataclass(frozen=True)
 class Word2VecParams:
     """Training knobs. Defaults chosen by hold-out evaluation on generated data (docs/batch.md).

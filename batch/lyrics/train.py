@@ -81,7 +81,8 @@ def train_lyrics(settings: Settings, options: LyricsTrainOptions | None = None) 
         songs = list(token_lists(db, options.stop_words))
         if not songs:
             raise NotReady("no lyrics with words cached: run `playlist2vec lyrics fetch` first")
-        session = spark.session(settings, "p2v-lyrics-train", kafka=False)
+        session = spark.session(settings, "p2v-lyrics-train", kafka=False,
+                                conf=word2vec.SPARK_CONF)
         frame = session.createDataFrame(songs, "track_uri string, words array<string>")
         means, vocab_size = fit(frame, options)
         version = datetime.now(UTC).strftime("lyrics-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]

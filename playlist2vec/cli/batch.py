@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from batch.word2vec import Word2VecParams
+from batch.word2vec import SPARK_CONF, Word2VecParams
 from playlist2vec import reports
 from playlist2vec.cli import serving_cost
 from playlist2vec.cli.common import BenchOutput, print_report
@@ -34,7 +34,7 @@ def _params(vector_size: int, window: int, iterations: int, min_count: int, part
 def _spark(settings: Settings, app_name: str) -> Any:
     from playlist2vec import spark
 
-    return spark.session(settings, app_name, kafka=False)
+    return spark.session(settings, app_name, kafka=False, conf=SPARK_CONF)
 
 
 def _err(line: str) -> None:

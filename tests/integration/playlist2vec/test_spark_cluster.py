@@ -94,6 +94,14 @@ def same_vectors(a: dict[Any, Any], b: dict[Any, Any]) -> bool:
                                             and np.allclose(a[k], b[k], atol=1e-6)) for k in a)
 
 
+def newest_executor_commands(cluster: SparkCluster) -> list[str]:
+    """How the executors of the cluster's newest application were launched: a worker writes the
+    command at the top of each executor's stderr (work/<app id>/<executor id>/stderr)."""
+    logs = list((cluster.home / "spark").glob("spark-worker-*/work/app-*/*/stderr"))
+    newest = max(log.parent.parent.name for log in logs)
+    return [log.read_text().splitlines()[0] for log in logs if log.parent.parent.name == newest]
+
+
 def test_train_on_the_cluster_writes_what_local_training_writes(
         cluster: SparkCluster, settings: Settings, spark: Any, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
@@ -103,6 +111,9 @@ def test_train_on_the_cluster_writes_what_local_training_writes(
                     "--window", "3", "--iterations", "1", "--min-count", "3", "--partitions", "1")
     train(local, spark, TrainOptions(str(corpus), PARAMS), progress=lambda _: None)
     assert trainer.wait(timeout=900) == 0, (settings.home / "logs" / "cluster-train.log").read_text()[-2000:]
+    commands = newest_executor_commands(cluster)
+    assert commands and all("-Ddev.ludovic.netlib.blas.allowNative=false" in c for c in commands), \
+        commands  # the fit's executors use the JDK's BLAS (batch.word2vec.SPARK_CONF)
     cluster_db, local_db = store.database(on_cluster), store.database(local)
     try:
         got, want = state(cluster_db), state(local_db)
