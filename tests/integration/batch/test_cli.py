@@ -50,4 +50,5 @@ def test_train_on_a_bad_slice_exits_2_naming_it(settings: Settings, tmp_path: Pa
                                                  '"tracks": []}]}')
     assert _cli(settings, "train", "--input", str(tmp_path)) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
-    assert last.startswith("error: ") and "mpd.slice.0-0.json: playlist #0: Expected `int` >= 0 - at `$.pid`" in last
+    assert last.startswith("error: ")
+    assert "mpd.slice.0-0.json: playlist #0: Expected `int` >= 0 - at `$.pid`" in last
