@@ -15,12 +15,6 @@ from batch import slices
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-TRACK_DDL = ("struct<pos: bigint, " + "".join(f"{name}: string, " for name in slices.TRACK_FIELDS)
-             + "duration_ms: bigint>")
-RECORDS_DDL = (f"file string, index int, problem string, pid bigint, name string, "
-               f"modified_at bigint, track_meta array<{TRACK_DDL}>")
-"""slices.RECORDS_SCHEMA as Spark types."""
-
 
 def records(files: DataFrame) -> DataFrame:
     """Slice files (`path`, `content`: the rows of Spark's binaryFile source) -> (file, index,
@@ -29,7 +23,10 @@ def records(files: DataFrame) -> DataFrame:
 
     A file that is not a slice at all yields one row with a null index and its problem.
     """
-    return files.select("path", "content").mapInArrow(slices.parse_files, RECORDS_DDL)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return files.select("path", "content").mapInArrow(slices.parse_files,
+                                                       from_arrow_schema(slices.RECORDS_SCHEMA))
 
 
 def playlists(good_records: DataFrame) -> DataFrame:
